@@ -1,0 +1,87 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Page sizes for List.
+const (
+	defaultListLimit = 50
+	maxListLimit     = 500
+)
+
+// Filter selects messages for List. Zero fields do not filter.
+type Filter struct {
+	Status   Status
+	Topic    string
+	Producer string
+	// CreatedFrom and CreatedTo bound created_at to [CreatedFrom, CreatedTo).
+	CreatedFrom time.Time
+	CreatedTo   time.Time
+	// Limit is the page size: 0 means 50, anything above 500 means 500.
+	Limit int
+	// Cursor continues a listing: Page.NextCursor of the previous page, with the
+	// same filter. Empty starts at the newest message.
+	Cursor string
+}
+
+// Page is one page of List.
+type Page struct {
+	Messages []Message
+	// NextCursor fetches the next page; empty when this page is the last.
+	NextCursor string
+}
+
+// List returns the messages matching f, newest first (created_at DESC, then id
+// DESC). Pages are cut by keyset, so rows inserted while a client pages through
+// never make it see a row twice or skip an older one. A malformed f.Cursor
+// yields ErrBadCursor.
+func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
+	limit := f.Limit
+	switch {
+	case limit <= 0:
+		limit = defaultListLimit
+	case limit > maxListLimit:
+		limit = maxListLimit
+	}
+	q := s.db.WithContext(ctx).Model(&Message{})
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.Topic != "" {
+		q = q.Where("topic = ?", f.Topic)
+	}
+	if f.Producer != "" {
+		q = q.Where("producer = ?", f.Producer)
+	}
+	if !f.CreatedFrom.IsZero() {
+		q = q.Where("created_at >= ?", ceilMillis(f.CreatedFrom))
+	}
+	if !f.CreatedTo.IsZero() {
+		q = q.Where("created_at < ?", ceilMillis(f.CreatedTo))
+	}
+	if f.Cursor != "" {
+		c, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return Page{}, fmt.Errorf("list messages: %w", err)
+		}
+		q = q.Where("(created_at < ? OR (created_at = ? AND id < ?))", c.createdAt, c.createdAt, c.id)
+	}
+	// One extra row tells whether another page follows.
+	rows := make([]Message, 0, limit+1)
+	if err := q.Order("created_at DESC, id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
+		return Page{}, fmt.Errorf("list messages: %w", err)
+	}
+	for i := range rows {
+		normaliseMessage(&rows[i])
+	}
+	page := Page{Messages: rows}
+	if len(rows) > limit {
+		page.Messages = rows[:limit]
+		last := rows[limit-1]
+		page.NextCursor = cursor{createdAt: last.CreatedAt, id: last.ID}.encode()
+	}
+	return page, nil
+}

@@ -1,0 +1,189 @@
+package models_test
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/models/modelstest"
+)
+
+// listIDs lists f and returns the IDs of the single page, asserting it is the last.
+func listIDs(t *testing.T, s *models.Store, f models.Filter) []string {
+	t.Helper()
+	page, err := s.List(t.Context(), f)
+	require.NoError(t, err)
+	require.Empty(t, page.NextCursor)
+	ids := []string{}
+	for _, m := range page.Messages {
+		ids = append(ids, m.ID)
+	}
+	return ids
+}
+
+// walk pages through f with the given page size and returns every ID in order.
+// between runs after each page, so a test can write while a client pages.
+func walk(t *testing.T, s *models.Store, f models.Filter, between func()) []string {
+	t.Helper()
+	var ids []string
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 1000, "pagination does not end")
+		page, err := s.List(t.Context(), f)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(page.Messages), f.Limit)
+		for _, m := range page.Messages {
+			ids = append(ids, m.ID)
+		}
+		if page.NextCursor == "" {
+			return ids
+		}
+		require.Len(t, page.Messages, f.Limit, "only the last page may be short")
+		f.Cursor = page.NextCursor
+		between()
+	}
+}
+
+func TestListFilters(t *testing.T) {
+	t.Parallel()
+	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+		ctx := t.Context()
+		t0 := epoch()
+		rows := []struct {
+			id, topic, producer string
+			status              models.Status
+			at                  time.Duration
+		}{
+			{"a", "orders", "shop", models.StatusWaitingConfirm, 0},
+			{"b", "orders", "billing", models.StatusDelivered, time.Second},
+			{"c", "payments", "shop", models.StatusDelivered, 2 * time.Second},
+			{"d", "payments", "billing", models.StatusDead, 3 * time.Second},
+			{"e", "orders", "shop", models.StatusDelivered, 4 * time.Second},
+		}
+		for _, r := range rows {
+			m := newMessage(r.id, t0.Add(r.at))
+			m.Topic, m.Producer, m.Status = r.topic, r.producer, r.status
+			_, err := s.Insert(ctx, m)
+			require.NoError(t, err)
+		}
+
+		cases := []struct {
+			name   string
+			filter models.Filter
+			want   []string
+		}{
+			{"none", models.Filter{}, []string{"e", "d", "c", "b", "a"}},
+			{"status", models.Filter{Status: models.StatusDelivered}, []string{"e", "c", "b"}},
+			{"topic", models.Filter{Topic: "orders"}, []string{"e", "b", "a"}},
+			{"producer", models.Filter{Producer: "shop"}, []string{"e", "c", "a"}},
+			{"from inclusive", models.Filter{CreatedFrom: t0.Add(time.Second)}, []string{"e", "d", "c", "b"}},
+			{"to exclusive", models.Filter{CreatedTo: t0.Add(3 * time.Second)}, []string{"c", "b", "a"}},
+			{"from and to", models.Filter{CreatedFrom: t0.Add(time.Second), CreatedTo: t0.Add(3 * time.Second)}, []string{"c", "b"}},
+			{"sub-millisecond from before a row", models.Filter{CreatedFrom: t0.Add(time.Second - 500*time.Microsecond)}, []string{"e", "d", "c", "b"}},
+			{"sub-millisecond from after a row", models.Filter{CreatedFrom: t0.Add(time.Second + 500*time.Microsecond)}, []string{"e", "d", "c"}},
+			{"sub-millisecond to after a row", models.Filter{CreatedTo: t0.Add(time.Second + 500*time.Microsecond)}, []string{"b", "a"}},
+			{"from in another zone", models.Filter{CreatedFrom: t0.Add(3 * time.Second).In(time.FixedZone("X", -7*3600))}, []string{"e", "d"}},
+			{"status topic producer", models.Filter{Status: models.StatusDelivered, Topic: "orders", Producer: "shop"}, []string{"e"}},
+			{"topic and window", models.Filter{Topic: "orders", CreatedTo: t0.Add(4 * time.Second)}, []string{"b", "a"}},
+			{"status and producer", models.Filter{Status: models.StatusDelivered, Producer: "billing"}, []string{"b"}},
+			{"no match", models.Filter{Topic: "unknown"}, []string{}},
+		}
+		for _, tc := range cases {
+			require.Equal(t, tc.want, listIDs(t, s, tc.filter), tc.name)
+		}
+	})
+}
+
+func TestListPaginationVisitsEveryRowOnce(t *testing.T) {
+	t.Parallel()
+	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+		ctx := t.Context()
+		// 23 messages over 6 distinct creation times, so pages split groups of
+		// rows that share created_at; inserted in random order.
+		type row struct {
+			id     string
+			at     time.Time
+			status models.Status
+		}
+		var rows []row
+		for i := range 23 {
+			r := row{fmt.Sprintf("m-%02d", i), epoch().Add(time.Duration(i/4) * time.Millisecond), models.StatusWaitingConfirm}
+			if i%3 == 0 {
+				r.status = models.StatusDelivered
+			}
+			rows = append(rows, r)
+		}
+		for _, i := range rand.Perm(len(rows)) {
+			m := newMessage(rows[i].id, rows[i].at)
+			m.Status = rows[i].status
+			_, err := s.Insert(ctx, m)
+			require.NoError(t, err)
+		}
+		slices.SortFunc(rows, func(a, b row) int {
+			if c := b.at.Compare(a.at); c != 0 {
+				return c
+			}
+			return strings.Compare(b.id, a.id)
+		})
+		var all, delivered []string
+		for _, r := range rows {
+			all = append(all, r.id)
+			if r.status == models.StatusDelivered {
+				delivered = append(delivered, r.id)
+			}
+		}
+
+		for _, limit := range []int{1, 3, 4, 22, 23, 24} {
+			got := walk(t, s, models.Filter{Limit: limit}, func() {})
+			require.Equal(t, all, got, "limit %d", limit)
+			got = walk(t, s, models.Filter{Limit: limit, Status: models.StatusDelivered}, func() {})
+			require.Equal(t, delivered, got, "limit %d, status filter", limit)
+		}
+
+		// Rows created while a client pages are newer than its cursor: the walk
+		// still sees each original row exactly once.
+		n := 0
+		got := walk(t, s, models.Filter{Limit: 5}, func() {
+			n++
+			_, err := s.Insert(ctx, newMessage(fmt.Sprintf("new-%d", n), epoch().Add(time.Hour)))
+			require.NoError(t, err)
+		})
+		require.Equal(t, all, got)
+	})
+}
+
+func TestListLimit(t *testing.T) {
+	t.Parallel()
+	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+		rows := make([]*models.Message, 501)
+		for i := range rows {
+			rows[i] = newMessage(fmt.Sprintf("m-%03d", i), epoch().Add(time.Duration(i)*time.Millisecond))
+		}
+		// Seeded in bulk: the test is about page sizes, not Insert.
+		require.NoError(t, s.DB().WithContext(t.Context()).CreateInBatches(rows, 100).Error)
+
+		for _, tc := range []struct{ limit, want int }{{0, 50}, {-3, 50}, {7, 7}, {500, 500}, {501, 500}, {100000, 500}} {
+			page, err := s.List(t.Context(), models.Filter{Limit: tc.limit})
+			require.NoError(t, err)
+			require.Len(t, page.Messages, tc.want, "limit %d", tc.limit)
+			require.NotEmpty(t, page.NextCursor, "limit %d", tc.limit)
+		}
+	})
+}
+
+func TestListBadCursor(t *testing.T) {
+	t.Parallel()
+	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+		enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+		for _, c := range []string{"not base64!", enc("no separator"), enc("soon:m-1"), enc("1700000000000:"), "===="} {
+			_, err := s.List(t.Context(), models.Filter{Cursor: c})
+			require.ErrorIs(t, err, models.ErrBadCursor, "cursor %q", c)
+		}
+	})
+}

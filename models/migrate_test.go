@@ -1,0 +1,65 @@
+package models_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/models/modelstest"
+)
+
+// requireMigrated asserts the schema is complete and every migration is
+// recorded once: the store works and the migration versions are distinct.
+func requireMigrated(t *testing.T, s *models.Store) {
+	t.Helper()
+	var total, distinct int64
+	err := s.DB().Raw("SELECT COUNT(*), COUNT(DISTINCT version) FROM courier_schema_migrations").Row().Scan(&total, &distinct)
+	require.NoError(t, err)
+	require.Positive(t, total)
+	require.Equal(t, distinct, total)
+
+	created, err := s.Insert(t.Context(), newMessage("m-1", epoch()))
+	require.NoError(t, err)
+	require.True(t, created)
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	t.Parallel()
+	modelstest.EachConfig(t, func(t *testing.T, cfg models.Config) {
+		s, err := models.Open(t.Context(), cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, s.Close()) })
+
+		require.NoError(t, s.Migrate(t.Context()))
+		var versions int64
+		require.NoError(t, s.DB().Raw("SELECT COUNT(*) FROM courier_schema_migrations").Row().Scan(&versions))
+		require.NoError(t, s.Migrate(t.Context()))
+		require.NoError(t, s.Migrate(t.Context()))
+		var again int64
+		require.NoError(t, s.DB().Raw("SELECT COUNT(*) FROM courier_schema_migrations").Row().Scan(&again))
+		require.Equal(t, versions, again, "a second Migrate must not run or record anything")
+		requireMigrated(t, s)
+	})
+}
+
+func TestMigrateConcurrently(t *testing.T) {
+	t.Parallel()
+	modelstest.EachConfig(t, func(t *testing.T, cfg models.Config) {
+		// Separate stores stand in for separate processes starting together.
+		stores := make([]*models.Store, 4)
+		for i := range stores {
+			s, err := models.Open(t.Context(), cfg)
+			require.NoError(t, err)
+			t.Cleanup(func() { require.NoError(t, s.Close()) })
+			stores[i] = s
+		}
+		var g errgroup.Group
+		for _, s := range stores {
+			g.Go(func() error { return s.Migrate(t.Context()) })
+		}
+		require.NoError(t, g.Wait())
+		requireMigrated(t, stores[0])
+	})
+}

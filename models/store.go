@@ -1,0 +1,203 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	gormmysql "gorm.io/driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
+)
+
+// ErrNotFound is returned, wrapped, when no message has the requested ID.
+var ErrNotFound = errors.New("message not found")
+
+// Store reads and writes the messages table. It is safe for concurrent use.
+type Store struct {
+	db     *gorm.DB
+	driver string
+}
+
+// Open connects to the database cfg names and checks that it answers. It does
+// not create the schema; call Migrate for that.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	sqlDB, dialector, err := openPool(cfg)
+	if err != nil {
+		return nil, err
+	}
+	sqlDB.SetMaxOpenConns(cfg.maxOpenConns())
+	sqlDB.SetMaxIdleConns(cfg.maxOpenConns())
+	if cfg.Driver == DriverMySQL {
+		sqlDB.SetConnMaxLifetime(mysqlConnMaxLifetime)
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("open %s store: ping: %w", cfg.Driver, err)
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		// Every write is a single statement; a wrapping transaction adds round trips only.
+		SkipDefaultTransaction: true,
+		// The store returns its errors; callers decide what to log.
+		Logger:  logger.Discard,
+		NowFunc: func() time.Time { return dbTime(time.Now()) },
+	})
+	if err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("open %s store: %w", cfg.Driver, err)
+	}
+	return &Store{db: db, driver: cfg.Driver}, nil
+}
+
+// openPool opens the database/sql pool for cfg and the GORM dialector over it.
+func openPool(cfg Config) (*sql.DB, gorm.Dialector, error) {
+	if cfg.Driver == DriverSQLite {
+		sqlDB, err := sql.Open(sqliteDriverName, sqliteDSN(cfg.DSN))
+		if err != nil {
+			return nil, nil, fmt.Errorf("open sqlite store: %w", err)
+		}
+		return sqlDB, sqliteDialector{conn: sqlDB}, nil
+	}
+	mc, err := mysqlConfig(cfg.DSN)
+	if err != nil {
+		return nil, nil, err
+	}
+	dsn := mc.FormatDSN()
+	sqlDB, err := sql.Open(DriverMySQL, dsn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open mysql store: %w", err)
+	}
+	// MariaDB 10.5+ would otherwise get RETURNING clauses the store does not need.
+	return sqlDB, gormmysql.New(gormmysql.Config{Conn: sqlDB, DSN: dsn, DSNConfig: mc, DisableWithReturning: true}), nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return fmt.Errorf("ping %s store: %w", s.driver, err)
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping %s store: %w", s.driver, err)
+	}
+	return nil
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return fmt.Errorf("close %s store: %w", s.driver, err)
+	}
+	if err := sqlDB.Close(); err != nil {
+		return fmt.Errorf("close %s store: %w", s.driver, err)
+	}
+	return nil
+}
+
+// DB is the underlying GORM handle, for tests and operational tooling.
+func (s *Store) DB() *gorm.DB { return s.db }
+
+// Insert writes m as a new row unless a row with m.ID exists already, in which
+// case the stored row is left untouched and created is false. Times are stored
+// in UTC at millisecond precision; m itself is not modified. ID, CreatedAt and
+// UpdatedAt are required. Any other failure, such as a value too long for its
+// column, is returned as an error.
+func (s *Store) Insert(ctx context.Context, m *Message) (created bool, err error) {
+	if m.ID == "" || m.CreatedAt.IsZero() || m.UpdatedAt.IsZero() {
+		return false, fmt.Errorf("insert message %q: id, created_at and updated_at are required", m.ID)
+	}
+	row := *m
+	normaliseMessage(&row)
+	row.LastError = errorText(row.LastError)
+	// On MySQL GORM renders this as ON DUPLICATE KEY UPDATE id=id, which ignores
+	// only the duplicate key; unlike INSERT IGNORE it keeps every other error.
+	res := s.db.WithContext(ctx).
+		Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, DoNothing: true}).
+		Create(&row)
+	if res.Error != nil {
+		return false, fmt.Errorf("insert message %s: %w", m.ID, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// Apply writes the mutable fields of t to its row if the stored revision is
+// lower than t.Revision. t is a full snapshot of those fields: a nil time clears
+// the stored one. applied is false when the stored revision is already at or
+// above t.Revision, so retried and reordered writes never move a message
+// backwards. ErrNotFound means the row does not exist (yet).
+func (s *Store) Apply(ctx context.Context, t Transition) (applied bool, err error) {
+	if t.ID == "" || t.UpdatedAt.IsZero() {
+		return false, fmt.Errorf("apply revision %d to message %q: id and updated_at are required", t.Revision, t.ID)
+	}
+	res := s.db.WithContext(ctx).Model(&Message{}).
+		Where("id = ? AND revision < ?", t.ID, t.Revision).
+		UpdateColumns(map[string]any{
+			"status":       t.Status,
+			"check_count":  t.CheckCount,
+			"send_count":   t.SendCount,
+			"last_error":   errorText(t.LastError),
+			"confirmed_at": dbTimePtr(t.ConfirmedAt),
+			"published_at": dbTimePtr(t.PublishedAt),
+			"completed_at": dbTimePtr(t.CompletedAt),
+			"updated_at":   dbTime(t.UpdatedAt),
+			"revision":     t.Revision,
+		})
+	if res.Error != nil {
+		return false, fmt.Errorf("apply revision %d to message %s: %w", t.Revision, t.ID, res.Error)
+	}
+	if res.RowsAffected > 0 {
+		return true, nil
+	}
+	// Nothing matched: either the row is missing or it is at t.Revision or newer.
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&Message{}).Where("id = ?", t.ID).Count(&n).Error; err != nil {
+		return false, fmt.Errorf("apply revision %d to message %s: look up row: %w", t.Revision, t.ID, err)
+	}
+	if n == 0 {
+		return false, fmt.Errorf("apply revision %d to message %s: %w", t.Revision, t.ID, ErrNotFound)
+	}
+	return false, nil
+}
+
+// Get returns the row of message id, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (*Message, error) {
+	var m Message
+	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&m).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fmt.Errorf("get message %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get message %s: %w", id, err)
+	}
+	normaliseMessage(&m)
+	return &m, nil
+}
+
+// CountByStatus counts the messages in each status. Every known status is in
+// the map, with 0 when no message has it, so gauges can report zeros.
+func (s *Store) CountByStatus(ctx context.Context) (map[Status]int64, error) {
+	var rows []struct {
+		Status Status
+		N      int64
+	}
+	err := s.db.WithContext(ctx).Model(&Message{}).
+		Select("status, COUNT(*) AS n").Group("status").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("count messages by status: %w", err)
+	}
+	counts := make(map[Status]int64, len(Statuses))
+	for _, st := range Statuses {
+		counts[st] = 0
+	}
+	for _, r := range rows {
+		counts[r.Status] = r.N
+	}
+	return counts, nil
+}
