@@ -1,0 +1,121 @@
+package devstack
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+
+	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/membership/static"
+	"go.temporal.io/server/common/primitives"
+	"go.temporal.io/server/temporal"
+)
+
+// clusterName names the single cluster; it is stored in the SQLite files, so it
+// never changes.
+const clusterName = "active"
+
+// Names of the two data stores in the server's persistence config.
+const (
+	mainStore       = "sqlite-main"
+	visibilityStore = "sqlite-visibility"
+)
+
+// serverOptions builds the options of a single-node Temporal server: all four
+// services in this process, found through static hosts (no ringpop), on the
+// SQLite stores.
+func serverOptions(cfg TemporalConfig, stores sqliteStores, logger serverLogger) ([]temporal.ServerOption, error) {
+	frontend := net.JoinHostPort(dialHost(cfg.Host), strconv.Itoa(cfg.Port))
+	// Every port but the frontend's gRPC port is a free one, so none clashes
+	// with a Temporal server or anything else on the well-known ports (7234,
+	// 7235, 7239, 7243, ...). The HTTP API serves Nexus and curl users.
+	httpPort, err := freePort(cfg.Host)
+	if err != nil {
+		return nil, fmt.Errorf("port for temporal frontend http: %w", err)
+	}
+	frontendHTTP := net.JoinHostPort(dialHost(cfg.Host), strconv.Itoa(httpPort))
+	services := map[string]config.Service{
+		string(primitives.FrontendService): {RPC: config.RPC{GRPCPort: cfg.Port, HTTPPort: httpPort, BindOnIP: cfg.Host}},
+	}
+	hosts := map[primitives.ServiceName]static.Hosts{
+		primitives.FrontendService: static.SingleLocalHost(frontend),
+	}
+	for _, name := range []primitives.ServiceName{
+		primitives.HistoryService, primitives.MatchingService, primitives.WorkerService,
+	} {
+		port, err := freePort(loopback)
+		if err != nil {
+			return nil, fmt.Errorf("port for temporal %s service: %w", name, err)
+		}
+		services[string(name)] = config.Service{RPC: config.RPC{GRPCPort: port, BindOnIP: loopback}}
+		hosts[name] = static.SingleLocalHost(net.JoinHostPort(loopback, strconv.Itoa(port)))
+	}
+
+	conf := &config.Config{
+		Global: config.Global{Membership: config.Membership{BroadcastAddress: loopback}},
+		Persistence: config.Persistence{
+			DefaultStore:     mainStore,
+			VisibilityStore:  visibilityStore,
+			NumHistoryShards: 1,
+			DataStores: map[string]config.DataStore{
+				mainStore:       {SQL: stores.main},
+				visibilityStore: {SQL: stores.visibility},
+			},
+		},
+		ClusterMetadata: &cluster.Config{
+			FailoverVersionIncrement: 10,
+			MasterClusterName:        clusterName,
+			CurrentClusterName:       clusterName,
+			ClusterInformation: map[string]cluster.ClusterInformation{
+				clusterName: {
+					Enabled:                true,
+					InitialFailoverVersion: 1,
+					RPCAddress:             frontend,
+					HTTPAddress:            frontendHTTP,
+				},
+			},
+		},
+		DCRedirectionPolicy: config.DCRedirectionPolicy{Policy: "noop"},
+		Services:            services,
+		Archival: config.Archival{
+			History:    config.HistoryArchival{State: "disabled"},
+			Visibility: config.VisibilityArchival{State: "disabled"},
+		},
+		NamespaceDefaults: config.NamespaceDefaults{Archival: config.ArchivalNamespaceDefaults{
+			History:    config.HistoryArchivalNamespaceDefaults{State: "disabled"},
+			Visibility: config.VisibilityArchivalNamespaceDefaults{State: "disabled"},
+		}},
+		PublicClient: config.PublicClient{HostPort: frontend},
+	}
+
+	return []temporal.ServerOption{
+		temporal.WithConfig(conf),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithStaticHosts(hosts),
+		temporal.WithLogger(logger),
+		temporal.WithAuthorizer(authorization.NewNoopAuthorizer()),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper {
+			return authorization.NewNoopClaimMapper()
+		}),
+		temporal.WithDynamicConfigClient(devDynamicConfig()),
+	}, nil
+}
+
+// devDynamicConfig holds what differs from the server defaults on a dev
+// machine. Update-with-start, CHASM and the rest are on by default in v1.32.
+//
+// system.forceSearchAttributesCacheRefreshOnRead is deliberately not set: with
+// SQL visibility a custom search attribute is an alias in the namespace record,
+// so that flag (which re-reads the cluster-wide type map) would cost a database
+// read per request and make nothing visible sooner. createNamespace stores the
+// attributes with the namespace instead.
+func devDynamicConfig() dynamicconfig.StaticClient {
+	return dynamicconfig.StaticClient{
+		// The Web UI polls list and count queries; the default of 10 per
+		// second throttles it while Courier lists messages too.
+		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
+	}
+}

@@ -1,0 +1,215 @@
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/server/temporal"
+)
+
+// readyTimeout bounds how long a Start function waits for its server to answer
+// when the caller's context has no earlier deadline.
+const readyTimeout = 30 * time.Second
+
+// pollInterval is how often a Start function asks a starting server whether it
+// answers yet.
+const pollInterval = 50 * time.Millisecond
+
+// TemporalConfig configures the embedded Temporal server.
+type TemporalConfig struct {
+	// DataDir holds the SQLite files (temporal.db, visibility.db). It is
+	// created if missing; starting again on the same DataDir keeps every
+	// workflow. Required.
+	DataDir string
+	// Host is the IP address the frontend binds to. Default "127.0.0.1". The
+	// internal services always bind to loopback.
+	Host string
+	// Port is the frontend gRPC port. Default 7233.
+	Port int
+	// Namespace is created on first start with a 7 day retention. Default
+	// "default".
+	Namespace string
+	// SearchAttributes are registered on Namespace at every start. Attributes
+	// already registered with the same type are left alone; one registered
+	// with another type fails the start.
+	SearchAttributes map[string]enumspb.IndexedValueType
+	// Logger receives the server's warnings and errors. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *TemporalConfig) setDefaults() {
+	if c.Host == "" {
+		c.Host = loopback
+	}
+	if c.Port == 0 {
+		c.Port = 7233
+	}
+	if c.Namespace == "" {
+		c.Namespace = "default"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports the first invalid field of a defaulted TemporalConfig.
+func (c TemporalConfig) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("temporal: DataDir is required")
+	}
+	if net.ParseIP(c.Host) == nil {
+		return fmt.Errorf("temporal: Host %q is not an IP address", c.Host)
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		return fmt.Errorf("temporal: Port %d is not in 1-65535", c.Port)
+	}
+	for name, typ := range c.SearchAttributes {
+		if _, ok := enumspb.IndexedValueType_name[int32(typ)]; !ok || typ == enumspb.INDEXED_VALUE_TYPE_UNSPECIFIED {
+			return fmt.Errorf("temporal: search attribute %s has no valid type (%d)", name, typ)
+		}
+	}
+	return nil
+}
+
+// Temporal is a running embedded Temporal server.
+type Temporal struct {
+	server   temporal.Server
+	hostPort string
+	logLevel *slog.LevelVar // the server logger's threshold
+}
+
+// StartTemporal starts a Temporal server with SQLite persistence under
+// cfg.DataDir. It sets up the schema and the namespace on first start, waits
+// until the frontend serves the namespace, and registers cfg.SearchAttributes.
+func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create temporal data dir: %w", err)
+	}
+	stores := newSQLiteStores(cfg.DataDir)
+	if err := stores.prepare(cfg.Namespace, cfg.SearchAttributes); err != nil {
+		return nil, err
+	}
+	logger := newServerLogger(cfg.Logger)
+	opts, err := serverOptions(cfg, stores, logger)
+	if err != nil {
+		return nil, err
+	}
+	server, err := temporal.NewServer(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("build temporal server: %w", err)
+	}
+	if err := server.Start(); err != nil {
+		return nil, fmt.Errorf("start temporal server: %w", err)
+	}
+	t := &Temporal{
+		server:   server,
+		hostPort: net.JoinHostPort(dialHost(cfg.Host), strconv.Itoa(cfg.Port)),
+		logLevel: logger.level,
+	}
+	if err := t.ready(ctx, cfg); err != nil {
+		return nil, errors.Join(err, t.Stop())
+	}
+	return t, nil
+}
+
+// HostPort is the frontend address for SDK clients and the Web UI.
+func (t *Temporal) HostPort() string { return t.hostPort }
+
+// Stop stops every service of the server. Call it once. It takes about a
+// second: the frontend gives in-flight requests, which always include long
+// polls, up to a second to finish.
+func (t *Temporal) Stop() error {
+	// Stopping services warn about each other's closed connections; only
+	// errors say something is wrong.
+	t.logLevel.Set(slog.LevelError)
+	if err := t.server.Stop(); err != nil {
+		return fmt.Errorf("stop temporal server: %w", err)
+	}
+	return nil
+}
+
+// ready waits until the frontend describes the namespace, then registers the
+// search attributes.
+func (t *Temporal) ready(ctx context.Context, cfg TemporalConfig) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	c, err := t.awaitFrontend(ctx, cfg.Namespace)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return registerSearchAttributes(ctx, c.OperatorService(), cfg.Namespace, cfg.SearchAttributes)
+}
+
+func (t *Temporal) awaitFrontend(ctx context.Context, namespace string) (client.Client, error) {
+	quiet := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	for {
+		c, err := client.DialContext(ctx, client.Options{HostPort: t.hostPort, Namespace: namespace, Logger: quiet})
+		if err == nil {
+			_, err = c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
+			if err == nil {
+				return c, nil
+			}
+			c.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("wait for temporal frontend %s to serve namespace %s: %w", t.hostPort, namespace, err)
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// registerSearchAttributes adds the attributes the namespace lacks, which
+// makes it safe at every start. One registered with another type is an error:
+// a search attribute's type cannot change. An attribute added here to an
+// existing namespace reaches the history service with its next namespace cache
+// refresh (2 s); until then a workflow upserting it fails its workflow task,
+// which Temporal retries.
+func registerSearchAttributes(
+	ctx context.Context,
+	operator operatorservice.OperatorServiceClient,
+	namespace string,
+	attrs map[string]enumspb.IndexedValueType,
+) error {
+	resp, err := operator.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes of %s: %w", namespace, err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, want := range attrs {
+		got, ok := resp.GetCustomAttributes()[name]
+		switch {
+		case !ok:
+			missing[name] = want
+		case got != want:
+			return fmt.Errorf("search attribute %s on %s is %s, want %s", name, namespace, got, want)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = operator.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace:        namespace,
+		SearchAttributes: missing,
+	})
+	if err != nil {
+		return fmt.Errorf("register search attributes on %s: %w", namespace, err)
+	}
+	return nil
+}

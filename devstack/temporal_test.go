@@ -1,0 +1,157 @@
+package devstack
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"maps"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	_ "modernc.org/sqlite" // registers driver "sqlite" for reading the files back
+)
+
+var (
+	testStatusKey = temporal.NewSearchAttributeKeyKeyword("DevstackStatus")
+	testTopicKey  = temporal.NewSearchAttributeKeyKeyword("DevstackTopic")
+)
+
+// upsertWorkflow stands in for a message workflow: it tags itself with the
+// search attributes the UI filters on, then completes.
+func upsertWorkflow(ctx workflow.Context, status string) (string, error) {
+	err := workflow.UpsertTypedSearchAttributes(ctx, testStatusKey.ValueSet(status), testTopicKey.ValueSet("orders"))
+	return status, err
+}
+
+func TestTemporal(t *testing.T) {
+	t.Parallel()
+	cfg := setupTemporal(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+
+	srv := startTemporal(t, cfg)
+	c := dialTemporal(t, srv)
+
+	w := worker.New(c, "devstack-test", worker.Options{})
+	w.RegisterWorkflow(upsertWorkflow)
+	require.NoError(t, w.Start())
+
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "devstack-wf", TaskQueue: "devstack-test"}, upsertWorkflow, "delivered")
+	require.NoError(t, err)
+	var result string
+	require.NoError(t, run.Get(ctx, &result))
+	require.Equal(t, "delivered", result)
+
+	attrs, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: cfg.Namespace})
+	require.NoError(t, err)
+	require.Equal(t, enumspb.INDEXED_VALUE_TYPE_KEYWORD, attrs.GetCustomAttributes()["DevstackStatus"])
+	require.Equal(t, enumspb.INDEXED_VALUE_TYPE_KEYWORD, attrs.GetCustomAttributes()["DevstackTopic"])
+
+	// The upsert reached the visibility store: the UI's query finds it.
+	require.Eventually(t, func() bool {
+		return countByStatus(t, c, "delivered") == 1
+	}, 10*time.Second, 100*time.Millisecond)
+
+	w.Stop()
+	c.Close()
+	stopTemporal(t, srv)
+
+	// Restart on the same files, with one more search attribute: it is
+	// registered on the existing namespace, the others are left alone.
+	cfg.SearchAttributes = maps.Clone(cfg.SearchAttributes)
+	cfg.SearchAttributes["DevstackExtra"] = enumspb.INDEXED_VALUE_TYPE_INT
+	srv = startTemporal(t, cfg)
+	c = dialTemporal(t, srv)
+	attrs, err = c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: cfg.Namespace})
+	require.NoError(t, err)
+	require.Equal(t, enumspb.INDEXED_VALUE_TYPE_INT, attrs.GetCustomAttributes()["DevstackExtra"])
+	desc, err := c.DescribeWorkflowExecution(ctx, "devstack-wf", "")
+	require.NoError(t, err)
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, desc.GetWorkflowExecutionInfo().GetStatus())
+	require.Equal(t, 1, countByStatus(t, c, "delivered"))
+	c.Close()
+	stopTemporal(t, srv)
+
+	for _, file := range []string{temporalDBFile, visibilityDBFile} {
+		require.Equal(t, "wal", journalMode(t, filepath.Join(cfg.DataDir, file)), file)
+	}
+}
+
+func setupTemporal(t *testing.T) TemporalConfig {
+	t.Helper()
+	port, err := freePort(loopback)
+	require.NoError(t, err)
+	return TemporalConfig{
+		DataDir:   t.TempDir(),
+		Port:      port,
+		Namespace: "devstack",
+		SearchAttributes: map[string]enumspb.IndexedValueType{
+			"DevstackStatus": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+			"DevstackTopic":  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		},
+		Logger: testLogger(t),
+	}
+}
+
+func startTemporal(t *testing.T, cfg TemporalConfig) *Temporal {
+	t.Helper()
+	began := time.Now()
+	srv, err := StartTemporal(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Logf("temporal started on %s in %s", srv.HostPort(), time.Since(began).Round(time.Millisecond))
+	return srv
+}
+
+func stopTemporal(t *testing.T, srv *Temporal) {
+	t.Helper()
+	began := time.Now()
+	require.NoError(t, srv.Stop())
+	t.Logf("temporal stopped in %s", time.Since(began).Round(time.Millisecond))
+}
+
+func dialTemporal(t *testing.T, srv *Temporal) client.Client {
+	t.Helper()
+	c, err := client.Dial(client.Options{
+		HostPort:  srv.HostPort(),
+		Namespace: "devstack",
+		Logger:    sdklog.NewStructuredLogger(testLogger(t)),
+	})
+	require.NoError(t, err)
+	return c
+}
+
+func countByStatus(t *testing.T, c client.Client, status string) int {
+	t.Helper()
+	resp, err := c.ListWorkflow(t.Context(), &workflowservice.ListWorkflowExecutionsRequest{
+		Query: "DevstackStatus = '" + status + "'",
+	})
+	require.NoError(t, err)
+	return len(resp.GetExecutions())
+}
+
+// journalMode reads the journal mode stored in the file's header, through a
+// read-only connection of its own.
+func journalMode(t *testing.T, path string) string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	require.NoError(t, err)
+	defer db.Close()
+	var mode string
+	require.NoError(t, db.QueryRowContext(context.Background(), "PRAGMA journal_mode").Scan(&mode))
+	return mode
+}
+
+// testLogger writes warnings and errors to the test's output.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
