@@ -1,0 +1,69 @@
+package activities
+
+import "github.com/courier-mq/courier/models"
+
+// Kafka record headers Courier adds next to the producer's own. Consumers dedupe
+// by HeaderMessageID; HeaderAttempt tells a resend (2, 3, ...) from the first send.
+const (
+	HeaderMessageID = "courier-message-id"
+	HeaderAttempt   = "courier-attempt"
+)
+
+// ErrTypePublishRejected is the application error type of a publish that Kafka
+// refused for good (message too large, invalid topic, not authorized). Retrying
+// cannot help; the workflow moves the message to DEAD with the reason.
+const ErrTypePublishRejected = "PublishRejected"
+
+// PublishInput is one send of a message to Kafka.
+type PublishInput struct {
+	MessageID string            `json:"message_id"`
+	Topic     string            `json:"topic"`
+	Key       string            `json:"key,omitempty"`
+	Payload   []byte            `json:"payload"`
+	Headers   map[string]string `json:"headers,omitempty"`
+	// Attempt is the message's send count including this send: 1 for the first
+	// publish, 2 for the first resend, and so on. It goes out in HeaderAttempt.
+	Attempt int `json:"attempt"`
+}
+
+// PublishResult is where Kafka stored the record.
+type PublishResult struct {
+	Partition int32 `json:"partition"`
+	Offset    int64 `json:"offset"`
+}
+
+// CheckAnswer is the producer's answer to a check-back.
+type CheckAnswer string
+
+// The three check-back outcomes. Only an explicit COMMITTED confirms and only an
+// explicit ROLLED_BACK cancels; every other outcome is CheckUnknown: ask again.
+const (
+	CheckCommitted  CheckAnswer = "COMMITTED"
+	CheckRolledBack CheckAnswer = "ROLLED_BACK"
+	CheckUnknown    CheckAnswer = "UNKNOWN"
+)
+
+// CheckInput is one check-back call to the producer.
+type CheckInput struct {
+	MessageID string `json:"message_id"`
+	Topic     string `json:"topic"`
+	Key       string `json:"key,omitempty"`
+	Producer  string `json:"producer,omitempty"`
+	URL       string `json:"url"`
+	// Attempt counts the check-backs for this message, starting at 1.
+	Attempt int `json:"attempt"`
+}
+
+// CheckResult is what a check-back learned. Detail explains an UNKNOWN (HTTP
+// status, timeout, malformed body) so operators can see why it keeps asking.
+type CheckResult struct {
+	Answer CheckAnswer `json:"answer"`
+	Detail string      `json:"detail,omitempty"`
+}
+
+// MirrorInput is one write to the messages table. Create is set on the first
+// write of a message only; Transition is always applied, guarded by its revision.
+type MirrorInput struct {
+	Create     *models.Message   `json:"create,omitempty"`
+	Transition models.Transition `json:"transition"`
+}

@@ -1,0 +1,240 @@
+package activities_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/courier-mq/courier/activities"
+)
+
+// checkBundle runs CheckBack the way a worker would.
+type checkBundle struct {
+	acts *activities.Activities
+	env  *testsuite.TestActivityEnvironment
+}
+
+// setupCheck builds the activities with NewCheckClient. A non-zero timeout
+// bounds every activity run, as the workflow's StartToCloseTimeout does.
+func setupCheck(t *testing.T, maxBody int64, timeout time.Duration) *checkBundle {
+	t.Helper()
+	acts := &activities.Activities{HTTP: activities.NewCheckClient(), MaxCheckBody: maxBody}
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	if timeout > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		t.Cleanup(cancel)
+		env.SetWorkerOptions(worker.Options{BackgroundActivityContext: ctx})
+	}
+	env.RegisterActivity(acts)
+	return &checkBundle{acts: acts, env: env}
+}
+
+// check runs one check-back against url.
+func (b *checkBundle) check(t *testing.T, url string) activities.CheckResult {
+	t.Helper()
+	val, err := b.env.ExecuteActivity(b.acts.CheckBack, activities.CheckInput{
+		MessageID: "m-1", Topic: "orders", Key: "k", Producer: "billing", URL: url, Attempt: 3,
+	})
+	require.NoError(t, err, "a check-back only fails on its own bugs")
+	var res activities.CheckResult
+	require.NoError(t, val.Get(&res))
+	return res
+}
+
+// server is an httptest server closed at the end of the test.
+func server(t *testing.T, h http.HandlerFunc) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestCheckBackAnswers(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		code   int
+		body   string
+		answer activities.CheckAnswer
+		detail string
+	}{
+		{"committed", 200, `{"status":"COMMITTED"}`, activities.CheckCommitted, ""},
+		{"rolled back with extra fields", 200, `{"status":"ROLLED_BACK","reason":"insufficient funds"}`, activities.CheckRolledBack, ""},
+		{"committed with 201", 201, `{"status":"COMMITTED"}`, activities.CheckCommitted, ""},
+		{"unknown", 200, `{"status":"UNKNOWN"}`, activities.CheckUnknown, "producer answered UNKNOWN"},
+		{"lower case", 200, `{"status":"committed"}`, activities.CheckUnknown, `unexpected status "committed"`},
+		{"other status", 200, `{"status":"DONE"}`, activities.CheckUnknown, `unexpected status "DONE"`},
+		{"long status", 200, `{"status":"` + strings.Repeat("X", 1000) + `"}`, activities.CheckUnknown, strings.Repeat("X", 64) + `..."`},
+		{"no status", 200, `{}`, activities.CheckUnknown, "no status"},
+		{"status not a string", 200, `{"status":1}`, activities.CheckUnknown, "malformed answer"},
+		{"garbage", 200, `<html>oops</html>`, activities.CheckUnknown, "malformed answer"},
+		{"trailing data", 200, `{"status":"COMMITTED"} {"status":"ROLLED_BACK"}`, activities.CheckUnknown, "malformed answer"},
+		{"empty body", 204, ``, activities.CheckUnknown, "malformed answer"},
+		{"server error", 500, `{"status":"COMMITTED"}`, activities.CheckUnknown, "HTTP 500 Internal Server Error"},
+		{"not found", 404, `{"status":"ROLLED_BACK"}`, activities.CheckUnknown, "HTTP 404 Not Found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setupCheck(t, 0, 0)
+			srv := server(t, func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tc.code)
+				_, _ = io.WriteString(w, tc.body)
+			})
+
+			res := b.check(t, srv.URL)
+			require.Equal(t, tc.answer, res.Answer)
+			if tc.detail == "" {
+				require.Empty(t, res.Detail)
+			} else {
+				require.Contains(t, res.Detail, tc.detail)
+			}
+		})
+	}
+}
+
+func TestCheckBackSendsDocumentedRequest(t *testing.T) {
+	t.Parallel()
+	b := setupCheck(t, 0, 0)
+	requests := make(chan *http.Request, 1)
+	bodies := make(chan []byte, 1)
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		requests <- r
+		bodies <- body
+		_, _ = io.WriteString(w, `{"status":"COMMITTED"}`)
+	})
+
+	res := b.check(t, srv.URL+"/tx/check?source=courier")
+	require.Equal(t, activities.CheckCommitted, res.Answer)
+
+	r := <-requests
+	require.Equal(t, http.MethodPost, r.Method)
+	require.Equal(t, "/tx/check", r.URL.Path)
+	require.Equal(t, "courier", r.URL.Query().Get("source"))
+	require.Equal(t, "application/json", r.Header.Get("Content-Type"))
+	require.Equal(t, "m-1", r.Header.Get(activities.CheckHeaderMessageID))
+	require.JSONEq(t, `{"message_id":"m-1","topic":"orders","key":"k","producer":"billing","attempt":3}`, string(<-bodies))
+}
+
+func TestCheckBackDoesNotFollowRedirects(t *testing.T) {
+	t.Parallel()
+	b := setupCheck(t, 0, 0)
+	var targetHits atomic.Int64
+	target := server(t, func(w http.ResponseWriter, _ *http.Request) {
+		targetHits.Add(1)
+		_, _ = io.WriteString(w, `{"status":"COMMITTED"}`)
+	})
+	origin := server(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL, http.StatusTemporaryRedirect)
+	})
+
+	res := b.check(t, origin.URL)
+	require.Equal(t, activities.CheckUnknown, res.Answer)
+	require.Contains(t, res.Detail, "HTTP 307 Temporary Redirect to "+target.URL)
+	require.Zero(t, targetHits.Load(), "the redirect was followed")
+}
+
+func TestCheckBackStopsReadingHugeBody(t *testing.T) {
+	t.Parallel()
+	const maxBody = 4 << 10
+	const total = 10 << 20
+	b := setupCheck(t, maxBody, 0)
+	written := make(chan int, 1)
+	srv := server(t, func(w http.ResponseWriter, _ *http.Request) {
+		// A 2xx answer that starts like JSON and then streams 10 MiB slowly.
+		n, _ := io.WriteString(w, `{"status":"COMMITTED","padding":"`)
+		chunk := []byte(strings.Repeat("x", 32<<10))
+		for n < total {
+			m, err := w.Write(chunk)
+			n += m
+			if err != nil {
+				break
+			}
+			w.(http.Flusher).Flush()
+			time.Sleep(5 * time.Millisecond)
+		}
+		written <- n
+	})
+
+	res := b.check(t, srv.URL)
+	require.Equal(t, activities.CheckUnknown, res.Answer)
+	require.Equal(t, fmt.Sprintf("malformed answer: longer than %d bytes", maxBody), res.Detail)
+	require.Less(t, <-written, total, "the server could send the whole body: the client read it all")
+}
+
+func TestCheckBackTimesOutAsUnknown(t *testing.T) {
+	t.Parallel()
+	// The activity has 2 s; the producer never answers. The check-back must
+	// give up in time to report UNKNOWN instead of the activity timing out.
+	b := setupCheck(t, 0, 2*time.Second)
+	srv := server(t, func(_ http.ResponseWriter, r *http.Request) {
+		// The server notices the client hang up once the body is read.
+		_, _ = io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
+	})
+
+	res := b.check(t, srv.URL)
+	require.Equal(t, activities.CheckUnknown, res.Answer)
+	require.Contains(t, res.Detail, "no answer within")
+}
+
+func TestCheckBackSlowBodyTimesOutAsUnknown(t *testing.T) {
+	t.Parallel()
+	b := setupCheck(t, 0, 2*time.Second)
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		// Headers and half an answer, then silence.
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = io.WriteString(w, `{"status":`)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+
+	res := b.check(t, srv.URL)
+	require.Equal(t, activities.CheckUnknown, res.Answer)
+	require.Contains(t, res.Detail, "answer not read within")
+}
+
+func TestCheckBackConnectionRefused(t *testing.T) {
+	t.Parallel()
+	b := setupCheck(t, 0, 0)
+	srv := httptest.NewServer(http.NotFoundHandler())
+	srv.Close()
+
+	res := b.check(t, srv.URL)
+	require.Equal(t, activities.CheckUnknown, res.Answer)
+	require.Contains(t, res.Detail, "connection refused")
+}
+
+func TestCheckBackInvalidURL(t *testing.T) {
+	t.Parallel()
+	b := setupCheck(t, 0, 0)
+	for _, url := range []string{"://no-scheme", "ftp://example.invalid/check", ""} {
+		res := b.check(t, url)
+		require.Equal(t, activities.CheckUnknown, res.Answer, url)
+		require.NotEmpty(t, res.Detail, url)
+	}
+}
+
+// Keep the request's JSON field names honest for producers decoding it.
+func TestCheckRequestJSON(t *testing.T) {
+	t.Parallel()
+	raw, err := json.Marshal(activities.CheckRequest{MessageID: "m", Topic: "t", Attempt: 1})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"message_id":"m","topic":"t","key":"","producer":"","attempt":1}`, string(raw))
+}

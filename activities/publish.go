@@ -1,0 +1,130 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/IBM/sarama"
+	"go.temporal.io/sdk/temporal"
+)
+
+// Publish writes one send of a message to Kafka and reports where it landed.
+// The record carries the message's key (an empty key is a null key, spread
+// over the partitions), its payload, its headers and Courier's
+// HeaderMessageID and HeaderAttempt, which replace any user header of the
+// same name compared case-insensitively, so no consumer can mistake one for
+// Courier's.
+//
+// A refusal that no retry can change (see permanentKafkaError) is a
+// non-retryable application error of type ErrTypePublishRejected; every other
+// failure (broker down, leader moving, unknown topic, timeout) is returned
+// wrapped for the workflow's retry policy.
+func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishResult, error) {
+	if err := ctx.Err(); err != nil {
+		return PublishResult{}, fmt.Errorf("publish %s to %s: %w", in.MessageID, in.Topic, err)
+	}
+	type sent struct {
+		partition int32
+		offset    int64
+		err       error
+	}
+	done := make(chan sent, 1)
+	msg := producerMessage(in)
+	go func() {
+		partition, offset, err := a.Producer.SendMessage(msg)
+		done <- sent{partition, offset, err}
+	}()
+	select {
+	case s := <-done:
+		if s.err != nil {
+			return PublishResult{}, publishError(in, s.err)
+		}
+		return PublishResult{Partition: s.partition, Offset: s.offset}, nil
+	case <-ctx.Done():
+		// sarama cannot withdraw a message it has taken: the send finishes in
+		// the background and may still land. The retry then writes a duplicate,
+		// which consumers drop by HeaderMessageID.
+		return PublishResult{}, fmt.Errorf("publish %s to %s: %w", in.MessageID, in.Topic, ctx.Err())
+	}
+}
+
+// producerMessage builds the Kafka record of one send. User headers go out
+// sorted by name, so every send of a message lists them in the same order.
+func producerMessage(in PublishInput) *sarama.ProducerMessage {
+	names := make([]string, 0, len(in.Headers))
+	for name := range in.Headers {
+		if strings.EqualFold(name, HeaderMessageID) || strings.EqualFold(name, HeaderAttempt) {
+			continue
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	headers := make([]sarama.RecordHeader, 0, len(names)+2)
+	for _, name := range names {
+		headers = append(headers, sarama.RecordHeader{Key: []byte(name), Value: []byte(in.Headers[name])})
+	}
+	headers = append(headers,
+		sarama.RecordHeader{Key: []byte(HeaderMessageID), Value: []byte(in.MessageID)},
+		sarama.RecordHeader{Key: []byte(HeaderAttempt), Value: []byte(strconv.Itoa(in.Attempt))},
+	)
+	msg := &sarama.ProducerMessage{
+		Topic:   in.Topic,
+		Value:   sarama.ByteEncoder(in.Payload),
+		Headers: headers,
+	}
+	if in.Key != "" {
+		msg.Key = sarama.StringEncoder(in.Key)
+	}
+	return msg
+}
+
+// publishError decides whether a failed send is worth retrying.
+func publishError(in PublishInput, err error) error {
+	wrapped := fmt.Errorf("publish %s to %s: %w", in.MessageID, in.Topic, err)
+	if permanentKafkaError(err) {
+		return temporal.NewNonRetryableApplicationError(wrapped.Error(), ErrTypePublishRejected, err)
+	}
+	return wrapped
+}
+
+// permanentKafkaError reports whether Kafka refused the record itself, so that
+// sending the same record again must fail the same way:
+//
+//   - the producer's own check that the record fits Producer.MaxMessageBytes
+//     (a sarama.ConfigurationError, returned before anything is sent);
+//   - MESSAGE_TOO_LARGE and RECORD_LIST_TOO_LARGE: over the topic's
+//     max.message.bytes;
+//   - INVALID_TOPIC_EXCEPTION: a name Kafka does not allow;
+//   - TOPIC_ and CLUSTER_AUTHORIZATION_FAILED: Courier may not write there;
+//   - INVALID_RECORD, CORRUPT_MESSAGE, INVALID_TIMESTAMP and
+//     UNSUPPORTED_FOR_MESSAGE_FORMAT: the broker's validation refused the
+//     record (e.g. a null key on a compacted topic, a timestamp outside
+//     message.timestamp.difference.max.ms). The producer has already resent a
+//     CORRUPT_MESSAGE batch Producer.Retry.Max times, so a checksum damaged in
+//     transit is not mistaken for a bad record.
+//
+// Everything else, unknown topics included (the topic may yet be created), is
+// transient.
+func permanentKafkaError(err error) bool {
+	var cfgErr sarama.ConfigurationError
+	if errors.As(err, &cfgErr) {
+		return true
+	}
+	var kerr sarama.KError
+	if !errors.As(err, &kerr) {
+		return false
+	}
+	switch kerr {
+	case sarama.ErrMessageSizeTooLarge, sarama.ErrMessageSetSizeTooLarge,
+		sarama.ErrInvalidTopic,
+		sarama.ErrTopicAuthorizationFailed, sarama.ErrClusterAuthorizationFailed,
+		sarama.ErrInvalidRecord, sarama.ErrInvalidMessage, sarama.ErrInvalidTimestamp,
+		sarama.ErrUnsupportedForMessageFormat:
+		return true
+	}
+	return false
+}
