@@ -1,0 +1,264 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/models"
+)
+
+// TaskQueue is the task queue every message workflow and its activities run on.
+const TaskQueue = "courier"
+
+// WorkflowType is the registered name of MessageWorkflow. It is part of every
+// recorded history, so it never changes.
+const WorkflowType = "CourierMessage"
+
+// WorkflowIDPrefix starts every message workflow ID.
+const WorkflowIDPrefix = "msg-"
+
+// WorkflowID is the ID of the workflow that carries the message with this id.
+// One message is one workflow, so starting a second one with the same id fails.
+func WorkflowID(messageID string) string { return WorkflowIDPrefix + messageID }
+
+// Signal names. Every signal is idempotent: a duplicate, late or out-of-state
+// signal changes nothing and is recorded in State.Ignored.
+const (
+	// SignalConfirm carries a Decision: the producer's transaction committed.
+	SignalConfirm = "confirm"
+	// SignalCancel carries a Decision: the producer's transaction rolled back.
+	SignalCancel = "cancel"
+	// SignalComplete carries a Completion: a consumer processed the message.
+	SignalComplete = "complete"
+	// SignalRedrive carries a Decision: an operator sends a DEAD message again.
+	SignalRedrive = "redrive"
+)
+
+// QueryState returns the message's State.
+const QueryState = "state"
+
+// Search attributes upserted at every transition, so the Temporal Web UI can list
+// e.g. CourierStatus = "DEAD". Both are Keyword attributes registered on the
+// namespace before the first workflow starts.
+var (
+	SearchAttrStatus = temporal.NewSearchAttributeKeyKeyword("CourierStatus")
+	SearchAttrTopic  = temporal.NewSearchAttributeKeyKeyword("CourierTopic")
+)
+
+// Message is what the producer prepared: immutable for the message's life.
+type Message struct {
+	ID       string            `json:"id"`
+	Topic    string            `json:"topic"`
+	Key      string            `json:"key,omitempty"`
+	Payload  []byte            `json:"payload"`
+	Headers  map[string]string `json:"headers,omitempty"`
+	Producer string            `json:"producer,omitempty"`
+	CheckURL string            `json:"check_url"`
+	// Consumers names the consumers that must each complete the message. Empty
+	// means one complete from anyone completes it.
+	Consumers []string `json:"consumers,omitempty"`
+	// DeliverAt delays sending a confirmed message until then.
+	DeliverAt *time.Time `json:"deliver_at,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+}
+
+// Input starts a MessageWorkflow. Policy is resolved (server defaults plus the
+// message's overrides) and validated before the workflow starts, so the
+// workflow never depends on the worker's configuration.
+type Input struct {
+	Message Message `json:"message"`
+	Policy  Policy  `json:"policy"`
+	// Confirmed starts the workflow already confirmed: the direct-send path for
+	// producers without a local transaction.
+	Confirmed bool `json:"confirmed,omitempty"`
+}
+
+// Result is how a MessageWorkflow ended.
+type Result struct {
+	Status      models.Status `json:"status"`
+	CheckCount  int           `json:"check_count"`
+	SendCount   int           `json:"send_count"`
+	CompletedBy []string      `json:"completed_by,omitempty"`
+}
+
+// Decision is the payload of SignalConfirm, SignalCancel and SignalRedrive.
+type Decision struct {
+	// By says who decided: "producer", "operator", ...; shown in the state.
+	By     string `json:"by,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Completion is the payload of SignalComplete.
+type Completion struct {
+	// Consumer names the consumer group that processed the message. Required
+	// when the message lists Consumers; ignored otherwise.
+	Consumer string `json:"consumer,omitempty"`
+}
+
+// State is the answer to QueryState: everything the workflow knows.
+type State struct {
+	MessageID   string        `json:"message_id"`
+	Topic       string        `json:"topic"`
+	Status      models.Status `json:"status"`
+	Revision    int64         `json:"revision"`
+	CheckCount  int           `json:"check_count"`
+	SendCount   int           `json:"send_count"`
+	Consumers   []string      `json:"consumers,omitempty"`
+	CompletedBy []string      `json:"completed_by,omitempty"`
+	LastError   string        `json:"last_error,omitempty"`
+	// NextAt is when the workflow acts next on its own (check-back, send, resend,
+	// DEAD); nil while it waits only for a signal.
+	NextAt      *time.Time `json:"next_at,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	DeliverAt   *time.Time `json:"deliver_at,omitempty"`
+	ConfirmedAt *time.Time `json:"confirmed_at,omitempty"`
+	PublishedAt *time.Time `json:"published_at,omitempty"`
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
+
+	Checks    []CheckRecord   `json:"checks,omitempty"`
+	Publishes []PublishRecord `json:"publishes,omitempty"`
+	Signals   []SignalRecord  `json:"signals,omitempty"`
+	// SignalsDropped counts signal records beyond MaxSignalRecords.
+	SignalsDropped int `json:"signals_dropped,omitempty"`
+}
+
+// CheckRecord is one check-back and the producer's answer.
+type CheckRecord struct {
+	Attempt int                    `json:"attempt"`
+	At      time.Time              `json:"at"`
+	Answer  activities.CheckAnswer `json:"answer"`
+	Detail  string                 `json:"detail,omitempty"`
+}
+
+// PublishRecord is one send to Kafka, successful or not.
+type PublishRecord struct {
+	Attempt   int       `json:"attempt"`
+	At        time.Time `json:"at"`
+	Partition int32     `json:"partition"`
+	Offset    int64     `json:"offset"`
+	Error     string    `json:"error,omitempty"`
+}
+
+// SignalRecord is one signal the workflow received and what it did with it.
+type SignalRecord struct {
+	Name     string      `json:"name"`
+	At       time.Time   `json:"at"`
+	Outcome  Disposition `json:"outcome"`
+	By       string      `json:"by,omitempty"`
+	Consumer string      `json:"consumer,omitempty"`
+	// Reason explains an ignored or rejected signal.
+	Reason string `json:"reason,omitempty"`
+}
+
+// MaxSignalRecords bounds State.Signals so that a client repeating a signal
+// cannot grow the query answer without limit.
+const MaxSignalRecords = 100
+
+// Policy is the timing of one message's lifecycle. All durations come from
+// configuration, so tests can run the whole lifecycle in seconds.
+type Policy struct {
+	// CheckDelay is the wait from prepare to the first check-back.
+	CheckDelay time.Duration `json:"check_delay"`
+	// CheckBackoff multiplies the wait after each unanswered check-back ...
+	CheckBackoff float64 `json:"check_backoff"`
+	// ... up to CheckMaxDelay.
+	CheckMaxDelay time.Duration `json:"check_max_delay"`
+	// CheckMaxAttempts is how many check-backs are made before CHECK_EXHAUSTED.
+	CheckMaxAttempts int `json:"check_max_attempts"`
+	// CheckTimeout bounds one check-back HTTP call.
+	CheckTimeout time.Duration `json:"check_timeout"`
+	// ResendIntervals are the waits for completion after the first send and
+	// after each resend; when the last one passes without completion the
+	// message is DEAD. The default sends at most six times.
+	ResendIntervals []time.Duration `json:"resend_intervals"`
+	// PublishMaxInterval caps the backoff between retries of a failing publish.
+	// Transient broker errors are retried without limit.
+	PublishMaxInterval time.Duration `json:"publish_max_interval"`
+}
+
+// DefaultPolicy is Courier's out-of-the-box timing: first check after 30 s,
+// doubling up to 5 min, 15 checks (about an hour); completion expected within
+// 1, 2, 5, 15, 30 and 60 minutes of each send; publish retries at most 1 min apart.
+func DefaultPolicy() Policy {
+	return Policy{
+		CheckDelay:       30 * time.Second,
+		CheckBackoff:     2,
+		CheckMaxDelay:    5 * time.Minute,
+		CheckMaxAttempts: 15,
+		CheckTimeout:     10 * time.Second,
+		ResendIntervals: []time.Duration{
+			time.Minute, 2 * time.Minute, 5 * time.Minute,
+			15 * time.Minute, 30 * time.Minute, 60 * time.Minute,
+		},
+		PublishMaxInterval: time.Minute,
+	}
+}
+
+// Override returns p with every non-zero field of o in its place: how a
+// message's own policy is laid over the server's defaults.
+func (p Policy) Override(o Policy) Policy {
+	if o.CheckDelay != 0 {
+		p.CheckDelay = o.CheckDelay
+	}
+	if o.CheckBackoff != 0 {
+		p.CheckBackoff = o.CheckBackoff
+	}
+	if o.CheckMaxDelay != 0 {
+		p.CheckMaxDelay = o.CheckMaxDelay
+	}
+	if o.CheckMaxAttempts != 0 {
+		p.CheckMaxAttempts = o.CheckMaxAttempts
+	}
+	if o.CheckTimeout != 0 {
+		p.CheckTimeout = o.CheckTimeout
+	}
+	if len(o.ResendIntervals) != 0 {
+		p.ResendIntervals = append([]time.Duration(nil), o.ResendIntervals...)
+	}
+	if o.PublishMaxInterval != 0 {
+		p.PublishMaxInterval = o.PublishMaxInterval
+	}
+	return p
+}
+
+// Policy limits enforced by Validate. They keep one message's workflow history
+// bounded and its timers meaningful.
+const (
+	MaxCheckAttempts   = 1000
+	MaxResendIntervals = 100
+	MaxPolicyDuration  = 30 * 24 * time.Hour
+)
+
+// Validate reports every problem with p, one per line, or nil.
+func (p Policy) Validate() error {
+	var errs []error
+	positive := func(name string, d time.Duration) {
+		if d <= 0 || d > MaxPolicyDuration {
+			errs = append(errs, fmt.Errorf("%s must be between 1ns and %s, got %s", name, MaxPolicyDuration, d))
+		}
+	}
+	positive("check_delay", p.CheckDelay)
+	positive("check_max_delay", p.CheckMaxDelay)
+	positive("check_timeout", p.CheckTimeout)
+	positive("publish_max_interval", p.PublishMaxInterval)
+	if p.CheckMaxDelay > 0 && p.CheckDelay > p.CheckMaxDelay {
+		errs = append(errs, fmt.Errorf("check_delay %s exceeds check_max_delay %s", p.CheckDelay, p.CheckMaxDelay))
+	}
+	if p.CheckBackoff < 1 || p.CheckBackoff > 10 {
+		errs = append(errs, fmt.Errorf("check_backoff must be between 1 and 10, got %g", p.CheckBackoff))
+	}
+	if p.CheckMaxAttempts < 1 || p.CheckMaxAttempts > MaxCheckAttempts {
+		errs = append(errs, fmt.Errorf("check_max_attempts must be between 1 and %d, got %d", MaxCheckAttempts, p.CheckMaxAttempts))
+	}
+	if len(p.ResendIntervals) < 1 || len(p.ResendIntervals) > MaxResendIntervals {
+		errs = append(errs, fmt.Errorf("resend_intervals must list between 1 and %d durations, got %d", MaxResendIntervals, len(p.ResendIntervals)))
+	}
+	for i, d := range p.ResendIntervals {
+		positive(fmt.Sprintf("resend_intervals[%d]", i), d)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,564 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/models"
+)
+
+// acts is how the workflow names its activities: methods of a nil *Activities,
+// resolved by name against the worker's registered instance.
+var acts *activities.Activities
+
+// MessageWorkflow carries one message through its lifecycle: it waits for the
+// producer's decision (asking back when none comes), publishes the confirmed
+// message to Kafka, and re-publishes on the resend schedule until the
+// consumers complete it. It returns only in COMPLETED or CANCELLED; every other
+// stop is a parked state an operator can see and act on.
+func MessageWorkflow(ctx workflow.Context, in Input) (Result, error) {
+	r, err := newMessageRun(ctx, in)
+	if err != nil {
+		return Result{}, err
+	}
+	return r.run(ctx)
+}
+
+// messageRun is the state of one MessageWorkflow. Each lifecycle state has one
+// method that returns when the status has changed.
+type messageRun struct {
+	msg    Message
+	policy Policy
+	st     State
+
+	// direct is the direct-send path: the message starts confirmed.
+	direct   bool
+	signals  []signalChannel
+	mirror   []workflow.Future // mirror writes not known to be finished
+	saStatus models.Status     // the CourierStatus value last upserted
+}
+
+// signalChannel is one of the four signals with its payload decoder.
+type signalChannel struct {
+	name string
+	ch   workflow.ReceiveChannel
+}
+
+func newMessageRun(ctx workflow.Context, in Input) (*messageRun, error) {
+	if in.Message.ID == "" || in.Message.Topic == "" {
+		return nil, temporal.NewNonRetryableApplicationError("message id and topic are required", "InvalidInput", nil)
+	}
+	if err := in.Policy.Validate(); err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("invalid policy: %v", err), "InvalidInput", err)
+	}
+	r := &messageRun{
+		msg:    in.Message,
+		policy: in.Policy,
+		direct: in.Confirmed,
+		st: State{
+			MessageID: in.Message.ID,
+			Topic:     in.Message.Topic,
+			Consumers: in.Message.Consumers,
+			CreatedAt: in.Message.CreatedAt,
+			DeliverAt: in.Message.DeliverAt,
+		},
+	}
+	// The client may start the workflow with its search attributes already set;
+	// upserting the same value again would only lengthen the history.
+	if v, ok := workflow.GetTypedSearchAttributes(ctx).GetKeyword(SearchAttrStatus); ok {
+		r.saStatus = models.Status(v)
+	}
+	for _, name := range []string{SignalConfirm, SignalCancel, SignalComplete, SignalRedrive} {
+		r.signals = append(r.signals, signalChannel{name: name, ch: workflow.GetSignalChannel(ctx, name)})
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryState, r.state); err != nil {
+		return nil, fmt.Errorf("register %s query: %w", QueryState, err)
+	}
+	return r, nil
+}
+
+func (r *messageRun) run(ctx workflow.Context) (Result, error) {
+	if r.st.CreatedAt.IsZero() {
+		r.st.CreatedAt = workflow.Now(ctx)
+	}
+	create := r.row()
+	status := models.StatusWaitingConfirm
+	if r.direct {
+		status = r.confirmed(ctx)
+	}
+	r.transitionCreate(ctx, status, &create)
+	for !r.st.Status.Terminal() {
+		if ctx.Err() != nil {
+			return r.abandon(ctx)
+		}
+		switch r.st.Status {
+		case models.StatusWaitingConfirm:
+			r.waitForDecision(ctx)
+		case models.StatusCheckExhausted, models.StatusDead:
+			r.waitForOperator(ctx)
+		case models.StatusScheduled:
+			r.waitForDeliverAt(ctx)
+		case models.StatusSending:
+			r.publish(ctx)
+		case models.StatusDelivered:
+			r.awaitCompletion(ctx)
+		default:
+			return Result{}, fmt.Errorf("message %s in unknown status %q", r.msg.ID, r.st.Status)
+		}
+	}
+	if err := r.flushMirror(ctx); err != nil {
+		return Result{}, err
+	}
+	return r.result(), nil
+}
+
+// abandon ends a workflow cancelled through Temporal (not Courier's cancel
+// signal): the message is no longer managed, and its mirror row says so.
+func (r *messageRun) abandon(ctx workflow.Context) (Result, error) {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	r.st.NextAt = nil
+	r.st.LastError = "workflow cancelled through Temporal; Courier no longer manages this message"
+	r.transition(dctx, r.st.Status)
+	if err := r.flushMirror(dctx); err != nil {
+		return Result{}, err
+	}
+	return r.result(), temporal.NewCanceledError(string(r.st.Status))
+}
+
+// flushMirror waits for every mirror write: the row must show the final state
+// before the workflow closes, because activities of a closed workflow are
+// never retried.
+func (r *messageRun) flushMirror(ctx workflow.Context) error {
+	for _, f := range r.mirror {
+		if err := f.Get(ctx, nil); err != nil {
+			return fmt.Errorf("mirror write for %s: %w", r.msg.ID, err)
+		}
+	}
+	r.mirror = nil
+	return nil
+}
+
+func (r *messageRun) result() Result {
+	return Result{
+		Status:      r.st.Status,
+		CheckCount:  r.st.CheckCount,
+		SendCount:   r.st.SendCount,
+		CompletedBy: r.st.CompletedBy,
+	}
+}
+
+// waitForDecision waits for confirm or cancel; when neither comes in time it
+// asks the producer, on the check-back schedule, until it has an answer or the
+// allowed checks are used up.
+func (r *messageRun) waitForDecision(ctx workflow.Context) {
+	if !r.sleep(ctx, r.checkDelay(r.st.CheckCount+1)) {
+		return
+	}
+	r.st.CheckCount++
+	in := activities.CheckInput{
+		MessageID: r.msg.ID,
+		Topic:     r.msg.Topic,
+		Key:       r.msg.Key,
+		Producer:  r.msg.Producer,
+		URL:       r.msg.CheckURL,
+		Attempt:   r.st.CheckCount,
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: r.policy.CheckTimeout,
+		// The check-back schedule is the retry policy: a failed call is an
+		// unanswered check, and the next one comes at its scheduled time.
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1},
+	})
+	var res activities.CheckResult
+	err, done := r.awaitFuture(ctx, actx, func(c workflow.Context) workflow.Future {
+		return workflow.ExecuteActivity(c, acts.CheckBack, in)
+	}, &res)
+	if !done {
+		return // a signal decided while the producer was being asked
+	}
+	if err != nil {
+		res = activities.CheckResult{Answer: activities.CheckUnknown, Detail: err.Error()}
+	}
+	r.st.Checks = append(r.st.Checks, CheckRecord{
+		Attempt: in.Attempt, At: workflow.Now(ctx), Answer: res.Answer, Detail: res.Detail,
+	})
+	switch res.Answer {
+	case activities.CheckCommitted:
+		r.record(ctx, SignalRecord{Name: SignalConfirm, By: "check-back", Outcome: Applied})
+		r.confirm(ctx)
+	case activities.CheckRolledBack:
+		r.record(ctx, SignalRecord{Name: SignalCancel, By: "check-back", Outcome: Applied})
+		r.transition(ctx, models.StatusCancelled)
+	default:
+		r.st.LastError = fmt.Sprintf("check-back %d: %s %s", in.Attempt, res.Answer, res.Detail)
+		if r.st.CheckCount >= r.policy.CheckMaxAttempts {
+			r.transition(ctx, models.StatusCheckExhausted)
+		} else {
+			r.transition(ctx, models.StatusWaitingConfirm)
+		}
+	}
+}
+
+// checkDelay is the wait before check-back number n (1-based): CheckDelay,
+// multiplied by CheckBackoff per earlier check, capped at CheckMaxDelay.
+func (r *messageRun) checkDelay(n int) time.Duration {
+	d := float64(r.policy.CheckDelay)
+	for i := 1; i < n && d < float64(r.policy.CheckMaxDelay); i++ {
+		d *= r.policy.CheckBackoff
+	}
+	return min(time.Duration(d), r.policy.CheckMaxDelay)
+}
+
+// waitForOperator parks the message (CHECK_EXHAUSTED or DEAD) until a signal
+// moves it on. Nothing happens on its own.
+func (r *messageRun) waitForOperator(ctx workflow.Context) {
+	r.st.NextAt = nil
+	status := r.st.Status
+	sel := r.signalSelector(ctx)
+	for r.st.Status == status && ctx.Err() == nil {
+		sel.Select(ctx)
+	}
+}
+
+// waitForDeliverAt holds a confirmed message until its deliver_at time.
+func (r *messageRun) waitForDeliverAt(ctx workflow.Context) {
+	if r.sleep(ctx, r.msg.DeliverAt.Sub(workflow.Now(ctx))) {
+		r.startSend(ctx)
+	}
+}
+
+// publish sends the message to Kafka. Transient broker errors are retried by
+// the activity's retry policy without limit; a permanent rejection makes the
+// message DEAD with the reason.
+func (r *messageRun) publish(ctx workflow.Context) {
+	in := activities.PublishInput{
+		MessageID: r.msg.ID,
+		Topic:     r.msg.Topic,
+		Key:       r.msg.Key,
+		Payload:   r.msg.Payload,
+		Headers:   r.msg.Headers,
+		Attempt:   r.st.SendCount,
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: publishTimeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        r.policy.PublishMaxInterval,
+			MaximumAttempts:        0, // until the broker accepts it
+			NonRetryableErrorTypes: []string{activities.ErrTypePublishRejected},
+		},
+	})
+	var res activities.PublishResult
+	err, done := r.awaitFuture(ctx, actx, func(c workflow.Context) workflow.Future {
+		return workflow.ExecuteActivity(c, acts.Publish, in)
+	}, &res)
+	if !done {
+		return // completed by its consumers while the publish was in flight
+	}
+	rec := PublishRecord{Attempt: in.Attempt, At: workflow.Now(ctx), Partition: res.Partition, Offset: res.Offset}
+	if err != nil {
+		rec.Error = errorMessage(err)
+		r.st.Publishes = append(r.st.Publishes, rec)
+		if !rejected(err) {
+			// The retry policy itself ended (a timeout or a cancelled
+			// activity): not Kafka's verdict on the message, so try again.
+			r.st.LastError = fmt.Sprintf("publish %d: %s", in.Attempt, rec.Error)
+			r.sleep(ctx, r.policy.PublishMaxInterval)
+			return
+		}
+		r.st.LastError = fmt.Sprintf("publish %d rejected: %s", in.Attempt, rec.Error)
+		r.transition(ctx, models.StatusDead)
+		return
+	}
+	r.st.Publishes = append(r.st.Publishes, rec)
+	r.st.PublishedAt = &rec.At
+	r.st.LastError = ""
+	r.transition(ctx, models.StatusDelivered)
+}
+
+// publishTimeout bounds one publish attempt; sarama's own retries fit inside.
+const publishTimeout = 30 * time.Second
+
+// awaitCompletion waits for the consumers' complete signals after a send. When
+// the wait for this send passes, the message is sent again, or after the last
+// interval it is DEAD.
+func (r *messageRun) awaitCompletion(ctx workflow.Context) {
+	intervals := r.policy.ResendIntervals
+	i := min(max(r.st.SendCount, 1), len(intervals)) - 1
+	if !r.sleep(ctx, intervals[i]) {
+		return
+	}
+	if r.st.SendCount < len(intervals) {
+		r.startSend(ctx)
+		return
+	}
+	r.st.LastError = fmt.Sprintf("not completed after %d sends", r.st.SendCount)
+	if missing := r.missingConsumers(); len(missing) > 0 {
+		r.st.LastError += fmt.Sprintf("; waiting for %v", missing)
+	}
+	r.transition(ctx, models.StatusDead)
+}
+
+// missingConsumers are the named consumers that have not completed yet.
+func (r *messageRun) missingConsumers() []string {
+	var missing []string
+	for _, c := range r.msg.Consumers {
+		if !slices.Contains(r.st.CompletedBy, c) {
+			missing = append(missing, c)
+		}
+	}
+	return missing
+}
+
+// confirm moves a decided message to sending, or holds it until deliver_at.
+func (r *messageRun) confirm(ctx workflow.Context) {
+	r.transition(ctx, r.confirmed(ctx))
+}
+
+// confirmed records the confirmation and returns the status it leads to.
+func (r *messageRun) confirmed(ctx workflow.Context) models.Status {
+	now := workflow.Now(ctx)
+	r.st.ConfirmedAt = &now
+	r.st.LastError = ""
+	if r.msg.DeliverAt != nil && r.msg.DeliverAt.After(now) {
+		return models.StatusScheduled
+	}
+	r.st.SendCount++
+	return models.StatusSending
+}
+
+// startSend counts a new send and enters SENDING; publish does the send.
+func (r *messageRun) startSend(ctx workflow.Context) {
+	r.st.SendCount++
+	r.transition(ctx, models.StatusSending)
+}
+
+// sleep waits for d while handling signals. It reports true when the time
+// passed with the status unchanged, false when a signal changed the status.
+func (r *messageRun) sleep(ctx workflow.Context, d time.Duration) bool {
+	status := r.st.Status
+	if d <= 0 {
+		return true
+	}
+	next := workflow.Now(ctx).Add(d)
+	r.st.NextAt = &next
+	defer func() { r.st.NextAt = nil }()
+	err, done := r.awaitFuture(ctx, ctx, func(c workflow.Context) workflow.Future {
+		return workflow.NewTimer(c, d)
+	}, nil)
+	return done && err == nil && r.st.Status == status
+}
+
+// awaitFuture starts a timer or activity with start and waits for it while
+// handling signals. done is false when a signal changed the status first; the
+// timer or activity is then cancelled.
+func (r *messageRun) awaitFuture(ctx, startCtx workflow.Context, start func(workflow.Context) workflow.Future, result any) (err error, done bool) {
+	status := r.st.Status
+	cctx, cancel := workflow.WithCancel(startCtx)
+	defer cancel()
+	f := start(cctx)
+	sel := r.signalSelector(ctx)
+	sel.AddFuture(f, func(f workflow.Future) {
+		err = f.Get(ctx, result)
+		done = true
+	})
+	for !done && r.st.Status == status && ctx.Err() == nil {
+		sel.Select(ctx)
+	}
+	return err, done
+}
+
+// signalSelector returns a selector that handles any of the four signals, and
+// wakes up when the workflow is cancelled.
+func (r *messageRun) signalSelector(ctx workflow.Context) workflow.Selector {
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+	for _, s := range r.signals {
+		sel.AddReceive(s.ch, func(c workflow.ReceiveChannel, _ bool) {
+			r.receive(ctx, s.name, c)
+		})
+	}
+	return sel
+}
+
+// receive takes one signal off its channel and acts on it. A payload that does
+// not decode is dropped by the SDK; nothing blocks on it.
+func (r *messageRun) receive(ctx workflow.Context, name string, c workflow.ReceiveChannel) {
+	var d Decision
+	var comp Completion
+	var ok bool
+	if name == SignalComplete {
+		ok = c.ReceiveAsync(&comp)
+	} else {
+		ok = c.ReceiveAsync(&d)
+	}
+	if !ok {
+		return
+	}
+	rec := SignalRecord{Name: name, By: d.By, Consumer: comp.Consumer}
+	var reason string
+	rec.Outcome, reason = Decide(r.st.Status, name, comp.Consumer, r.msg.Consumers, r.st.CompletedBy)
+	rec.Reason = reason
+	if rec.Outcome != Applied {
+		if d.Reason != "" {
+			rec.Reason += " (" + d.Reason + ")"
+		}
+		r.record(ctx, rec)
+		workflow.GetLogger(ctx).Info("signal ignored", "signal", name, "outcome", rec.Outcome, "reason", reason)
+		return
+	}
+	rec.Reason = d.Reason
+	r.record(ctx, rec)
+	switch name {
+	case SignalConfirm:
+		r.confirm(ctx)
+	case SignalCancel:
+		r.transition(ctx, models.StatusCancelled)
+	case SignalComplete:
+		r.complete(ctx, comp.Consumer)
+	case SignalRedrive:
+		r.st.SendCount = 0
+		r.st.LastError = ""
+		r.startSend(ctx)
+	}
+}
+
+// complete records a consumer's completion; the message is COMPLETED when
+// every named consumer (or, with none named, anyone) has completed.
+func (r *messageRun) complete(ctx workflow.Context, consumer string) {
+	if len(r.msg.Consumers) > 0 {
+		r.st.CompletedBy = append(r.st.CompletedBy, consumer)
+		if len(r.missingConsumers()) > 0 {
+			return
+		}
+	} else if consumer != "" {
+		r.st.CompletedBy = append(r.st.CompletedBy, consumer)
+	}
+	now := workflow.Now(ctx)
+	r.st.CompletedAt = &now
+	r.st.LastError = ""
+	r.transition(ctx, models.StatusCompleted)
+}
+
+// record keeps a signal record for the query, bounded by MaxSignalRecords.
+func (r *messageRun) record(ctx workflow.Context, rec SignalRecord) {
+	rec.At = workflow.Now(ctx)
+	if len(r.st.Signals) >= MaxSignalRecords {
+		r.st.SignalsDropped++
+		return
+	}
+	r.st.Signals = append(r.st.Signals, rec)
+}
+
+// transition enters status: a new revision, the search attributes and a
+// mirror write. The mirror write is not waited for; revisions keep the row
+// from moving backwards when writes land out of order.
+func (r *messageRun) transition(ctx workflow.Context, status models.Status) {
+	r.transitionCreate(ctx, status, nil)
+}
+
+func (r *messageRun) transitionCreate(ctx workflow.Context, status models.Status, create *models.Message) {
+	r.st.Status = status
+	r.st.Revision++
+	if status != r.saStatus {
+		err := workflow.UpsertTypedSearchAttributes(ctx,
+			SearchAttrStatus.ValueSet(string(status)),
+			SearchAttrTopic.ValueSet(r.msg.Topic),
+		)
+		if err != nil {
+			workflow.GetLogger(ctx).Warn("upsert search attributes", "error", err)
+		} else {
+			r.saStatus = status
+		}
+	}
+	if create != nil {
+		create.Status = status
+	}
+	in := activities.MirrorInput{Create: create, Transition: r.transitionRow(ctx)}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: mirrorTimeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+			MaximumAttempts:    0, // the database comes back; the row must follow
+		},
+	})
+	r.pruneMirror()
+	r.mirror = append(r.mirror, workflow.ExecuteActivity(actx, acts.WriteMirror, in))
+}
+
+// mirrorTimeout bounds one mirror write attempt.
+const mirrorTimeout = 30 * time.Second
+
+// pruneMirror forgets mirror writes that have finished.
+func (r *messageRun) pruneMirror() {
+	r.mirror = slices.DeleteFunc(r.mirror, func(f workflow.Future) bool { return f.IsReady() })
+}
+
+// transitionRow is the mirror update for the current state.
+func (r *messageRun) transitionRow(ctx workflow.Context) models.Transition {
+	return models.Transition{
+		ID:          r.msg.ID,
+		Revision:    r.st.Revision,
+		Status:      r.st.Status,
+		CheckCount:  r.st.CheckCount,
+		SendCount:   r.st.SendCount,
+		LastError:   r.st.LastError,
+		ConfirmedAt: r.st.ConfirmedAt,
+		PublishedAt: r.st.PublishedAt,
+		CompletedAt: r.st.CompletedAt,
+		UpdatedAt:   workflow.Now(ctx),
+	}
+}
+
+// row is the full mirror row written when the message is first seen.
+func (r *messageRun) row() models.Message {
+	return models.Message{
+		ID:        r.msg.ID,
+		Topic:     r.msg.Topic,
+		Key:       r.msg.Key,
+		Payload:   r.msg.Payload,
+		Headers:   r.msg.Headers,
+		Producer:  r.msg.Producer,
+		CheckURL:  r.msg.CheckURL,
+		Consumers: r.msg.Consumers,
+		DeliverAt: r.msg.DeliverAt,
+		CreatedAt: r.st.CreatedAt,
+		UpdatedAt: r.st.CreatedAt,
+	}
+}
+
+// state answers QueryState with a copy that later changes cannot touch.
+func (r *messageRun) state() (State, error) {
+	s := r.st
+	s.Checks = slices.Clone(s.Checks)
+	s.Publishes = slices.Clone(s.Publishes)
+	s.Signals = slices.Clone(s.Signals)
+	s.CompletedBy = slices.Clone(s.CompletedBy)
+	return s, nil
+}
+
+// rejected reports whether a publish failed because Kafka refused the message
+// for good, as classified by the publish activity.
+func rejected(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == activities.ErrTypePublishRejected
+}
+
+// errorMessage is the operator-facing text of an activity failure: the
+// application error's own message rather than the SDK's wrapping.
+func errorMessage(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Error()
+	}
+	return err.Error()
+}

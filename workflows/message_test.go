@@ -1,0 +1,520 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/models"
+)
+
+// fakeActivities stands in for activities.Activities under the workflow test
+// environment: it records every call and answers as the test scripts it.
+type fakeActivities struct {
+	mu        sync.Mutex
+	checks    []activities.CheckInput
+	checkAt   []time.Time
+	publishes []activities.PublishInput
+	publishAt []time.Time
+	mirror    []activities.MirrorInput
+
+	env *testsuite.TestWorkflowEnvironment
+	// answer is the check-back answer for check number n (1-based).
+	answer func(n int) (activities.CheckResult, error)
+	// publishErr fails publish call number n (1-based, counting retries).
+	publishErr func(n int) error
+	// duringPublish runs inside publish call number n before it returns.
+	duringPublish func(n int)
+}
+
+func (f *fakeActivities) CheckBack(_ context.Context, in activities.CheckInput) (activities.CheckResult, error) {
+	f.mu.Lock()
+	f.checks = append(f.checks, in)
+	f.checkAt = append(f.checkAt, f.env.Now().UTC())
+	n := len(f.checks)
+	f.mu.Unlock()
+	if f.answer == nil {
+		return activities.CheckResult{Answer: activities.CheckUnknown, Detail: "no answer scripted"}, nil
+	}
+	return f.answer(n)
+}
+
+func (f *fakeActivities) Publish(_ context.Context, in activities.PublishInput) (activities.PublishResult, error) {
+	f.mu.Lock()
+	f.publishes = append(f.publishes, in)
+	f.publishAt = append(f.publishAt, f.env.Now().UTC())
+	n := len(f.publishes)
+	f.mu.Unlock()
+	if f.duringPublish != nil {
+		f.duringPublish(n)
+	}
+	if f.publishErr != nil {
+		if err := f.publishErr(n); err != nil {
+			return activities.PublishResult{}, err
+		}
+	}
+	return activities.PublishResult{Partition: 1, Offset: int64(n)}, nil
+}
+
+func (f *fakeActivities) WriteMirror(_ context.Context, in activities.MirrorInput) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mirror = append(f.mirror, in)
+	return nil
+}
+
+// mirrorStatuses is the status of every mirror write, in revision order.
+func (f *fakeActivities) mirrorStatuses() []models.Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	writes := slices.Clone(f.mirror)
+	slices.SortFunc(writes, func(a, b activities.MirrorInput) int {
+		return int(a.Transition.Revision - b.Transition.Revision)
+	})
+	var out []models.Status
+	for _, w := range writes {
+		out = append(out, w.Transition.Status)
+	}
+	return out
+}
+
+func (f *fakeActivities) publishAttempts() []int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []int
+	for _, p := range f.publishes {
+		out = append(out, p.Attempt)
+	}
+	return out
+}
+
+type bundle struct {
+	env   *testsuite.TestWorkflowEnvironment
+	acts  *fakeActivities
+	input Input
+}
+
+// testPolicy is a short, distinct schedule so that timings are easy to assert.
+func testPolicy() Policy {
+	return Policy{
+		CheckDelay:         10 * time.Second,
+		CheckBackoff:       2,
+		CheckMaxDelay:      60 * time.Second,
+		CheckMaxAttempts:   5,
+		CheckTimeout:       5 * time.Second,
+		ResendIntervals:    []time.Duration{time.Minute, 2 * time.Minute, 5 * time.Minute},
+		PublishMaxInterval: 10 * time.Second,
+	}
+}
+
+var testStart = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.SetStartTime(testStart)
+	fake := &fakeActivities{env: env}
+	env.RegisterWorkflowWithOptions(MessageWorkflow, workflow.RegisterOptions{Name: WorkflowType})
+	env.RegisterActivityWithOptions(fake.CheckBack, activity.RegisterOptions{Name: "CheckBack"})
+	env.RegisterActivityWithOptions(fake.Publish, activity.RegisterOptions{Name: "Publish"})
+	env.RegisterActivityWithOptions(fake.WriteMirror, activity.RegisterOptions{Name: "WriteMirror"})
+	return &bundle{
+		env:  env,
+		acts: fake,
+		input: Input{
+			Message: Message{
+				ID:       "order-42",
+				Topic:    "orders",
+				Key:      "customer-7",
+				Payload:  []byte(`{"order":42}`),
+				Headers:  map[string]string{"trace": "abc"},
+				Producer: "orders-svc",
+				CheckURL: "http://orders.local/check",
+			},
+			Policy: testPolicy(),
+		},
+	}
+}
+
+// signalAt sends a signal d after the workflow starts.
+func (b *bundle) signalAt(d time.Duration, name string, arg any) {
+	b.env.RegisterDelayedCallback(func() { b.env.SignalWorkflow(name, arg) }, d)
+}
+
+func (b *bundle) run(t *testing.T) Result {
+	t.Helper()
+	b.env.ExecuteWorkflow(WorkflowType, b.input)
+	require.True(t, b.env.IsWorkflowCompleted())
+	require.NoError(t, b.env.GetWorkflowError())
+	var res Result
+	require.NoError(t, b.env.GetWorkflowResult(&res))
+	return res
+}
+
+// runUnfinished runs a workflow that parks (never returns) and answers its
+// state after everything scheduled has happened.
+func (b *bundle) runUnfinished(t *testing.T, until time.Duration) State {
+	t.Helper()
+	var st State
+	b.env.RegisterDelayedCallback(func() {
+		v, err := b.env.QueryWorkflow(QueryState)
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&st))
+		b.env.CancelWorkflow()
+	}, until)
+	b.env.ExecuteWorkflow(WorkflowType, b.input)
+	require.True(t, b.env.IsWorkflowCompleted())
+	return st
+}
+
+func TestConfirmPublishComplete(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.signalAt(time.Second, SignalConfirm, Decision{By: "producer"})
+	b.signalAt(30*time.Second, SignalComplete, Completion{Consumer: "accounting"})
+
+	res := b.run(t)
+
+	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, 1, res.SendCount)
+	require.Equal(t, 0, res.CheckCount)
+	require.Empty(t, b.acts.checks, "a confirmed message is never checked back")
+	require.Len(t, b.acts.publishes, 1)
+	p := b.acts.publishes[0]
+	require.Equal(t, activities.PublishInput{
+		MessageID: "order-42", Topic: "orders", Key: "customer-7",
+		Payload: []byte(`{"order":42}`), Headers: map[string]string{"trace": "abc"}, Attempt: 1,
+	}, p)
+	require.Equal(t, []models.Status{
+		models.StatusWaitingConfirm, models.StatusSending, models.StatusDelivered, models.StatusCompleted,
+	}, b.acts.mirrorStatuses())
+	first := b.acts.mirror[0]
+	require.NotNil(t, first.Create, "the first mirror write creates the row")
+	require.Equal(t, []byte(`{"order":42}`), first.Create.Payload)
+	for _, w := range b.acts.mirror[1:] {
+		require.Nil(t, w.Create, "later writes carry only the transition")
+	}
+}
+
+func TestCancelNeverPublishes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.signalAt(time.Second, SignalCancel, Decision{By: "producer", Reason: "payment failed"})
+	b.signalAt(2*time.Second, SignalConfirm, Decision{By: "producer"})
+
+	res := b.run(t)
+
+	require.Equal(t, models.StatusCancelled, res.Status)
+	require.Empty(t, b.acts.publishes)
+	require.Empty(t, b.acts.checks)
+	require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusCancelled}, b.acts.mirrorStatuses())
+}
+
+func TestCheckBackCommittedSends(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.acts.answer = func(n int) (activities.CheckResult, error) {
+		if n < 3 {
+			return activities.CheckResult{Answer: activities.CheckUnknown, Detail: "HTTP 503"}, nil
+		}
+		return activities.CheckResult{Answer: activities.CheckCommitted}, nil
+	}
+	b.acts.duringPublish = func(int) { b.env.SignalWorkflow(SignalComplete, Completion{}) }
+
+	res := b.run(t)
+
+	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, 3, res.CheckCount)
+	require.Len(t, b.acts.publishes, 1)
+	// 10 s, then doubling: checks at +10 s, +30 s, +70 s.
+	require.Equal(t, []time.Time{
+		testStart.Add(10 * time.Second), testStart.Add(30 * time.Second), testStart.Add(70 * time.Second),
+	}, b.acts.checkAt)
+	for i, c := range b.acts.checks {
+		require.Equal(t, i+1, c.Attempt)
+		require.Equal(t, "http://orders.local/check", c.URL)
+		require.Equal(t, "order-42", c.MessageID)
+	}
+}
+
+func TestCheckBackRolledBackCancels(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.acts.answer = func(int) (activities.CheckResult, error) {
+		return activities.CheckResult{Answer: activities.CheckRolledBack}, nil
+	}
+	res := b.run(t)
+	require.Equal(t, models.StatusCancelled, res.Status)
+	require.Equal(t, 1, res.CheckCount)
+	require.Empty(t, b.acts.publishes)
+}
+
+func TestCheckBackErrorIsAskAgain(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.acts.answer = func(n int) (activities.CheckResult, error) {
+		if n == 1 {
+			return activities.CheckResult{}, errors.New("worker lost the call")
+		}
+		return activities.CheckResult{Answer: activities.CheckRolledBack}, nil
+	}
+	res := b.run(t)
+	require.Equal(t, models.StatusCancelled, res.Status)
+	require.Equal(t, 2, res.CheckCount)
+}
+
+func TestCheckBackExhaustedParksUntilOperator(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		signal string
+		want   models.Status
+		sends  int
+	}{
+		{SignalConfirm, models.StatusCompleted, 1},
+		{SignalCancel, models.StatusCancelled, 0},
+	} {
+		t.Run(tc.signal, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			// five checks: 10+20+40+60+60 s = 190 s; the operator acts a day later.
+			b.signalAt(24*time.Hour, tc.signal, Decision{By: "operator"})
+			b.acts.duringPublish = func(int) { b.env.SignalWorkflow(SignalComplete, Completion{}) }
+			var parked State
+			b.env.RegisterDelayedCallback(func() {
+				v, err := b.env.QueryWorkflow(QueryState)
+				require.NoError(t, err)
+				require.NoError(t, v.Get(&parked))
+			}, 23*time.Hour)
+
+			res := b.run(t)
+
+			require.Equal(t, models.StatusCheckExhausted, parked.Status)
+			require.Equal(t, 5, parked.CheckCount)
+			require.Len(t, parked.Checks, 5)
+			require.Nil(t, parked.NextAt, "a parked message waits for nobody but the operator")
+			require.Contains(t, parked.LastError, "UNKNOWN")
+			require.Equal(t, tc.want, res.Status)
+			require.Len(t, b.acts.publishes, tc.sends)
+			require.Len(t, b.acts.checks, 5, "no check-back after the limit")
+			require.Equal(t, testStart.Add(190*time.Second), b.acts.checkAt[4])
+		})
+	}
+}
+
+func TestTransientPublishErrorsRetry(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.input.Confirmed = true
+	b.acts.publishErr = func(n int) error {
+		if n <= 3 {
+			return errors.New("kafka: broker not available")
+		}
+		return nil
+	}
+	b.acts.duringPublish = func(n int) {
+		if n == 4 {
+			b.env.SignalWorkflow(SignalComplete, Completion{})
+		}
+	}
+	res := b.run(t)
+	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, 1, res.SendCount, "retries of one send are one send")
+	require.Equal(t, []int{1, 1, 1, 1}, b.acts.publishAttempts())
+	// 1 s, 2 s, 4 s backoff between the four attempts.
+	require.Equal(t, testStart.Add(7*time.Second), b.acts.publishAt[3])
+}
+
+func TestPermanentPublishErrorIsDeadThenRedrive(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.input.Confirmed = true
+	b.acts.publishErr = func(n int) error {
+		if n == 1 {
+			return temporal.NewNonRetryableApplicationError("message too large", activities.ErrTypePublishRejected, nil)
+		}
+		return nil
+	}
+	var dead State
+	b.env.RegisterDelayedCallback(func() {
+		v, err := b.env.QueryWorkflow(QueryState)
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&dead))
+		b.env.SignalWorkflow(SignalRedrive, Decision{By: "operator"})
+	}, time.Hour)
+	b.acts.duringPublish = func(n int) {
+		if n == 2 {
+			b.env.SignalWorkflow(SignalComplete, Completion{})
+		}
+	}
+
+	res := b.run(t)
+
+	require.Equal(t, models.StatusDead, dead.Status)
+	require.Contains(t, dead.LastError, "message too large")
+	require.Len(t, dead.Publishes, 1)
+	require.NotEmpty(t, dead.Publishes[0].Error)
+	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, []int{1, 1}, b.acts.publishAttempts(), "redrive resets the send count")
+}
+
+func TestResendScheduleThenDeadThenLateComplete(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.input.Confirmed = true
+	// sends at 0, +1 min, +3 min; DEAD at +8 min; a late complete at +1 h.
+	b.signalAt(time.Hour, SignalComplete, Completion{})
+	var dead State
+	b.env.RegisterDelayedCallback(func() {
+		v, err := b.env.QueryWorkflow(QueryState)
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&dead))
+	}, 30*time.Minute)
+
+	res := b.run(t)
+
+	require.Equal(t, []int{1, 2, 3}, b.acts.publishAttempts())
+	require.Equal(t, []time.Time{testStart, testStart.Add(time.Minute), testStart.Add(3 * time.Minute)}, b.acts.publishAt)
+	require.Equal(t, models.StatusDead, dead.Status)
+	require.Equal(t, 3, dead.SendCount)
+	require.Contains(t, dead.LastError, "not completed after 3 sends")
+	require.Equal(t, models.StatusCompleted, res.Status)
+	statuses := b.acts.mirrorStatuses()
+	require.Equal(t, models.StatusDead, statuses[len(statuses)-2])
+	require.Equal(t, models.StatusCompleted, statuses[len(statuses)-1])
+}
+
+func TestFanOutWaitsForEveryConsumer(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.input.Confirmed = true
+	b.input.Message.Consumers = []string{"accounting", "points"}
+	b.signalAt(10*time.Second, SignalComplete, Completion{Consumer: "accounting"})
+	b.signalAt(20*time.Second, SignalComplete, Completion{Consumer: "accounting"}) // duplicate
+	b.signalAt(30*time.Second, SignalComplete, Completion{Consumer: "billing"})    // not a listed consumer
+	b.signalAt(40*time.Second, SignalComplete, Completion{})                       // anonymous
+	b.signalAt(90*time.Second, SignalComplete, Completion{Consumer: "points"})     // after one resend
+
+	res := b.run(t)
+
+	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, []string{"accounting", "points"}, res.CompletedBy)
+	require.Equal(t, []int{1, 2}, b.acts.publishAttempts(), "a resend goes out while any consumer is missing")
+}
+
+func TestDeliverAtDelaysSending(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	at := testStart.Add(2 * time.Hour)
+	b.input.Message.DeliverAt = &at
+	b.signalAt(time.Minute, SignalConfirm, Decision{})
+	b.acts.duringPublish = func(int) { b.env.SignalWorkflow(SignalComplete, Completion{}) }
+
+	res := b.run(t)
+
+	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, []time.Time{at}, b.acts.publishAt)
+	// Two unanswered check-backs (+10 s, +30 s) come before the confirm at +1 min.
+	require.Equal(t, []models.Status{
+		models.StatusWaitingConfirm, models.StatusWaitingConfirm, models.StatusWaitingConfirm,
+		models.StatusScheduled, models.StatusSending, models.StatusCompleted,
+	}, b.acts.mirrorStatuses())
+}
+
+func TestDirectSendStartsConfirmed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.input.Confirmed = true
+	b.acts.duringPublish = func(int) { b.env.SignalWorkflow(SignalComplete, Completion{}) }
+	res := b.run(t)
+	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, []time.Time{testStart}, b.acts.publishAt)
+	require.Equal(t, models.StatusSending, b.acts.mirrorStatuses()[0], "the first row already shows the send")
+}
+
+func TestCompleteDuringPublishCompletes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.input.Confirmed = true
+	// The broker is down; the consumer saw an earlier attempt that Kafka did
+	// take before the answer was lost, and completes.
+	b.acts.publishErr = func(int) error { return errors.New("kafka: request timed out") }
+	b.signalAt(20*time.Second, SignalComplete, Completion{})
+	res := b.run(t)
+	require.Equal(t, models.StatusCompleted, res.Status)
+	require.GreaterOrEqual(t, len(b.acts.publishes), 2)
+}
+
+func TestCorruptSignalIsDropped(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.signalAt(time.Second, SignalConfirm, "not a decision")
+	b.signalAt(2*time.Second, SignalComplete, 12345)
+	b.signalAt(3*time.Second, SignalCancel, Decision{})
+	res := b.run(t)
+	require.Equal(t, models.StatusCancelled, res.Status)
+	require.Empty(t, b.acts.publishes)
+}
+
+func TestSignalRecordsAreBounded(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.input.Confirmed = true
+	for i := range MaxSignalRecords + 20 {
+		b.signalAt(time.Duration(i+1)*time.Millisecond, SignalConfirm, Decision{By: "retrying-client"})
+	}
+	st := b.runUnfinished(t, 10*time.Second)
+	require.Len(t, st.Signals, MaxSignalRecords)
+	require.Equal(t, 20, st.SignalsDropped)
+	require.Equal(t, Repeated, st.Signals[0].Outcome)
+	require.Equal(t, []int{1}, b.acts.publishAttempts(), "repeated confirms never publish again")
+}
+
+func TestInvalidInputFails(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.input.Policy.CheckMaxAttempts = 0
+	b.env.ExecuteWorkflow(WorkflowType, b.input)
+	require.True(t, b.env.IsWorkflowCompleted())
+	err := b.env.GetWorkflowError()
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "check_max_attempts")
+}
+
+func TestQueryState(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.input.Message.Consumers = []string{"accounting"}
+	b.signalAt(time.Minute, SignalConfirm, Decision{By: "producer"})
+	b.acts.answer = func(int) (activities.CheckResult, error) {
+		return activities.CheckResult{Answer: activities.CheckUnknown, Detail: "HTTP 500"}, nil
+	}
+	st := b.runUnfinished(t, 90*time.Second)
+
+	require.Equal(t, "order-42", st.MessageID)
+	require.Equal(t, "orders", st.Topic)
+	require.Equal(t, models.StatusDelivered, st.Status)
+	require.Equal(t, 1, st.SendCount)
+	require.Equal(t, 2, st.CheckCount) // at +10 s and +30 s, before the confirm at +60 s
+	require.Equal(t, []string{"accounting"}, st.Consumers)
+	require.Len(t, st.Checks, 2)
+	require.Equal(t, "HTTP 500", st.Checks[0].Detail)
+	require.Equal(t, testStart.Add(10*time.Second), st.Checks[0].At)
+	require.Len(t, st.Publishes, 1)
+	require.Equal(t, testStart.Add(time.Minute), st.Publishes[0].At)
+	require.Equal(t, []SignalRecord{{Name: SignalConfirm, At: testStart.Add(time.Minute), Outcome: Applied, By: "producer"}}, st.Signals)
+	require.NotNil(t, st.NextAt)
+	require.Equal(t, testStart.Add(2*time.Minute), *st.NextAt, "the first resend is due a minute after the send")
+	require.Empty(t, st.LastError, "a confirm clears the check-back error")
+	require.Equal(t, int64(5), st.Revision, "five transitions: prepared, two checks, sending, delivered")
+}

@@ -1,0 +1,208 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/models"
+)
+
+// TestEverySignalInEveryState sends each signal to a message parked in each
+// non-terminal state and checks what the workflow did with it: the recorded
+// outcome, the state it entered (if any) and that nothing was published that
+// should not have been.
+func TestEverySignalInEveryState(t *testing.T) {
+	t.Parallel()
+	const at = time.Hour // when the signal is sent; every state below is reached long before
+
+	// park brings a fresh workflow into one state and keeps it there past `at`.
+	park := map[models.Status]func(b *bundle){
+		models.StatusWaitingConfirm: func(b *bundle) {
+			b.input.Policy.CheckDelay = 2 * time.Hour
+			b.input.Policy.CheckMaxDelay = 2 * time.Hour
+		},
+		models.StatusCheckExhausted: func(b *bundle) {
+			b.input.Policy.CheckMaxAttempts = 1
+		},
+		models.StatusScheduled: func(b *bundle) {
+			deliverAt := testStart.Add(10 * time.Hour)
+			b.input.Message.DeliverAt = &deliverAt
+			b.input.Confirmed = true
+		},
+		models.StatusSending: func(b *bundle) {
+			b.input.Confirmed = true
+			b.acts.publishErr = func(int) error { return errors.New("kafka: leader not available") }
+		},
+		models.StatusDelivered: func(b *bundle) {
+			b.input.Confirmed = true
+			b.input.Policy.ResendIntervals = []time.Duration{3 * time.Hour}
+		},
+		models.StatusDead: func(b *bundle) {
+			b.input.Confirmed = true
+			b.acts.publishErr = func(n int) error {
+				if n == 1 {
+					return temporal.NewNonRetryableApplicationError("topic authorization failed", activities.ErrTypePublishRejected, nil)
+				}
+				return nil
+			}
+		},
+	}
+
+	type outcome struct {
+		disposition Disposition
+		enters      models.Status // "" when the signal changes nothing
+	}
+	applied := func(s models.Status) outcome { return outcome{Applied, s} }
+	repeated := outcome{disposition: Repeated}
+	rejected := outcome{disposition: Rejected}
+
+	want := map[models.Status]map[string]outcome{
+		models.StatusWaitingConfirm: {
+			SignalConfirm: applied(models.StatusSending), SignalCancel: applied(models.StatusCancelled),
+			SignalComplete: rejected, SignalRedrive: rejected,
+		},
+		models.StatusCheckExhausted: {
+			SignalConfirm: applied(models.StatusSending), SignalCancel: applied(models.StatusCancelled),
+			SignalComplete: rejected, SignalRedrive: rejected,
+		},
+		models.StatusScheduled: {
+			SignalConfirm: repeated, SignalCancel: rejected, SignalComplete: rejected, SignalRedrive: rejected,
+		},
+		models.StatusSending: {
+			SignalConfirm: repeated, SignalCancel: rejected,
+			SignalComplete: applied(models.StatusCompleted), SignalRedrive: repeated,
+		},
+		models.StatusDelivered: {
+			SignalConfirm: repeated, SignalCancel: rejected,
+			SignalComplete: applied(models.StatusCompleted), SignalRedrive: repeated,
+		},
+		models.StatusDead: {
+			SignalConfirm: repeated, SignalCancel: rejected,
+			SignalComplete: applied(models.StatusCompleted), SignalRedrive: applied(models.StatusSending),
+		},
+	}
+
+	for _, status := range models.Statuses {
+		if status.Terminal() {
+			continue // a closed workflow takes no signals; the gateway answers from the mirror
+		}
+		for _, signal := range []string{SignalConfirm, SignalCancel, SignalComplete, SignalRedrive} {
+			t.Run(fmt.Sprintf("%s/%s", status, signal), func(t *testing.T) {
+				t.Parallel()
+				b := setup(t)
+				park[status](b)
+				w := want[status][signal]
+
+				var before, after State
+				query := func(into *State) {
+					v, err := b.env.QueryWorkflow(QueryState)
+					require.NoError(t, err)
+					require.NoError(t, v.Get(into))
+				}
+				b.env.RegisterDelayedCallback(func() { query(&before) }, at-time.Millisecond)
+				var arg any = Decision{By: "test"}
+				if signal == SignalComplete {
+					arg = Completion{}
+				}
+				b.signalAt(at, signal, arg)
+				b.env.RegisterDelayedCallback(func() { query(&after) }, at+time.Second)
+				b.env.RegisterDelayedCallback(func() { b.env.CancelWorkflow() }, at+2*time.Second)
+
+				b.env.ExecuteWorkflow(WorkflowType, b.input)
+				require.True(t, b.env.IsWorkflowCompleted())
+
+				require.Equal(t, status, before.Status, "parked in the wrong state: %s", before.LastError)
+				if w.enters.Terminal() {
+					var res Result
+					require.NoError(t, b.env.GetWorkflowResult(&res))
+					require.Equal(t, w.enters, res.Status)
+				} else {
+					require.NotEmpty(t, after.Signals, "the signal is recorded")
+					last := after.Signals[len(after.Signals)-1]
+					require.Equal(t, signal, last.Name)
+					require.Equal(t, w.disposition, last.Outcome)
+					if w.disposition != Applied {
+						require.NotEmpty(t, last.Reason, "an ignored signal says why")
+						require.Equal(t, before.Revision, after.Revision, "an ignored signal changes nothing")
+						require.Equal(t, before.SendCount, after.SendCount)
+					}
+				}
+				if w.enters != "" {
+					entered := b.acts.mirrorStatusAt(before.Revision + 1)
+					require.Equal(t, w.enters, entered)
+				}
+				if status != models.StatusSending { // where publish retries go on regardless
+					sentAfter := len(b.acts.publishes) - countBefore(b, at)
+					require.Equal(t, w.enters == models.StatusSending, sentAfter > 0,
+						"a send follows the signal exactly when it leads to SENDING")
+				}
+			})
+		}
+	}
+}
+
+// countBefore counts the publishes made before t after the start.
+func countBefore(b *bundle, d time.Duration) int {
+	b.acts.mu.Lock()
+	defer b.acts.mu.Unlock()
+	n := 0
+	for _, at := range b.acts.publishAt {
+		if at.Before(testStart.Add(d)) {
+			n++
+		}
+	}
+	return n
+}
+
+// mirrorStatusAt is the status of the mirror write with revision rev.
+func (f *fakeActivities) mirrorStatusAt(rev int64) models.Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, w := range f.mirror {
+		if w.Transition.Revision == rev {
+			return w.Transition.Status
+		}
+	}
+	return ""
+}
+
+func TestDecideMatchesLifecycleTable(t *testing.T) {
+	t.Parallel()
+	// Terminal states, which TestEverySignalInEveryState cannot reach with a
+	// live workflow; the gateway answers these from the mirror with Decide.
+	for _, tc := range []struct {
+		status models.Status
+		signal string
+		want   Disposition
+	}{
+		{models.StatusCompleted, SignalConfirm, Repeated},
+		{models.StatusCompleted, SignalCancel, Rejected},
+		{models.StatusCompleted, SignalComplete, Repeated},
+		{models.StatusCompleted, SignalRedrive, Rejected},
+		{models.StatusCancelled, SignalConfirm, Rejected},
+		{models.StatusCancelled, SignalCancel, Repeated},
+		{models.StatusCancelled, SignalComplete, Rejected},
+		{models.StatusCancelled, SignalRedrive, Rejected},
+		{models.StatusDelivered, "bogus", Rejected},
+	} {
+		got, reason := Decide(tc.status, tc.signal, "", nil, nil)
+		require.Equal(t, tc.want, got, "%s in %s", tc.signal, tc.status)
+		require.NotEmpty(t, reason)
+	}
+	// Named consumers.
+	consumers := []string{"accounting", "points"}
+	d, _ := Decide(models.StatusDelivered, SignalComplete, "", consumers, nil)
+	require.Equal(t, Rejected, d, "a fan-out completion must name its consumer")
+	d, _ = Decide(models.StatusDelivered, SignalComplete, "points", consumers, []string{"points"})
+	require.Equal(t, Repeated, d)
+	d, _ = Decide(models.StatusCompleted, SignalComplete, "points", consumers, []string{"accounting", "points"})
+	require.Equal(t, Repeated, d)
+	d, _ = Decide(models.StatusCompleted, SignalComplete, "billing", consumers, []string{"accounting", "points"})
+	require.Equal(t, Rejected, d)
+}
