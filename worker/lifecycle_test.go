@@ -1,0 +1,480 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/server/temporaltest"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/models/modelstest"
+	"github.com/courier-mq/courier/worker"
+	"github.com/courier-mq/courier/workflows"
+)
+
+// record re-records workflows/testdata from these runs:
+//
+//	go test ./worker -run TestLifecycle -record
+var record = flag.Bool("record", false, "write each path's workflow history to ../workflows/testdata")
+
+const topic = "orders"
+
+// stack is a real Courier engine: an in-process Temporal server, a kfake
+// broker, a SQLite mirror, a producer's check-back endpoint and a Kafka
+// consumer that sees everything published.
+type stack struct {
+	client  client.Client
+	store   *models.Store
+	kafka   *kafkaLog
+	answers sync.Map // message id -> check-back status string
+}
+
+func setup(t *testing.T) *stack {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+
+	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ts := temporaltest.NewServer(temporaltest.WithT(t),
+		temporaltest.WithBaseClientOptions(client.Options{Logger: sdklog.NewStructuredLogger(quiet)}))
+	c := ts.GetDefaultClient()
+	require.NoError(t, worker.EnsureSearchAttributes(ctx, c, ts.GetDefaultNamespace()))
+
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, topic))
+	require.NoError(t, err)
+	t.Cleanup(cluster.Close)
+	producer, err := activities.NewProducer(activities.ProducerConfig{Brokers: cluster.ListenAddrs()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = producer.Close() })
+
+	s := &stack{client: c, store: modelstest.NewSQLite(t)}
+	check := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req activities.CheckRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		status, ok := s.answers.Load(req.MessageID)
+		if !ok {
+			status = "UNKNOWN"
+		}
+		_ = json.NewEncoder(w).Encode(activities.CheckResponse{Status: status.(string)})
+	}))
+	t.Cleanup(check.Close)
+	checkURL = check.URL
+
+	s.kafka = consume(t, cluster.ListenAddrs())
+
+	acts := &activities.Activities{Producer: producer, Mirror: s.store, HTTP: activities.NewCheckClient()}
+	var g errgroup.Group
+	g.Go(func() error {
+		return worker.Run(ctx, worker.Config{StopTimeout: time.Second}, worker.Deps{Client: c, Activities: acts, Logger: quiet})
+	})
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, g.Wait())
+	})
+	return s
+}
+
+var checkURL string
+
+// policy runs the lifecycle in seconds.
+func policy() workflows.Policy {
+	return workflows.Policy{
+		CheckDelay:         200 * time.Millisecond,
+		CheckBackoff:       1.5,
+		CheckMaxDelay:      time.Second,
+		CheckMaxAttempts:   3,
+		CheckTimeout:       2 * time.Second,
+		ResendIntervals:    []time.Duration{10 * time.Second, 10 * time.Second},
+		PublishMaxInterval: time.Second,
+	}
+}
+
+func message(id string) workflows.Input {
+	return workflows.Input{
+		Message: workflows.Message{
+			ID:       id,
+			Topic:    topic,
+			Key:      "customer-" + id,
+			Payload:  []byte(`{"id":"` + id + `"}`),
+			Headers:  map[string]string{"trace-id": "t-" + id},
+			Producer: "orders-svc",
+			CheckURL: checkURL,
+		},
+		Policy: policy(),
+	}
+}
+
+func (s *stack) start(t *testing.T, in workflows.Input) client.WorkflowRun {
+	t.Helper()
+	run, err := s.client.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
+		ID:        workflows.WorkflowID(in.Message.ID),
+		TaskQueue: workflows.TaskQueue,
+	}, workflows.WorkflowType, in)
+	require.NoError(t, err)
+	return run
+}
+
+func (s *stack) signal(t *testing.T, id, name string, arg any) {
+	t.Helper()
+	require.NoError(t, s.client.SignalWorkflow(context.Background(), workflows.WorkflowID(id), "", name, arg))
+}
+
+func (s *stack) state(t *testing.T, id string) workflows.State {
+	t.Helper()
+	v, err := s.client.QueryWorkflow(context.Background(), workflows.WorkflowID(id), "", workflows.QueryState)
+	require.NoError(t, err)
+	var st workflows.State
+	require.NoError(t, v.Get(&st))
+	return st
+}
+
+func (s *stack) waitStatus(t *testing.T, id string, want models.Status) workflows.State {
+	t.Helper()
+	var st workflows.State
+	require.Eventually(t, func() bool {
+		st = s.state(t, id)
+		return st.Status == want
+	}, 30*time.Second, 50*time.Millisecond, "message %s never reached %s", id, want)
+	return st
+}
+
+func (s *stack) result(t *testing.T, run client.WorkflowRun) workflows.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var res workflows.Result
+	require.NoError(t, run.Get(ctx, &res))
+	return res
+}
+
+// mirrorRow waits until the mirror shows status and returns the row.
+func (s *stack) mirrorRow(t *testing.T, id string, want models.Status) *models.Message {
+	t.Helper()
+	var row *models.Message
+	require.Eventually(t, func() bool {
+		var err error
+		row, err = s.store.Get(context.Background(), id)
+		return err == nil && row.Status == want
+	}, 30*time.Second, 50*time.Millisecond, "mirror of %s never showed %s", id, want)
+	return row
+}
+
+// recordHistory writes the run's history under workflows/testdata when
+// -record is set.
+func (s *stack) recordHistory(t *testing.T, run client.WorkflowRun, name string) {
+	t.Helper()
+	if !*record {
+		return
+	}
+	iter := s.client.GetWorkflowHistory(context.Background(), run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	hist := &historypb.History{}
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		require.NoError(t, err)
+		hist.Events = append(hist.Events, ev)
+	}
+	data, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
+	require.NoError(t, err)
+	path := filepath.Join("..", "workflows", "testdata", name+".json")
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(t, os.WriteFile(path, append(data, '\n'), 0o644))
+	t.Logf("recorded %s (%d events)", path, len(hist.Events))
+}
+
+// TestLifecycle drives every path of the lifecycle end to end on a real
+// Temporal server, a real Kafka-protocol broker and a real mirror database.
+func TestLifecycle(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+
+	t.Run("confirm", func(t *testing.T) {
+		t.Parallel()
+		run := s.start(t, message("confirm-1"))
+		s.mirrorRow(t, "confirm-1", models.StatusWaitingConfirm)
+		s.signal(t, "confirm-1", workflows.SignalConfirm, workflows.Decision{By: "producer"})
+		rec := s.kafka.wait(t, "confirm-1", 1)[0]
+		require.Equal(t, "customer-confirm-1", rec.key)
+		require.Equal(t, `{"id":"confirm-1"}`, rec.value)
+		require.Equal(t, "t-confirm-1", rec.headers["trace-id"])
+		require.Equal(t, "1", rec.headers[activities.HeaderAttempt])
+		s.signal(t, "confirm-1", workflows.SignalComplete, workflows.Completion{Consumer: "accounting"})
+		res := s.result(t, run)
+		require.Equal(t, models.StatusCompleted, res.Status)
+		row := s.mirrorRow(t, "confirm-1", models.StatusCompleted)
+		require.Equal(t, 1, row.SendCount)
+		require.NotNil(t, row.ConfirmedAt)
+		require.NotNil(t, row.PublishedAt)
+		require.NotNil(t, row.CompletedAt)
+		require.Equal(t, []byte(`{"id":"confirm-1"}`), row.Payload)
+		s.recordHistory(t, run, "confirm_complete")
+	})
+
+	t.Run("cancel", func(t *testing.T) {
+		t.Parallel()
+		run := s.start(t, message("cancel-1"))
+		s.signal(t, "cancel-1", workflows.SignalCancel, workflows.Decision{By: "producer"})
+		require.Equal(t, models.StatusCancelled, s.result(t, run).Status)
+		s.mirrorRow(t, "cancel-1", models.StatusCancelled)
+		s.recordHistory(t, run, "cancel")
+	})
+
+	t.Run("check-back committed", func(t *testing.T) {
+		t.Parallel()
+		s.answers.Store("check-commit-1", "COMMITTED")
+		run := s.start(t, message("check-commit-1"))
+		s.kafka.wait(t, "check-commit-1", 1)
+		s.signal(t, "check-commit-1", workflows.SignalComplete, workflows.Completion{})
+		res := s.result(t, run)
+		require.Equal(t, models.StatusCompleted, res.Status)
+		require.Equal(t, 1, res.CheckCount)
+		s.recordHistory(t, run, "checkback_committed")
+	})
+
+	t.Run("check-back rolled back", func(t *testing.T) {
+		t.Parallel()
+		s.answers.Store("check-rollback-1", "ROLLED_BACK")
+		run := s.start(t, message("check-rollback-1"))
+		res := s.result(t, run)
+		require.Equal(t, models.StatusCancelled, res.Status)
+		require.Equal(t, 1, res.CheckCount)
+		s.recordHistory(t, run, "checkback_rolled_back")
+	})
+
+	t.Run("check-back exhausted then operator confirms", func(t *testing.T) {
+		t.Parallel()
+		run := s.start(t, message("exhausted-1")) // the producer answers UNKNOWN
+		st := s.waitStatus(t, "exhausted-1", models.StatusCheckExhausted)
+		require.Equal(t, 3, st.CheckCount)
+		for _, c := range st.Checks {
+			require.Equal(t, activities.CheckUnknown, c.Answer)
+		}
+		row := s.mirrorRow(t, "exhausted-1", models.StatusCheckExhausted)
+		require.Equal(t, 3, row.CheckCount)
+		require.Empty(t, s.kafka.get("exhausted-1"), "an unconfirmed message is never sent")
+		s.signal(t, "exhausted-1", workflows.SignalConfirm, workflows.Decision{By: "operator"})
+		s.kafka.wait(t, "exhausted-1", 1)
+		s.signal(t, "exhausted-1", workflows.SignalComplete, workflows.Completion{})
+		require.Equal(t, models.StatusCompleted, s.result(t, run).Status)
+		s.recordHistory(t, run, "checkback_exhausted_confirm")
+	})
+
+	t.Run("resends then dead then redrive", func(t *testing.T) {
+		t.Parallel()
+		in := message("dead-1")
+		in.Confirmed = true
+		in.Policy.ResendIntervals = []time.Duration{300 * time.Millisecond, 300 * time.Millisecond}
+		run := s.start(t, in)
+		st := s.waitStatus(t, "dead-1", models.StatusDead)
+		require.Equal(t, 2, st.SendCount)
+		recs := s.kafka.wait(t, "dead-1", 2)
+		require.Equal(t, "1", recs[0].headers[activities.HeaderAttempt])
+		require.Equal(t, "2", recs[1].headers[activities.HeaderAttempt])
+		require.Equal(t, recs[0].partition, recs[1].partition, "one key, one partition")
+		row := s.mirrorRow(t, "dead-1", models.StatusDead)
+		require.Contains(t, row.LastError, "not completed after 2 sends")
+		s.signal(t, "dead-1", workflows.SignalRedrive, workflows.Decision{By: "operator"})
+		s.kafka.wait(t, "dead-1", 3)
+		s.signal(t, "dead-1", workflows.SignalComplete, workflows.Completion{})
+		res := s.result(t, run)
+		require.Equal(t, models.StatusCompleted, res.Status)
+		require.Equal(t, 1, res.SendCount, "a re-drive starts counting sends again")
+		s.recordHistory(t, run, "resend_dead_redrive")
+	})
+
+	t.Run("rejected by kafka is dead", func(t *testing.T) {
+		t.Parallel()
+		in := message("too-large-1")
+		in.Confirmed = true
+		in.Message.Payload = make([]byte, activities.DefaultMaxMessageBytes+1)
+		run := s.start(t, in)
+		st := s.waitStatus(t, "too-large-1", models.StatusDead)
+		require.Contains(t, st.LastError, "rejected")
+		require.Len(t, st.Publishes, 1, "a permanent rejection is not retried")
+		row := s.mirrorRow(t, "too-large-1", models.StatusDead)
+		require.Equal(t, st.LastError, row.LastError)
+		// Re-driving cannot make it fit: DEAD again, with the same reason.
+		s.signal(t, "too-large-1", workflows.SignalRedrive, workflows.Decision{By: "operator"})
+		require.Eventually(t, func() bool {
+			st := s.state(t, "too-large-1")
+			return st.Status == models.StatusDead && len(st.Publishes) == 2
+		}, 30*time.Second, 50*time.Millisecond)
+		require.Empty(t, s.kafka.get("too-large-1"))
+		// The operator settles it by hand: a late complete still completes.
+		s.signal(t, "too-large-1", workflows.SignalComplete, workflows.Completion{Consumer: "operator"})
+		require.Equal(t, models.StatusCompleted, s.result(t, run).Status)
+	})
+
+	t.Run("fan-out", func(t *testing.T) {
+		t.Parallel()
+		in := message("fanout-1")
+		in.Confirmed = true
+		in.Message.Consumers = []string{"accounting", "points"}
+		run := s.start(t, in)
+		s.kafka.wait(t, "fanout-1", 1)
+		s.signal(t, "fanout-1", workflows.SignalComplete, workflows.Completion{Consumer: "accounting"})
+		s.signal(t, "fanout-1", workflows.SignalComplete, workflows.Completion{Consumer: "accounting"})
+		s.signal(t, "fanout-1", workflows.SignalComplete, workflows.Completion{Consumer: "billing"})
+		require.Eventually(t, func() bool { return len(s.state(t, "fanout-1").Signals) == 3 }, 10*time.Second, 20*time.Millisecond)
+		st := s.state(t, "fanout-1")
+		require.Equal(t, models.StatusDelivered, st.Status)
+		require.Equal(t, []workflows.Disposition{workflows.Applied, workflows.Repeated, workflows.Rejected},
+			[]workflows.Disposition{st.Signals[0].Outcome, st.Signals[1].Outcome, st.Signals[2].Outcome})
+		s.signal(t, "fanout-1", workflows.SignalComplete, workflows.Completion{Consumer: "points"})
+		res := s.result(t, run)
+		require.Equal(t, models.StatusCompleted, res.Status)
+		require.Equal(t, []string{"accounting", "points"}, res.CompletedBy)
+		s.recordHistory(t, run, "fanout")
+	})
+
+	t.Run("deliver at", func(t *testing.T) {
+		t.Parallel()
+		in := message("delayed-1")
+		deliverAt := time.Now().Add(2 * time.Second).UTC()
+		in.Message.DeliverAt = &deliverAt
+		run := s.start(t, in)
+		s.signal(t, "delayed-1", workflows.SignalConfirm, workflows.Decision{})
+		s.waitStatus(t, "delayed-1", models.StatusScheduled)
+		rec := s.kafka.wait(t, "delayed-1", 1)[0]
+		require.False(t, rec.seen.Before(deliverAt), "sent at %s, before deliver_at %s", rec.seen, deliverAt)
+		s.signal(t, "delayed-1", workflows.SignalComplete, workflows.Completion{})
+		require.Equal(t, models.StatusCompleted, s.result(t, run).Status)
+		s.recordHistory(t, run, "deliver_at")
+	})
+
+	t.Run("direct send", func(t *testing.T) {
+		t.Parallel()
+		in := message("direct-1")
+		in.Confirmed = true
+		run := s.start(t, in)
+		s.kafka.wait(t, "direct-1", 1)
+		s.signal(t, "direct-1", workflows.SignalComplete, workflows.Completion{})
+		res := s.result(t, run)
+		require.Equal(t, models.StatusCompleted, res.Status)
+		require.Equal(t, 0, res.CheckCount)
+		s.recordHistory(t, run, "direct_send")
+	})
+
+	t.Run("search attributes", func(t *testing.T) {
+		t.Parallel()
+		run := s.start(t, message("search-1"))
+		s.waitStatus(t, "search-1", models.StatusWaitingConfirm)
+		query := fmt.Sprintf(`%s = %q AND %s = %q AND WorkflowId = %q`,
+			workflows.SearchAttrStatus.GetName(), models.StatusWaitingConfirm,
+			workflows.SearchAttrTopic.GetName(), topic, workflows.WorkflowID("search-1"))
+		require.Eventually(t, func() bool {
+			resp, err := s.client.ListWorkflow(context.Background(), listRequest(query))
+			return err == nil && len(resp.GetExecutions()) == 1
+		}, 20*time.Second, 100*time.Millisecond, "the Web UI query %s finds the message", query)
+		s.signal(t, "search-1", workflows.SignalCancel, workflows.Decision{})
+		require.Equal(t, models.StatusCancelled, s.result(t, run).Status)
+	})
+
+	t.Cleanup(func() {
+		for _, id := range []string{"cancel-1", "check-rollback-1"} {
+			require.Empty(t, s.kafka.get(id), "cancelled message %s reached Kafka", id)
+		}
+	})
+}
+
+// kafkaLog is a sarama consumer on every partition of the topic that keeps
+// every record by message id.
+type kafkaLog struct {
+	mu   sync.Mutex
+	byID map[string][]kafkaRecord
+}
+
+type kafkaRecord struct {
+	key, value string
+	headers    map[string]string
+	partition  int32
+	seen       time.Time
+}
+
+func consume(t *testing.T, brokers []string) *kafkaLog {
+	t.Helper()
+	cfg := sarama.NewConfig()
+	cfg.Consumer.Return.Errors = false
+	consumer, err := sarama.NewConsumer(brokers, cfg)
+	require.NoError(t, err)
+	partitions, err := consumer.Partitions(topic)
+	require.NoError(t, err)
+	l := &kafkaLog{byID: map[string][]kafkaRecord{}}
+	var wg sync.WaitGroup
+	var pcs []sarama.PartitionConsumer
+	t.Cleanup(func() {
+		// sarama needs the partition consumers closed before the consumer.
+		for _, pc := range pcs {
+			_ = pc.Close()
+		}
+		_ = consumer.Close()
+		wg.Wait()
+	})
+	for _, p := range partitions {
+		pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
+		require.NoError(t, err)
+		pcs = append(pcs, pc)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range pc.Messages() {
+				rec := kafkaRecord{key: string(m.Key), value: string(m.Value), headers: map[string]string{}, partition: m.Partition, seen: time.Now()}
+				for _, h := range m.Headers {
+					rec.headers[string(h.Key)] = string(h.Value)
+				}
+				l.mu.Lock()
+				id := rec.headers[activities.HeaderMessageID]
+				l.byID[id] = append(l.byID[id], rec)
+				l.mu.Unlock()
+			}
+		}()
+	}
+	return l
+}
+
+func (l *kafkaLog) get(id string) []kafkaRecord {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]kafkaRecord(nil), l.byID[id]...)
+}
+
+// wait returns the first n records of message id once they have arrived,
+// sorted by attempt.
+func (l *kafkaLog) wait(t *testing.T, id string, n int) []kafkaRecord {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(l.get(id)) >= n }, 30*time.Second, 20*time.Millisecond,
+		"message %s: want %d records in Kafka", id, n)
+	recs := l.get(id)[:n]
+	for i, r := range recs {
+		_, err := strconv.Atoi(r.headers[activities.HeaderAttempt])
+		require.NoError(t, err, "record %d of %s has no attempt header", i, id)
+	}
+	return recs
+}
+
+func listRequest(query string) *workflowservice.ListWorkflowExecutionsRequest {
+	return &workflowservice.ListWorkflowExecutionsRequest{Query: query}
+}

@@ -1,0 +1,54 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/courier-mq/courier/workflows"
+)
+
+// SearchAttributes are the custom search attributes MessageWorkflow upserts,
+// with their types. They must exist on the namespace before a workflow runs.
+func SearchAttributes() map[string]enumspb.IndexedValueType {
+	return map[string]enumspb.IndexedValueType{
+		workflows.SearchAttrStatus.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		workflows.SearchAttrTopic.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	}
+}
+
+// EnsureSearchAttributes registers SearchAttributes on namespace. Attributes
+// that already exist are left alone, so it is safe at every start.
+func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	existing, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes of %s: %w", namespace, err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, typ := range SearchAttributes() {
+		if got, ok := existing.GetCustomAttributes()[name]; ok {
+			if got != typ {
+				return fmt.Errorf("search attribute %s on %s is %s, Courier needs %s", name, namespace, got, typ)
+			}
+			continue
+		}
+		missing[name] = typ
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace:        namespace,
+		SearchAttributes: missing,
+	})
+	var exists *serviceerror.AlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("add search attributes to %s: %w", namespace, err)
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/workflows"
+)
+
+// Config tunes the worker. Zero values take the defaults in setDefaults.
+type Config struct {
+	// TaskQueue defaults to workflows.TaskQueue.
+	TaskQueue string
+	// MaxConcurrentActivities bounds publishes, check-backs and mirror writes
+	// in flight. Each is I/O bound, so the default is generous.
+	MaxConcurrentActivities int
+	// MaxConcurrentWorkflowTasks bounds workflow tasks in flight.
+	MaxConcurrentWorkflowTasks int
+	// ActivityPollers and WorkflowPollers are the long-polls kept open to the
+	// Temporal frontend; more pollers pick up tasks sooner under load.
+	ActivityPollers int
+	WorkflowPollers int
+	// StopTimeout is how long shutdown waits for in-flight activities.
+	StopTimeout time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.TaskQueue == "" {
+		c.TaskQueue = workflows.TaskQueue
+	}
+	if c.MaxConcurrentActivities == 0 {
+		c.MaxConcurrentActivities = 500
+	}
+	if c.MaxConcurrentWorkflowTasks == 0 {
+		c.MaxConcurrentWorkflowTasks = 100
+	}
+	if c.ActivityPollers == 0 {
+		c.ActivityPollers = 4
+	}
+	if c.WorkflowPollers == 0 {
+		c.WorkflowPollers = 4
+	}
+	if c.StopTimeout == 0 {
+		c.StopTimeout = 30 * time.Second
+	}
+}
+
+// Validate reports every problem with c.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxConcurrentActivities < 1 {
+		errs = append(errs, fmt.Errorf("worker max concurrent activities must be positive, got %d", c.MaxConcurrentActivities))
+	}
+	if c.MaxConcurrentWorkflowTasks < 2 {
+		errs = append(errs, fmt.Errorf("worker max concurrent workflow tasks must be at least 2, got %d", c.MaxConcurrentWorkflowTasks))
+	}
+	if c.ActivityPollers < 1 || c.WorkflowPollers < 2 {
+		errs = append(errs, fmt.Errorf("worker needs at least 1 activity poller and 2 workflow pollers, got %d and %d", c.ActivityPollers, c.WorkflowPollers))
+	}
+	if c.StopTimeout < 0 {
+		errs = append(errs, fmt.Errorf("worker stop timeout must not be negative, got %s", c.StopTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are what the worker runs with.
+type Deps struct {
+	Client     client.Client
+	Activities *activities.Activities
+	Logger     *slog.Logger
+}
+
+// Run starts a worker and blocks until ctx is done, then stops it, waiting up
+// to cfg.StopTimeout for in-flight activities. It returns an error if the
+// worker cannot start or dies.
+func Run(ctx context.Context, cfg Config, deps Deps) error {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if deps.Client == nil || deps.Activities == nil {
+		return errors.New("worker needs a Temporal client and activities")
+	}
+	logger := deps.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	w := sdkworker.New(deps.Client, cfg.TaskQueue, sdkworker.Options{
+		MaxConcurrentActivityExecutionSize:     cfg.MaxConcurrentActivities,
+		MaxConcurrentWorkflowTaskExecutionSize: cfg.MaxConcurrentWorkflowTasks,
+		MaxConcurrentActivityTaskPollers:       cfg.ActivityPollers,
+		MaxConcurrentWorkflowTaskPollers:       cfg.WorkflowPollers,
+		WorkerStopTimeout:                      cfg.StopTimeout,
+	})
+	Register(w, deps.Activities)
+
+	logger.Info("worker starting", "task_queue", cfg.TaskQueue, "max_activities", cfg.MaxConcurrentActivities)
+	interrupt := make(chan any)
+	stop := context.AfterFunc(ctx, func() { close(interrupt) })
+	defer stop()
+	// Run returns when interrupted, after Stop has drained in-flight
+	// activities, or early with the cause when the worker fails.
+	if err := w.Run(interrupt); err != nil {
+		return fmt.Errorf("worker on %s: %w", cfg.TaskQueue, err)
+	}
+	logger.Info("worker stopped", "task_queue", cfg.TaskQueue)
+	return nil
+}
+
+// Register puts MessageWorkflow and the activities on a worker or replayer.
+func Register(r sdkworker.Registry, a *activities.Activities) {
+	r.RegisterWorkflowWithOptions(workflows.MessageWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowType})
+	r.RegisterActivity(a)
+}
