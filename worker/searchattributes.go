@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
@@ -50,5 +51,27 @@ func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 	if err != nil && !errors.As(err, &exists) {
 		return fmt.Errorf("add search attributes to %s: %w", namespace, err)
 	}
-	return nil
+	// Another process may have added them at the same moment, and the server
+	// may take a moment to list them: wait until it does, so that the first
+	// workflow started after this returns can use them.
+	for {
+		existing, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+		if err != nil {
+			return fmt.Errorf("list search attributes of %s: %w", namespace, err)
+		}
+		complete := true
+		for name := range missing {
+			if _, ok := existing.GetCustomAttributes()[name]; !ok {
+				complete = false
+			}
+		}
+		if complete {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("search attributes %v not visible on %s: %w", missing, namespace, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

@@ -32,7 +32,8 @@ type Config struct {
 	StopTimeout time.Duration
 }
 
-func (c *Config) setDefaults() {
+// SetDefaults fills every zero field with its default.
+func (c *Config) SetDefaults() {
 	if c.TaskQueue == "" {
 		c.TaskQueue = workflows.TaskQueue
 	}
@@ -82,7 +83,7 @@ type Deps struct {
 // to cfg.StopTimeout for in-flight activities. It returns an error if the
 // worker cannot start or dies.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
-	cfg.setDefaults()
+	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
