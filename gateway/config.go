@@ -1,0 +1,91 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/courier-mq/courier/workflows"
+)
+
+// Defaults and bounds of Config.
+const (
+	// DefaultMaxPayloadBytes is Config.MaxPayloadBytes when it is zero:
+	// Kafka's default message size.
+	DefaultMaxPayloadBytes = 1 << 20
+	// MaxPayloadLimit bounds Config.MaxPayloadBytes. The payload travels
+	// base64-encoded in the workflow input and in every publish activity's
+	// input, and Temporal refuses a payload over 2 MiB by default; 1 MiB plus
+	// the other fields stays under it.
+	MaxPayloadLimit = 1 << 20
+	// DefaultDeliverAtTolerance is Config.DeliverAtTolerance when it is zero.
+	DefaultDeliverAtTolerance = time.Minute
+	// MaxDeliverAtTolerance bounds Config.DeliverAtTolerance.
+	MaxDeliverAtTolerance = 24 * time.Hour
+)
+
+// Config is the gateway's configuration. Call SetDefaults, then Validate; New
+// does both.
+type Config struct {
+	// APIKeys are the keys callers authenticate with (see ParseAPIKeys). Empty
+	// leaves the gateway open to anyone who can reach it; New logs a warning.
+	APIKeys []APIKey
+	// CheckURLAllowHosts are the hosts a message's check_url may name: exact
+	// host names or IP addresses, "*.example.com" for any name under
+	// example.com (not example.com itself), or "loopback" for 127.0.0.0/8, ::1
+	// and localhost. A check URL is requested from inside the network on the
+	// caller's behalf, so nothing else is allowed. Empty allows no host: only
+	// direct send works.
+	CheckURLAllowHosts []string
+	// MaxPayloadBytes bounds a message's payload (after base64 decoding); a
+	// larger one is refused with 413. Default DefaultMaxPayloadBytes, at most
+	// MaxPayloadLimit.
+	MaxPayloadBytes int
+	// DeliverAtTolerance is how far in the past a deliver_at may be, to allow
+	// for clock skew between the producer and Courier. Default
+	// DefaultDeliverAtTolerance.
+	DeliverAtTolerance time.Duration
+	// DefaultPolicy is the server-wide timing. Its zero fields take
+	// workflows.DefaultPolicy's values; a message's own policy fields then
+	// override it, and the result is validated per message.
+	DefaultPolicy workflows.Policy
+	// TaskQueue is where message workflows are started. Default
+	// workflows.TaskQueue; it must be the worker's task queue.
+	TaskQueue string
+}
+
+// SetDefaults fills the zero fields of c.
+func (c *Config) SetDefaults() {
+	if c.MaxPayloadBytes == 0 {
+		c.MaxPayloadBytes = DefaultMaxPayloadBytes
+	}
+	if c.DeliverAtTolerance == 0 {
+		c.DeliverAtTolerance = DefaultDeliverAtTolerance
+	}
+	c.DefaultPolicy = workflows.DefaultPolicy().Override(c.DefaultPolicy)
+	if c.TaskQueue == "" {
+		c.TaskQueue = workflows.TaskQueue
+	}
+}
+
+// Validate reports every problem with a defaulted c, one error each.
+func (c Config) Validate() error {
+	var errs []error
+	errs = append(errs, validateAPIKeys(c.APIKeys)...)
+	if _, err := parseAllowList(c.CheckURLAllowHosts); err != nil {
+		errs = append(errs, err)
+	}
+	if c.MaxPayloadBytes < 1 || c.MaxPayloadBytes > MaxPayloadLimit {
+		errs = append(errs, fmt.Errorf("max payload bytes must be between 1 and %d, got %d", MaxPayloadLimit, c.MaxPayloadBytes))
+	}
+	if c.DeliverAtTolerance < 0 || c.DeliverAtTolerance > MaxDeliverAtTolerance {
+		errs = append(errs, fmt.Errorf("deliver_at tolerance must be between 0 and %s, got %s", MaxDeliverAtTolerance, c.DeliverAtTolerance))
+	}
+	if err := c.DefaultPolicy.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("default policy: %w", err))
+	}
+	if c.TaskQueue == "" {
+		errs = append(errs, errors.New("task queue is required"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,134 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/workflows"
+)
+
+// queryTimeout bounds a state query. A query needs a worker; when none is
+// polling it would wait for one, and the gateway rather falls back to the
+// mirror.
+const queryTimeout = 3 * time.Second
+
+// temporalTimeout bounds every other Temporal call of a request.
+const temporalTimeout = 10 * time.Second
+
+// messageState is what deciding a signal needs to know about a message.
+type messageState struct {
+	status      models.Status
+	consumers   []string
+	completedBy []string
+}
+
+// lookup finds the current state of message id for deciding a signal. The
+// workflow's state query is the truth. When the workflow does not exist the
+// message is not found, unless the mirror still has it (its workflow has
+// passed Temporal's retention). When the query fails for another reason (no
+// worker is polling, say) the mirror's row answers, and while the mirror has
+// not caught up yet, the status search attribute of the workflow does.
+func (s *Server) lookup(ctx context.Context, id string) (messageState, error) {
+	st, qerr := s.query(ctx, id)
+	if qerr == nil {
+		return messageState{status: st.Status, consumers: st.Consumers, completedBy: st.CompletedBy}, nil
+	}
+	if !isNotFound(qerr) {
+		s.logger.Warn("state query failed, falling back to the mirror", "id", id, "error", qerr)
+	}
+	row, err := s.store.Get(ctx, id)
+	if err == nil {
+		return messageState{status: row.Status, consumers: row.Consumers}, nil
+	}
+	if !errors.Is(err, models.ErrNotFound) {
+		return messageState{}, unavailable("the message mirror", err)
+	}
+	if isNotFound(qerr) {
+		return messageState{}, notFound(id)
+	}
+	d, err := s.describe(ctx, id)
+	if err != nil {
+		return messageState{}, err
+	}
+	return messageState{status: d.status}, nil
+}
+
+// query asks the workflow of message id for its State.
+func (s *Server) query(ctx context.Context, id string) (workflows.State, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
+	var st workflows.State
+	v, err := s.temporal.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QueryState)
+	if err != nil {
+		return st, err
+	}
+	if err := v.Get(&st); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+// described is what a workflow's description tells about its message.
+type described struct {
+	status  models.Status
+	topic   string
+	started time.Time
+}
+
+// describe reads the CourierStatus and CourierTopic search attributes of
+// message id's workflow, which the gateway sets at start and the workflow
+// updates at every transition. It needs no worker.
+func (s *Server) describe(ctx context.Context, id string) (described, error) {
+	ctx, cancel := context.WithTimeout(ctx, temporalTimeout)
+	defer cancel()
+	resp, err := s.temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(id), "")
+	if isNotFound(err) {
+		return described{}, notFound(id)
+	}
+	if err != nil {
+		return described{}, temporalFailure("describe message "+id, err)
+	}
+	info := resp.GetWorkflowExecutionInfo()
+	fields := info.GetSearchAttributes().GetIndexedFields()
+	dc := converter.GetDefaultDataConverter()
+	var d described
+	if p := fields[workflows.SearchAttrStatus.GetName()]; p == nil || dc.FromPayload(p, &d.status) != nil || !d.status.Valid() {
+		return described{}, unavailable("the state of message "+id, errors.New("workflow has no readable status search attribute"))
+	}
+	if p := fields[workflows.SearchAttrTopic.GetName()]; p != nil {
+		_ = dc.FromPayload(p, &d.topic) // the topic is informative only
+	}
+	d.started = info.GetStartTime().AsTime()
+	return d, nil
+}
+
+// isNotFound reports whether Temporal says the workflow does not exist (or,
+// for a signal, has closed).
+func isNotFound(err error) bool {
+	var nf *serviceerror.NotFound
+	return errors.As(err, &nf)
+}
+
+// temporalFailure classifies a failed Temporal call: the server being
+// unreachable, overloaded or slow is 503 (retry); anything else is 500.
+func temporalFailure(what string, err error) *apiError {
+	var (
+		unavail   *serviceerror.Unavailable
+		deadline  *serviceerror.DeadlineExceeded
+		exhausted *serviceerror.ResourceExhausted
+		canceled  *serviceerror.Canceled
+		notReady  *serviceerror.WorkflowNotReady
+	)
+	if errors.As(err, &unavail) || errors.As(err, &deadline) || errors.As(err, &exhausted) ||
+		errors.As(err, &canceled) || errors.As(err, &notReady) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return unavailable("Temporal", fmt.Errorf("%s: %w", what, err))
+	}
+	return internalError(what, err)
+}

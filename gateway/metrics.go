@@ -1,0 +1,96 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the gateway's Prometheus metrics.
+type metrics struct {
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	signals  *prometheus.CounterVec
+}
+
+// unmatchedRoute labels requests that matched no route, so that probing
+// random paths cannot grow the label set.
+const unmatchedRoute = "unmatched"
+
+func newMetrics(reg *prometheus.Registry) (*metrics, error) {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	m := &metrics{
+		registry: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "courier_gateway_requests_total",
+			Help: "HTTP requests answered, by route template, method and status code.",
+		}, []string{"route", "method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "courier_gateway_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, by route template and method.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route", "method"}),
+		signals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "courier_gateway_signals_total",
+			Help: "Signal requests (confirm, cancel, complete, redrive) by outcome: applied, repeated, rejected or failed.",
+		}, []string{"signal", "outcome"}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.signals} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register gateway metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// handler serves the registry.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// signal counts one signal request's outcome.
+func (m *metrics) signal(name, outcome string) {
+	m.signals.WithLabelValues(name, outcome).Inc()
+}
+
+// observe is the outermost middleware: it has the error handler write any
+// error, then counts the request with its final status.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
+		route := unmatchedRoute
+		method := c.Request().Method
+		if s.served(method, c.Path()) {
+			route = c.Path()
+		} else {
+			method = "other"
+		}
+		s.metrics.requests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
+		s.metrics.latency.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+		return nil
+	}
+}
+
+// served reports whether method and the echo path template are a route.
+func (s *Server) served(method, path string) bool {
+	p := openAPIPath(path)
+	for _, r := range s.routes {
+		if r.Method == method && r.Path == p {
+			return true
+		}
+	}
+	return false
+}

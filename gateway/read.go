@@ -1,0 +1,251 @@
+package gateway
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/workflows"
+)
+
+// messageView is a message as the read routes show it. The payload is
+// returned as JSON when it is valid JSON, else as payload_base64. List items
+// leave the payload out.
+type messageView struct {
+	ID            string            `json:"id"`
+	Topic         string            `json:"topic"`
+	Key           string            `json:"key,omitempty"`
+	Payload       json.RawMessage   `json:"payload,omitempty"`
+	PayloadBase64 *string           `json:"payload_base64,omitempty"`
+	Headers       map[string]string `json:"headers,omitempty"`
+	Producer      string            `json:"producer,omitempty"`
+	CheckURL      string            `json:"check_url,omitempty"`
+	Consumers     []string          `json:"consumers,omitempty"`
+	DeliverAt     *time.Time        `json:"deliver_at,omitempty"`
+	Status        models.Status     `json:"status"`
+	CheckCount    int               `json:"check_count"`
+	SendCount     int               `json:"send_count"`
+	LastError     string            `json:"last_error,omitempty"`
+	CreatedAt     time.Time         `json:"created_at"`
+	ConfirmedAt   *time.Time        `json:"confirmed_at,omitempty"`
+	PublishedAt   *time.Time        `json:"published_at,omitempty"`
+	CompletedAt   *time.Time        `json:"completed_at,omitempty"`
+	UpdatedAt     *time.Time        `json:"updated_at,omitempty"`
+	// Source says where the answer came from: "mirror", or "workflow" while
+	// the mirror has not caught up with a just-prepared message (then the
+	// payload, key, headers and check URL are not shown).
+	Source string `json:"source"`
+}
+
+// viewRow renders a mirror row.
+func viewRow(m *models.Message, withPayload bool) messageView {
+	updated := m.UpdatedAt
+	v := messageView{
+		ID: m.ID, Topic: m.Topic, Key: m.Key, Headers: m.Headers, Producer: m.Producer,
+		CheckURL: m.CheckURL, Consumers: m.Consumers, DeliverAt: m.DeliverAt,
+		Status: m.Status, CheckCount: m.CheckCount, SendCount: m.SendCount, LastError: m.LastError,
+		CreatedAt: m.CreatedAt, ConfirmedAt: m.ConfirmedAt, PublishedAt: m.PublishedAt,
+		CompletedAt: m.CompletedAt, UpdatedAt: &updated, Source: "mirror",
+	}
+	if withPayload {
+		if json.Valid(m.Payload) {
+			v.Payload = json.RawMessage(m.Payload)
+		} else {
+			enc := base64.StdEncoding.EncodeToString(m.Payload)
+			v.PayloadBase64 = &enc
+		}
+	}
+	return v
+}
+
+// viewState renders a workflow's state, for a message the mirror does not
+// have yet.
+func viewState(st workflows.State) messageView {
+	return messageView{
+		ID: st.MessageID, Topic: st.Topic, Consumers: st.Consumers, DeliverAt: st.DeliverAt,
+		Status: st.Status, CheckCount: st.CheckCount, SendCount: st.SendCount, LastError: st.LastError,
+		CreatedAt: st.CreatedAt, ConfirmedAt: st.ConfirmedAt, PublishedAt: st.PublishedAt,
+		CompletedAt: st.CompletedAt, Source: "workflow",
+	}
+}
+
+// get handles GET /v1/messages/{id}: the mirror row, or with ?live=1 the
+// workflow's full State (checks, publishes, signals and what comes next).
+// While the mirror has no row yet, the workflow answers: its state query, or
+// when no worker answers, its search attributes.
+func (s *Server) get(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	q := c.QueryParams()
+	if err := onlyParams(q, "live"); err != nil {
+		return err
+	}
+	live := false
+	if v := q.Get("live"); v != "" {
+		if live, err = strconv.ParseBool(v); err != nil {
+			return invalid("live must be 1, true, 0 or false, got %q", clip(v))
+		}
+	}
+	ctx := c.Request().Context()
+	if live {
+		st, err := s.query(ctx, id)
+		if isNotFound(err) {
+			return notFound(id)
+		}
+		if err != nil {
+			return temporalFailure("query message "+id, err)
+		}
+		return c.JSON(http.StatusOK, st)
+	}
+	row, err := s.store.Get(ctx, id)
+	if err == nil {
+		return c.JSON(http.StatusOK, viewRow(row, true))
+	}
+	if !errors.Is(err, models.ErrNotFound) {
+		return unavailable("the message mirror", err)
+	}
+	st, err := s.query(ctx, id)
+	if isNotFound(err) {
+		return notFound(id)
+	}
+	if err == nil {
+		return c.JSON(http.StatusOK, viewState(st))
+	}
+	// No worker answers the query: the search attributes still tell the status.
+	s.logger.Warn("state query failed, falling back to the workflow's search attributes", "id", id, "error", err)
+	d, err := s.describe(ctx, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, messageView{ID: id, Topic: d.topic, Status: d.status, CreatedAt: d.started, Source: "workflow"})
+}
+
+// listResponse answers GET /v1/messages.
+type listResponse struct {
+	Messages []messageView `json:"messages"`
+	// NextCursor fetches the next page; absent on the last page.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// list handles GET /v1/messages: the mirror's messages, newest first,
+// filtered and paged by cursor. Items carry no payload.
+func (s *Server) list(c echo.Context) error {
+	q := c.QueryParams()
+	if err := onlyParams(q, "status", "topic", "producer", "created_from", "created_to", "limit", "cursor"); err != nil {
+		return err
+	}
+	f, err := listFilter(q)
+	if err != nil {
+		return err
+	}
+	page, err := s.store.List(c.Request().Context(), f)
+	if errors.Is(err, models.ErrBadCursor) {
+		return invalid("cursor is not one this API returned")
+	}
+	if err != nil {
+		return unavailable("the message mirror", err)
+	}
+	resp := listResponse{Messages: make([]messageView, len(page.Messages)), NextCursor: page.NextCursor}
+	for i := range page.Messages {
+		resp.Messages[i] = viewRow(&page.Messages[i], false)
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// maxListLimit is the largest page GET /v1/messages returns.
+const maxListLimit = 500
+
+// listFilter parses and checks the list query parameters, reporting every
+// bad one.
+func listFilter(q url.Values) (models.Filter, error) {
+	var f models.Filter
+	var errs []error
+	if v := q.Get("status"); v != "" {
+		f.Status = models.Status(v)
+		if !f.Status.Valid() {
+			errs = append(errs, errors.New("status "+strconv.Quote(clip(v))+" is not a message status"))
+		}
+	}
+	if v := q.Get("topic"); v != "" {
+		f.Topic = v
+		if err := checkTopic(v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if v := q.Get("producer"); v != "" {
+		f.Producer = v
+		if err := checkProducer(v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	parseTime := func(name string, dst *time.Time) {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				errs = append(errs, errors.New(name+" "+strconv.Quote(clip(v))+" is not an RFC 3339 time"))
+			}
+			*dst = t
+		}
+	}
+	parseTime("created_from", &f.CreatedFrom)
+	parseTime("created_to", &f.CreatedTo)
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxListLimit {
+			errs = append(errs, errors.New("limit must be an integer between 1 and "+strconv.Itoa(maxListLimit)))
+		}
+		f.Limit = n
+	}
+	f.Cursor = q.Get("cursor")
+	if err := errors.Join(errs...); err != nil {
+		return f, invalid("%s", joinLines(err))
+	}
+	return f, nil
+}
+
+// onlyParams refuses query parameters not in allowed, and repeated ones: a
+// misspelt filter must not silently list everything.
+func onlyParams(q url.Values, allowed ...string) error {
+	for name, values := range q {
+		if !slices.Contains(allowed, name) {
+			return invalid("unknown query parameter %q", clip(name))
+		}
+		if len(values) > 1 {
+			return invalid("query parameter %q is given %d times", name, len(values))
+		}
+	}
+	return nil
+}
+
+// statsResponse answers GET /v1/stats.
+type statsResponse struct {
+	ByStatus map[models.Status]int64 `json:"by_status"`
+	Total    int64                   `json:"total"`
+}
+
+// stats handles GET /v1/stats: the mirror's message counts by status, with
+// every status present.
+func (s *Server) stats(c echo.Context) error {
+	if err := onlyParams(c.QueryParams()); err != nil {
+		return err
+	}
+	counts, err := s.store.CountByStatus(c.Request().Context())
+	if err != nil {
+		return unavailable("the message mirror", err)
+	}
+	resp := statsResponse{ByStatus: counts}
+	for _, n := range counts {
+		resp.Total += n
+	}
+	return c.JSON(http.StatusOK, resp)
+}

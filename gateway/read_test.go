@@ -1,0 +1,138 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/workflows"
+)
+
+func testGet(t *testing.T, e *env) {
+	const id = "get-1"
+	body := e.message(id)
+	body["consumers"] = []string{"accounting"}
+	require.Equal(t, http.StatusCreated, e.open.post(t, "/v1/messages", body).Status)
+
+	v := e.open.waitStatus(t, id, models.StatusWaitingConfirm)
+	require.Equal(t, id, v.ID)
+	require.Equal(t, topic, v.Topic)
+	require.Equal(t, "customer-"+id, v.Key)
+	require.JSONEq(t, `{"order":"get-1","amount":42}`, string(v.Payload))
+	require.Nil(t, v.PayloadBase64)
+	require.Equal(t, map[string]string{"trace-id": "t-" + id}, v.Headers)
+	require.Equal(t, "orders-svc", v.Producer)
+	require.Equal(t, []string{"accounting"}, v.Consumers)
+	require.WithinDuration(t, time.Now(), v.CreatedAt, time.Minute)
+
+	require.Equal(t, http.StatusOK, e.open.post(t, "/v1/messages/"+id+"/confirm", nil).Status)
+	var st workflows.State
+	require.Eventually(t, func() bool {
+		st = workflows.State{}
+		return e.open.tryJSON("/v1/messages/"+id+"?live=1", &st) && st.Status == models.StatusDelivered
+	}, 30*time.Second, 20*time.Millisecond)
+	require.Equal(t, id, st.MessageID)
+	require.Len(t, st.Signals, 1)
+	require.Equal(t, workflows.SignalConfirm, st.Signals[0].Name)
+	require.Equal(t, workflows.Applied, st.Signals[0].Outcome)
+	require.Equal(t, "anonymous", st.Signals[0].By)
+	require.Len(t, st.Publishes, 1)
+	require.NotNil(t, st.NextAt, "the resend timer runs")
+
+	requireError(t, e.open.get(t, "/v1/messages/"+id+"?live=maybe"), http.StatusBadRequest, "invalid_request")
+	requireError(t, e.open.get(t, "/v1/messages/"+id+"?verbose=1"), http.StatusBadRequest, "invalid_request")
+}
+
+// listPage is GET /v1/messages.
+type listPage struct {
+	Messages   []map[string]any `json:"messages"`
+	NextCursor string           `json:"next_cursor"`
+}
+
+func testList(t *testing.T, e *env) {
+	const producer = "list-producer"
+	ids := []string{"list-1", "list-2", "list-3"}
+	for _, id := range ids {
+		body := e.message(id)
+		body["producer"] = producer
+		require.Equal(t, http.StatusCreated, e.open.post(t, "/v1/messages", body).Status)
+	}
+	other := e.message("list-other")
+	other["producer"] = "other-producer"
+	require.Equal(t, http.StatusCreated, e.open.post(t, "/v1/messages", other).Status)
+	for _, id := range append(ids, "list-other") {
+		e.open.waitStatus(t, id, models.StatusWaitingConfirm)
+	}
+
+	list := func(q url.Values) listPage {
+		t.Helper()
+		r := e.open.get(t, "/v1/messages?"+q.Encode())
+		require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
+		return decode[listPage](t, r)
+	}
+	// Two pages of the producer's messages, newest first, nothing twice.
+	first := list(url.Values{"producer": {producer}, "limit": {"2"}})
+	require.Len(t, first.Messages, 2)
+	require.NotEmpty(t, first.NextCursor)
+	second := list(url.Values{"producer": {producer}, "limit": {"2"}, "cursor": {first.NextCursor}})
+	require.Len(t, second.Messages, 1)
+	require.Empty(t, second.NextCursor)
+	var got []string
+	var last time.Time
+	for i, m := range append(first.Messages, second.Messages...) {
+		got = append(got, m["id"].(string))
+		require.NotContains(t, m, "payload", "list items carry no payload")
+		require.NotContains(t, m, "payload_base64")
+		created, err := time.Parse(time.RFC3339Nano, m["created_at"].(string))
+		require.NoError(t, err)
+		if i > 0 {
+			require.False(t, created.After(last), "newest first")
+		}
+		last = created
+	}
+	require.ElementsMatch(t, ids, got)
+
+	// Filters combine.
+	require.Equal(t, http.StatusOK, e.open.post(t, "/v1/messages/list-2/cancel", nil).Status)
+	e.open.waitStatus(t, "list-2", models.StatusCancelled)
+	page := list(url.Values{"producer": {producer}, "status": {string(models.StatusCancelled)}, "topic": {topic}})
+	require.Len(t, page.Messages, 1)
+	require.Equal(t, "list-2", page.Messages[0]["id"])
+	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	require.Empty(t, list(url.Values{"producer": {producer}, "created_from": {future}}).Messages)
+	require.Len(t, list(url.Values{"producer": {producer}, "created_to": {future}}).Messages, 3)
+
+	for _, q := range []string{
+		"status=LOST", "status=waiting_confirm", "topic=a/b", "producer=a%20b", "limit=0", "limit=501", "limit=ten",
+		"created_from=yesterday", "created_to=2024-13-01T00:00:00Z", "cursor=not-a-cursor", "sort=id",
+		"status=DEAD&status=SENDING",
+	} {
+		requireError(t, e.open.get(t, "/v1/messages?"+q), http.StatusBadRequest, "invalid_request")
+	}
+}
+
+func testStats(t *testing.T, e *env) {
+	require.Equal(t, http.StatusCreated, e.open.post(t, "/v1/messages", e.message("stats-1")).Status)
+	e.open.waitStatus(t, "stats-1", models.StatusWaitingConfirm)
+	r := e.open.get(t, "/v1/stats")
+	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
+	var stats struct {
+		ByStatus map[models.Status]int64 `json:"by_status"`
+		Total    int64                   `json:"total"`
+	}
+	require.NoError(t, json.Unmarshal(r.Body, &stats))
+	require.Len(t, stats.ByStatus, len(models.Statuses))
+	var sum int64
+	for _, s := range models.Statuses {
+		require.Contains(t, stats.ByStatus, s)
+		sum += stats.ByStatus[s]
+	}
+	require.Equal(t, sum, stats.Total)
+	require.GreaterOrEqual(t, stats.ByStatus[models.StatusWaitingConfirm], int64(1))
+	requireError(t, e.open.get(t, "/v1/stats?topic=orders"), http.StatusBadRequest, "invalid_request")
+}

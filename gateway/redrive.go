@@ -1,0 +1,101 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/workflows"
+)
+
+// Bulk re-drive limits: how many DEAD messages one request examines.
+const (
+	defaultRedriveLimit = 100
+	maxRedriveLimit     = 1000
+	redrivePageSize     = 100
+)
+
+// redriveRequest is the body of POST /v1/messages/redrive.
+type redriveRequest struct {
+	Topic  string `json:"topic"`
+	Limit  *int   `json:"limit"`
+	Reason string `json:"reason"`
+}
+
+// redriveResponse reports a bulk re-drive. Messages that were no longer DEAD
+// when their turn came are neither redriven nor failed.
+type redriveResponse struct {
+	Redriven int             `json:"redriven"`
+	Failed   []redriveFailed `json:"failed"`
+}
+
+// redriveFailed is one message the bulk re-drive could not signal.
+type redriveFailed struct {
+	ID    string      `json:"id"`
+	Error errorDetail `json:"error"`
+}
+
+// redriveDead handles POST /v1/messages/redrive: it walks the mirror's DEAD
+// messages of a topic, oldest listing order first, and re-drives each one
+// through the same decision as POST /v1/messages/{id}/redrive.
+func (s *Server) redriveDead(c echo.Context) error {
+	body, err := requestBody(c.Request(), maxSmallBody)
+	if err != nil {
+		return err
+	}
+	var req redriveRequest
+	if err := decodeStrict(body, &req, false); err != nil {
+		return err
+	}
+	var errs []error
+	if req.Topic == "" {
+		errs = append(errs, errors.New("topic is required"))
+	} else if err := checkTopic(req.Topic); err != nil {
+		errs = append(errs, err)
+	}
+	limit := defaultRedriveLimit
+	if req.Limit != nil {
+		limit = *req.Limit
+		if limit < 1 || limit > maxRedriveLimit {
+			errs = append(errs, fmt.Errorf("limit must be between 1 and %d, got %d", maxRedriveLimit, limit))
+		}
+	}
+	if utf8.RuneCountInString(req.Reason) > maxReasonLen {
+		errs = append(errs, fmt.Errorf("reason is longer than %d characters", maxReasonLen))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return invalid("%s", joinLines(err))
+	}
+
+	ctx := c.Request().Context()
+	resp := redriveResponse{Failed: []redriveFailed{}}
+	filter := models.Filter{Status: models.StatusDead, Topic: req.Topic}
+	for seen := 0; seen < limit; {
+		filter.Limit = min(redrivePageSize, limit-seen)
+		page, err := s.store.List(ctx, filter)
+		if err != nil {
+			return unavailable("the message mirror", err)
+		}
+		for _, m := range page.Messages {
+			seen++
+			res, err := s.signal(ctx, m.ID, workflows.SignalRedrive, "", workflows.Decision{By: caller(c), Reason: req.Reason})
+			switch {
+			case err != nil:
+				ae := classify(err)
+				resp.Failed = append(resp.Failed, redriveFailed{ID: m.ID, Error: errorDetail{Code: ae.code, Message: ae.msg}})
+			case res.Outcome == workflows.Applied:
+				resp.Redriven++
+			}
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		filter.Cursor = page.NextCursor
+	}
+	s.logger.Info("bulk re-drive", "topic", req.Topic, "redriven", resp.Redriven, "failed", len(resp.Failed), "by", caller(c))
+	return c.JSON(http.StatusOK, resp)
+}

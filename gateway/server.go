@@ -1,0 +1,217 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/sdk/client"
+
+	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/workflows"
+)
+
+// Deps are what the gateway talks to.
+type Deps struct {
+	// Temporal starts, signals, queries and describes message workflows.
+	Temporal client.Client
+	// Store is the messages mirror the read routes answer from.
+	Store *models.Store
+	// Kafka is the readiness probe for Kafka; nil means /readyz does not
+	// check Kafka.
+	Kafka func(ctx context.Context) error
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Registry receives the gateway's metrics and is served on /metrics; nil
+	// means a new registry with the Go and process collectors.
+	Registry *prometheus.Registry
+}
+
+// Server is the gateway: an echo instance with Courier's routes.
+type Server struct {
+	cfg      Config
+	rules    rules
+	keys     keyring
+	temporal client.Client
+	store    *models.Store
+	kafka    func(ctx context.Context) error
+	logger   *slog.Logger
+	metrics  *metrics
+	echo     *echo.Echo
+	routes   []Route
+}
+
+// Route is one method and path the gateway serves. Path uses OpenAPI's
+// template syntax: /v1/messages/{id}.
+type Route struct {
+	Method string
+	Path   string
+}
+
+// shutdownTimeout is how long Run lets in-flight requests finish.
+const shutdownTimeout = 10 * time.Second
+
+// New builds the gateway. It sets cfg's defaults, validates it and registers
+// the metrics. With no API keys it logs a warning: every route is open.
+func New(cfg Config, deps Deps) (*Server, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("gateway config: %w", err)
+	}
+	if deps.Temporal == nil || deps.Store == nil {
+		return nil, errors.New("gateway needs a Temporal client and a message store")
+	}
+	allow, err := parseAllowList(cfg.CheckURLAllowHosts)
+	if err != nil {
+		return nil, fmt.Errorf("gateway config: %w", err)
+	}
+	s := &Server{
+		cfg: cfg,
+		rules: rules{
+			maxPayload:    cfg.MaxPayloadBytes,
+			tolerance:     cfg.DeliverAtTolerance,
+			allow:         allow,
+			defaultPolicy: cfg.DefaultPolicy,
+		},
+		keys:     newKeyring(cfg.APIKeys),
+		temporal: deps.Temporal,
+		store:    deps.Store,
+		kafka:    deps.Kafka,
+		logger:   deps.Logger,
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	s.metrics, err = newMetrics(deps.Registry)
+	if err != nil {
+		return nil, err
+	}
+	if s.keys.open() {
+		s.logger.Warn("gateway has no API keys: every /v1 route is open to anyone who can reach it")
+	}
+	if allow.empty() {
+		s.logger.Warn("gateway allows no check URL host: prepare is refused, only direct send works")
+	}
+	s.echo = s.newEcho()
+	return s, nil
+}
+
+// newEcho builds the echo instance with every route.
+func (s *Server) newEcho() *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(s.observe, s.recoverPanic, secureHeaders)
+
+	producer := s.authorize(RoleProducer)
+	consumer := s.authorize(RoleConsumer)
+	admin := s.authorize(RoleAdmin)
+	e.POST("/v1/messages", s.prepare(false), producer)
+	e.POST("/v1/messages/send", s.prepare(true), producer)
+	e.GET("/v1/messages", s.list, admin)
+	e.POST("/v1/messages/redrive", s.redriveDead, admin)
+	e.GET("/v1/messages/:id", s.get, admin)
+	e.POST("/v1/messages/:id/confirm", s.signalRoute(workflows.SignalConfirm), producer)
+	e.POST("/v1/messages/:id/cancel", s.signalRoute(workflows.SignalCancel), producer)
+	e.POST("/v1/messages/:id/complete", s.signalRoute(workflows.SignalComplete), consumer)
+	e.POST("/v1/messages/:id/redrive", s.signalRoute(workflows.SignalRedrive), admin)
+	e.GET("/v1/stats", s.stats, admin)
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
+	e.GET("/openapi.yaml", serveOpenAPI)
+
+	for _, r := range e.Routes() {
+		s.routes = append(s.routes, Route{Method: r.Method, Path: openAPIPath(r.Path)})
+	}
+	return e
+}
+
+// openAPIPath turns echo's /v1/messages/:id into /v1/messages/{id}.
+func openAPIPath(p string) string {
+	parts := strings.Split(p, "/")
+	for i, part := range parts {
+		if strings.HasPrefix(part, ":") {
+			parts[i] = "{" + part[1:] + "}"
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+// Handler is the gateway as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Routes lists the methods and paths the gateway serves.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+
+// Run serves on addr until ctx ends, then shuts down gracefully: it stops
+// accepting connections and lets in-flight requests finish for up to 10 s.
+// It returns nil after a clean shutdown.
+func (s *Server) Run(ctx context.Context, addr string) error {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("gateway listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	s.logger.Info("gateway listening", "addr", ln.Addr().String())
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("gateway on %s: %w", addr, err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("gateway shutdown on %s: %w", addr, err)
+	}
+	s.logger.Info("gateway stopped", "addr", addr)
+	return nil
+}
+
+// secureHeaders marks every response as not to be cached or sniffed.
+func secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		return next(c)
+	}
+}
+
+// recoverPanic turns a handler's panic into a 500 (and a log line with the
+// cause) instead of a dropped connection.
+func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				err = internalError("request", fmt.Errorf("panic: %v", r))
+			}
+		}()
+		return next(c)
+	}
+}

@@ -1,0 +1,152 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/workflows"
+)
+
+// decisionRequest is the optional body of confirm, cancel and redrive.
+type decisionRequest struct {
+	Reason string `json:"reason"`
+}
+
+// completionRequest is the optional body of complete.
+type completionRequest struct {
+	Consumer string `json:"consumer"`
+}
+
+// signalResponse answers a signal route. Status is the status the request was
+// decided on; an applied signal moves the message on from there.
+type signalResponse struct {
+	ID      string                `json:"id"`
+	Status  models.Status         `json:"status"`
+	Outcome workflows.Disposition `json:"outcome"`
+}
+
+// signalRoute handles POST /v1/messages/{id}/<signal>.
+func (s *Server) signalRoute(name string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := pathID(c)
+		if err != nil {
+			return err
+		}
+		body, err := requestBody(c.Request(), maxSmallBody)
+		if err != nil {
+			return err
+		}
+		var arg any
+		var consumer string
+		if name == workflows.SignalComplete {
+			var req completionRequest
+			if err := decodeStrict(body, &req, true); err != nil {
+				return err
+			}
+			if req.Consumer != "" {
+				if err := checkConsumer(req.Consumer); err != nil {
+					return invalid("%v", err)
+				}
+			}
+			consumer = req.Consumer
+			arg = workflows.Completion{Consumer: req.Consumer}
+		} else {
+			var req decisionRequest
+			if err := decodeStrict(body, &req, true); err != nil {
+				return err
+			}
+			if utf8.RuneCountInString(req.Reason) > maxReasonLen {
+				return invalid("reason is longer than %d characters", maxReasonLen)
+			}
+			arg = workflows.Decision{By: caller(c), Reason: req.Reason}
+		}
+		res, err := s.signal(c.Request().Context(), id, name, consumer, arg)
+		if err != nil {
+			return err
+		}
+		if res.Outcome == workflows.Rejected {
+			return conflict(codeConflict, "%s: %s", name, res.reason)
+		}
+		return c.JSON(http.StatusOK, res.signalResponse)
+	}
+}
+
+// signalResult is how a signal request was decided.
+type signalResult struct {
+	signalResponse
+	reason string
+}
+
+// signal decides what signal name does to message id, with the same
+// workflows.Decide the workflow uses, and sends it only when it is Applied.
+// Rejected is a result, not an error; errors are for a message that is not
+// found or a dependency that failed.
+func (s *Server) signal(ctx context.Context, id, name, consumer string, arg any) (signalResult, error) {
+	st, err := s.lookup(ctx, id)
+	if err != nil {
+		s.metrics.signal(name, "failed")
+		return signalResult{}, err
+	}
+	res := decide(id, name, consumer, st)
+	if res.Outcome != workflows.Applied {
+		s.metrics.signal(name, string(res.Outcome))
+		return res, nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, temporalTimeout)
+	defer cancel()
+	err = s.temporal.SignalWorkflow(sctx, workflows.WorkflowID(id), "", name, arg)
+	if isNotFound(err) {
+		// The workflow closed between the lookup and the signal; it flushed
+		// its mirror row before closing, so the row has the final status.
+		res, err = s.decideClosed(ctx, id, name, consumer)
+	} else if err != nil {
+		err = temporalFailure(fmt.Sprintf("signal %s to message %s", name, id), err)
+	}
+	if err != nil {
+		s.metrics.signal(name, "failed")
+		return signalResult{}, err
+	}
+	s.metrics.signal(name, string(res.Outcome))
+	return res, nil
+}
+
+// decideClosed decides a signal for a message whose workflow has just closed,
+// from its final mirror row.
+func (s *Server) decideClosed(ctx context.Context, id, name, consumer string) (signalResult, error) {
+	row, err := s.store.Get(ctx, id)
+	if errors.Is(err, models.ErrNotFound) {
+		return signalResult{}, notFound(id)
+	}
+	if err != nil {
+		return signalResult{}, unavailable("the message mirror", err)
+	}
+	res := decide(id, name, consumer, messageState{status: row.Status, consumers: row.Consumers})
+	if res.Outcome == workflows.Applied {
+		res.Outcome = workflows.Rejected
+		res.reason = fmt.Sprintf("message is %s and its workflow has ended", row.Status)
+	}
+	return res, nil
+}
+
+func decide(id, name, consumer string, st messageState) signalResult {
+	outcome, reason := workflows.Decide(st.status, name, consumer, st.consumers, st.completedBy)
+	return signalResult{signalResponse: signalResponse{ID: id, Status: st.status, Outcome: outcome}, reason: reason}
+}
+
+// pathID is the {id} of the route, unescaped and valid; an id that cannot
+// exist is simply not found.
+func pathID(c echo.Context) (string, error) {
+	raw := c.Param("id")
+	id, err := url.PathUnescape(raw)
+	if err != nil || checkID(id) != nil {
+		return "", notFound(clip(raw))
+	}
+	return id, nil
+}

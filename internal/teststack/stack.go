@@ -1,0 +1,98 @@
+package teststack
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/server/temporaltest"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/models/modelstest"
+	"github.com/courier-mq/courier/worker"
+)
+
+// Config shapes a Stack. The zero value is usable.
+type Config struct {
+	// Topics are created on the broker and read by the Stack's Kafka log.
+	// Default: DefaultTopic.
+	Topics []string
+	// Partitions is the partition count of each topic. Default 3.
+	Partitions int32
+}
+
+// DefaultTopic is the topic a Stack creates when Config.Topics is empty.
+const DefaultTopic = "orders"
+
+// Stack is a running Courier engine; see the package doc. Everything stops
+// when the test that created it ends.
+type Stack struct {
+	// Client talks to the in-process Temporal server's default namespace.
+	Client client.Client
+	// Namespace is the Temporal namespace the worker serves.
+	Namespace string
+	// Store is the SQLite mirror the worker writes.
+	Store *models.Store
+	// Brokers are the kfake broker's addresses.
+	Brokers []string
+	// Kafka records every message published to the Stack's topics.
+	Kafka *KafkaLog
+	// Checks is the producer's check-back endpoint; its URL is Checks.URL.
+	Checks *CheckBack
+}
+
+// New starts a Stack for t and stops it when t ends. The Temporal server is
+// tied to t, so New needs a *testing.T.
+func New(t *testing.T, cfg Config) *Stack {
+	t.Helper()
+	if len(cfg.Topics) == 0 {
+		cfg.Topics = []string{DefaultTopic}
+	}
+	if cfg.Partitions == 0 {
+		cfg.Partitions = 3
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+
+	logger := testLogger(t)
+	ts := temporaltest.NewServer(temporaltest.WithT(t),
+		temporaltest.WithBaseClientOptions(client.Options{Logger: log.NewStructuredLogger(logger)}))
+	c := ts.GetDefaultClient()
+	require.NoError(t, worker.EnsureSearchAttributes(ctx, c, ts.GetDefaultNamespace()))
+
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(cfg.Partitions, cfg.Topics...))
+	require.NoError(t, err)
+	t.Cleanup(cluster.Close)
+	producer, err := activities.NewProducer(activities.ProducerConfig{Brokers: cluster.ListenAddrs()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = producer.Close() })
+
+	s := &Stack{
+		Client:    c,
+		Namespace: ts.GetDefaultNamespace(),
+		Store:     modelstest.NewSQLite(t),
+		Brokers:   cluster.ListenAddrs(),
+		Checks:    newCheckBack(),
+	}
+	check := httptest.NewServer(s.Checks)
+	t.Cleanup(check.Close)
+	s.Checks.URL = check.URL
+	s.Kafka = consume(t, s.Brokers, cfg.Topics)
+
+	acts := &activities.Activities{Producer: producer, Mirror: s.Store, HTTP: activities.NewCheckClient()}
+	var g errgroup.Group
+	g.Go(func() error {
+		return worker.Run(ctx, worker.Config{StopTimeout: time.Second}, worker.Deps{Client: c, Activities: acts, Logger: logger})
+	})
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, g.Wait())
+	})
+	return s
+}
