@@ -145,19 +145,29 @@ func (s *stack) signal(t *testing.T, id, name string, arg any) {
 
 func (s *stack) state(t *testing.T, id string) workflows.State {
 	t.Helper()
-	v, err := s.client.QueryWorkflow(context.Background(), workflows.WorkflowID(id), "", workflows.QueryState)
+	st, err := s.queryState(id)
 	require.NoError(t, err)
-	var st workflows.State
-	require.NoError(t, v.Get(&st))
 	return st
+}
+
+// queryState is safe inside require.Eventually, whose condition runs in a
+// goroutine of its own where require must not fail the test.
+func (s *stack) queryState(id string) (workflows.State, error) {
+	var st workflows.State
+	v, err := s.client.QueryWorkflow(context.Background(), workflows.WorkflowID(id), "", workflows.QueryState)
+	if err != nil {
+		return st, err
+	}
+	return st, v.Get(&st)
 }
 
 func (s *stack) waitStatus(t *testing.T, id string, want models.Status) workflows.State {
 	t.Helper()
 	var st workflows.State
 	require.Eventually(t, func() bool {
-		st = s.state(t, id)
-		return st.Status == want
+		var err error
+		st, err = s.queryState(id)
+		return err == nil && st.Status == want
 	}, 30*time.Second, 50*time.Millisecond, "message %s never reached %s", id, want)
 	return st
 }
@@ -319,8 +329,8 @@ func TestLifecycle(t *testing.T) {
 		// Re-driving cannot make it fit: DEAD again, with the same reason.
 		s.signal(t, "too-large-1", workflows.SignalRedrive, workflows.Decision{By: "operator"})
 		require.Eventually(t, func() bool {
-			st := s.state(t, "too-large-1")
-			return st.Status == models.StatusDead && len(st.Publishes) == 2
+			st, err := s.queryState("too-large-1")
+			return err == nil && st.Status == models.StatusDead && len(st.Publishes) == 2
 		}, 30*time.Second, 50*time.Millisecond)
 		require.Empty(t, s.kafka.get("too-large-1"))
 		// The operator settles it by hand: a late complete still completes.
@@ -338,7 +348,10 @@ func TestLifecycle(t *testing.T) {
 		s.signal(t, "fanout-1", workflows.SignalComplete, workflows.Completion{Consumer: "accounting"})
 		s.signal(t, "fanout-1", workflows.SignalComplete, workflows.Completion{Consumer: "accounting"})
 		s.signal(t, "fanout-1", workflows.SignalComplete, workflows.Completion{Consumer: "billing"})
-		require.Eventually(t, func() bool { return len(s.state(t, "fanout-1").Signals) == 3 }, 10*time.Second, 20*time.Millisecond)
+		require.Eventually(t, func() bool {
+			st, err := s.queryState("fanout-1")
+			return err == nil && len(st.Signals) == 3
+		}, 10*time.Second, 20*time.Millisecond)
 		st := s.state(t, "fanout-1")
 		require.Equal(t, models.StatusDelivered, st.Status)
 		require.Equal(t, []workflows.Disposition{workflows.Applied, workflows.Repeated, workflows.Rejected},

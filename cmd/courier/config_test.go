@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestInvalidConfigurationSaysEveryProblem(t *testing.T) {
+	t.Setenv("COURIER_CHECK_MAX_ATTEMPTS", "many")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"all",
+		"--db-driver", "oracle",
+		"--kafka-brokers", "",
+		"--check-url-allow-hosts", "loopback",
+		"--resend-intervals", "1m,soon",
+		"--log-format", "xml",
+	}, &stdout, &stderr)
+	require.Equal(t, 2, code)
+	out := stderr.String()
+	for _, want := range []string{
+		"COURIER_CHECK_MAX_ATTEMPTS",
+		"oracle",
+		"kafka-brokers is required",
+		`"soon" is not a duration`,
+		"log-format must be text or json",
+	} {
+		require.Contains(t, out, want)
+	}
+	// One problem per line.
+	require.GreaterOrEqual(t, strings.Count(out, "\n  - "), 5, out)
+}
+
+func TestFlagBeatsEnvironmentBeatsDefault(t *testing.T) {
+	t.Setenv("COURIER_TEMPORAL_ADDRESS", "temporal.env:7233")
+	t.Setenv("COURIER_HTTP_ADDR", ":9999")
+	var cfg Config
+	fs := newFlagSet(&cfg, "gateway")
+	require.NoError(t, fs.Parse([]string{"--temporal-address", "temporal.flag:7233"}))
+	require.Equal(t, "temporal.flag:7233", cfg.TemporalAddress)
+	require.Equal(t, ":9999", cfg.HTTPAddr)
+	require.Equal(t, "default", cfg.TemporalNamespace)
+}
+
+func TestUnknownCommand(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 2, run(context.Background(), []string{"frobnicate"}, &stdout, &stderr))
+	require.Contains(t, stderr.String(), `unknown command "frobnicate"`)
+}
+
+func TestVersion(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 0, run(context.Background(), []string{"version"}, &stdout, &stderr))
+	require.True(t, strings.HasPrefix(stdout.String(), "courier "), stdout.String())
+}

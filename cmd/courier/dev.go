@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/courier-mq/courier/devstack"
+	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/worker"
+)
+
+// runDev is `courier dev`: Temporal with its Web UI, a Kafka-protocol broker,
+// the mirror, the worker and the gateway in one process, durable under the
+// data directory, so that starting it again resumes every message in flight.
+func runDev(ctx context.Context, cfg *Config, logger *slog.Logger, out io.Writer) error {
+	dir, err := filepath.Abs(cfg.Dev.DataDir)
+	if err != nil {
+		return fmt.Errorf("data-dir: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("data-dir: %w", err)
+	}
+	var stops []func() error
+	defer func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			if err := stops[i](); err != nil {
+				logger.Warn("stop", "error", err)
+			}
+		}
+	}()
+
+	uiURL := ""
+	cfg.TemporalAddress = cfg.Dev.Temporal
+	if cfg.TemporalAddress == "" {
+		t, err := devstack.StartTemporal(ctx, devstack.TemporalConfig{
+			DataDir:          filepath.Join(dir, "temporal"),
+			Host:             cfg.Dev.Host,
+			Port:             cfg.Dev.TemporalPort,
+			Namespace:        cfg.TemporalNamespace,
+			SearchAttributes: worker.SearchAttributes(),
+			Logger:           logger.With("component", "temporal-server"),
+		})
+		if err != nil {
+			return fmt.Errorf("embedded Temporal: %w", err)
+		}
+		stops = append(stops, t.Stop)
+		cfg.TemporalAddress = t.HostPort()
+	}
+	if !cfg.Dev.NoUI {
+		ui, err := devstack.StartUI(ctx, devstack.UIConfig{
+			Host:             cfg.Dev.Host,
+			Port:             cfg.Dev.UIPort,
+			TemporalHostPort: cfg.TemporalAddress,
+			Namespace:        cfg.TemporalNamespace,
+		})
+		if err != nil {
+			return fmt.Errorf("Temporal Web UI: %w", err)
+		}
+		stops = append(stops, ui.Stop)
+		uiURL = ui.URL()
+	}
+	cfg.KafkaBrokers = cfg.Dev.Kafka
+	if cfg.KafkaBrokers == "" {
+		k, err := devstack.StartKafka(ctx, devstack.KafkaConfig{
+			DataDir: filepath.Join(dir, "kafka"),
+			Host:    cfg.Dev.Host,
+			Port:    cfg.Dev.KafkaPort,
+		})
+		if err != nil {
+			return fmt.Errorf("embedded Kafka: %w", err)
+		}
+		stops = append(stops, k.Close)
+		cfg.KafkaBrokers = strings.Join(k.Addrs(), ",")
+	}
+	if cfg.Dev.MySQL != "" {
+		cfg.DBDriver, cfg.DBDSN = models.DriverMySQL, cfg.Dev.MySQL
+	} else {
+		cfg.DBDriver, cfg.DBDSN = models.DriverSQLite, filepath.Join(dir, "courier.db")
+	}
+
+	r := roles{gateway: true, worker: true}
+	s, err := connect(ctx, cfg, logger, r, true)
+	if err != nil {
+		return err
+	}
+	stops = append(stops, func() error { s.close(); return nil })
+
+	fmt.Fprintf(out, "Courier dev stack is running (data in %s)\n", dir)
+	fmt.Fprintf(out, "  gateway       http://%s\n", dialAddr(cfg.HTTPAddr))
+	fmt.Fprintf(out, "  temporal      %s (namespace %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace)
+	if uiURL != "" {
+		fmt.Fprintf(out, "  temporal ui   %s\n", uiURL)
+	}
+	fmt.Fprintf(out, "  kafka         %s\n", cfg.KafkaBrokers)
+	fmt.Fprintf(out, "  mirror        %s %s\n", cfg.DBDriver, maskDSN(cfg.DBDSN))
+	fmt.Fprintln(out, "Press Ctrl-C to stop; start again to resume every message in flight.")
+
+	return serve(ctx, cfg, logger, r, s)
+}
+
+// dialAddr turns a listen address like ":8080" into one a client can use.
+func dialAddr(addr string) string {
+	if strings.HasPrefix(addr, ":") {
+		return "127.0.0.1" + addr
+	}
+	return addr
+}
