@@ -2,35 +2,23 @@ package worker_test
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kfake"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
-	"go.temporal.io/server/temporaltest"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/internal/teststack"
 	"github.com/courier-mq/courier/models"
-	"github.com/courier-mq/courier/models/modelstest"
-	"github.com/courier-mq/courier/worker"
 	"github.com/courier-mq/courier/workflows"
 )
 
@@ -41,64 +29,21 @@ var record = flag.Bool("record", false, "write each path's workflow history to .
 
 const topic = "orders"
 
-// stack is a real Courier engine: an in-process Temporal server, a kfake
-// broker, a SQLite mirror, a producer's check-back endpoint and a Kafka
-// consumer that sees everything published.
+// stack is a real Courier engine (internal/teststack: an in-process Temporal
+// server, a kfake broker, a SQLite mirror, a producer's check-back endpoint
+// and a Kafka consumer that sees everything published) with helpers for
+// driving one message at a time.
 type stack struct {
-	client  client.Client
-	store   *models.Store
-	kafka   *kafkaLog
-	answers sync.Map // message id -> check-back status string
+	*teststack.Stack
+	client client.Client
+	store  *models.Store
 }
 
 func setup(t *testing.T) *stack {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-
-	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ts := temporaltest.NewServer(temporaltest.WithT(t),
-		temporaltest.WithBaseClientOptions(client.Options{Logger: sdklog.NewStructuredLogger(quiet)}))
-	c := ts.GetDefaultClient()
-	require.NoError(t, worker.EnsureSearchAttributes(ctx, c, ts.GetDefaultNamespace()))
-
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, topic))
-	require.NoError(t, err)
-	t.Cleanup(cluster.Close)
-	producer, err := activities.NewProducer(activities.ProducerConfig{Brokers: cluster.ListenAddrs()})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = producer.Close() })
-
-	s := &stack{client: c, store: modelstest.NewSQLite(t)}
-	check := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req activities.CheckRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		status, ok := s.answers.Load(req.MessageID)
-		if !ok {
-			status = "UNKNOWN"
-		}
-		_ = json.NewEncoder(w).Encode(activities.CheckResponse{Status: status.(string)})
-	}))
-	t.Cleanup(check.Close)
-	checkURL = check.URL
-
-	s.kafka = consume(t, cluster.ListenAddrs())
-
-	acts := &activities.Activities{Producer: producer, Mirror: s.store, HTTP: activities.NewCheckClient()}
-	var g errgroup.Group
-	g.Go(func() error {
-		return worker.Run(ctx, worker.Config{StopTimeout: time.Second}, worker.Deps{Client: c, Activities: acts, Logger: quiet})
-	})
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, g.Wait())
-	})
-	return s
+	ts := teststack.New(t, teststack.Config{Topics: []string{topic}})
+	return &stack{Stack: ts, client: ts.Client, store: ts.Store}
 }
-
-var checkURL string
 
 // policy runs the lifecycle in seconds.
 func policy() workflows.Policy {
@@ -113,7 +58,7 @@ func policy() workflows.Policy {
 	}
 }
 
-func message(id string) workflows.Input {
+func (s *stack) message(id string) workflows.Input {
 	return workflows.Input{
 		Message: workflows.Message{
 			ID:       id,
@@ -122,7 +67,7 @@ func message(id string) workflows.Input {
 			Payload:  []byte(`{"id":"` + id + `"}`),
 			Headers:  map[string]string{"trace-id": "t-" + id},
 			Producer: "orders-svc",
-			CheckURL: checkURL,
+			CheckURL: s.Checks.URL,
 		},
 		Policy: policy(),
 	}
@@ -223,14 +168,14 @@ func TestLifecycle(t *testing.T) {
 
 	t.Run("confirm", func(t *testing.T) {
 		t.Parallel()
-		run := s.start(t, message("confirm-1"))
+		run := s.start(t, s.message("confirm-1"))
 		s.mirrorRow(t, "confirm-1", models.StatusWaitingConfirm)
 		s.signal(t, "confirm-1", workflows.SignalConfirm, workflows.Decision{By: "producer"})
-		rec := s.kafka.wait(t, "confirm-1", 1)[0]
-		require.Equal(t, "customer-confirm-1", rec.key)
-		require.Equal(t, `{"id":"confirm-1"}`, rec.value)
-		require.Equal(t, "t-confirm-1", rec.headers["trace-id"])
-		require.Equal(t, "1", rec.headers[activities.HeaderAttempt])
+		rec := s.Kafka.Wait(t, "confirm-1", 1)[0]
+		require.Equal(t, "customer-confirm-1", rec.Key)
+		require.Equal(t, `{"id":"confirm-1"}`, rec.Value)
+		require.Equal(t, "t-confirm-1", rec.Headers["trace-id"])
+		require.Equal(t, "1", rec.Headers[activities.HeaderAttempt])
 		s.signal(t, "confirm-1", workflows.SignalComplete, workflows.Completion{Consumer: "accounting"})
 		res := s.result(t, run)
 		require.Equal(t, models.StatusCompleted, res.Status)
@@ -245,7 +190,7 @@ func TestLifecycle(t *testing.T) {
 
 	t.Run("cancel", func(t *testing.T) {
 		t.Parallel()
-		run := s.start(t, message("cancel-1"))
+		run := s.start(t, s.message("cancel-1"))
 		s.signal(t, "cancel-1", workflows.SignalCancel, workflows.Decision{By: "producer"})
 		require.Equal(t, models.StatusCancelled, s.result(t, run).Status)
 		s.mirrorRow(t, "cancel-1", models.StatusCancelled)
@@ -254,9 +199,9 @@ func TestLifecycle(t *testing.T) {
 
 	t.Run("check-back committed", func(t *testing.T) {
 		t.Parallel()
-		s.answers.Store("check-commit-1", "COMMITTED")
-		run := s.start(t, message("check-commit-1"))
-		s.kafka.wait(t, "check-commit-1", 1)
+		s.Checks.Answer("check-commit-1", activities.CheckCommitted)
+		run := s.start(t, s.message("check-commit-1"))
+		s.Kafka.Wait(t, "check-commit-1", 1)
 		s.signal(t, "check-commit-1", workflows.SignalComplete, workflows.Completion{})
 		res := s.result(t, run)
 		require.Equal(t, models.StatusCompleted, res.Status)
@@ -266,8 +211,8 @@ func TestLifecycle(t *testing.T) {
 
 	t.Run("check-back rolled back", func(t *testing.T) {
 		t.Parallel()
-		s.answers.Store("check-rollback-1", "ROLLED_BACK")
-		run := s.start(t, message("check-rollback-1"))
+		s.Checks.Answer("check-rollback-1", activities.CheckRolledBack)
+		run := s.start(t, s.message("check-rollback-1"))
 		res := s.result(t, run)
 		require.Equal(t, models.StatusCancelled, res.Status)
 		require.Equal(t, 1, res.CheckCount)
@@ -276,7 +221,7 @@ func TestLifecycle(t *testing.T) {
 
 	t.Run("check-back exhausted then operator confirms", func(t *testing.T) {
 		t.Parallel()
-		run := s.start(t, message("exhausted-1")) // the producer answers UNKNOWN
+		run := s.start(t, s.message("exhausted-1")) // the producer answers UNKNOWN
 		st := s.waitStatus(t, "exhausted-1", models.StatusCheckExhausted)
 		require.Equal(t, 3, st.CheckCount)
 		for _, c := range st.Checks {
@@ -284,9 +229,9 @@ func TestLifecycle(t *testing.T) {
 		}
 		row := s.mirrorRow(t, "exhausted-1", models.StatusCheckExhausted)
 		require.Equal(t, 3, row.CheckCount)
-		require.Empty(t, s.kafka.get("exhausted-1"), "an unconfirmed message is never sent")
+		require.Empty(t, s.Kafka.Records("exhausted-1"), "an unconfirmed message is never sent")
 		s.signal(t, "exhausted-1", workflows.SignalConfirm, workflows.Decision{By: "operator"})
-		s.kafka.wait(t, "exhausted-1", 1)
+		s.Kafka.Wait(t, "exhausted-1", 1)
 		s.signal(t, "exhausted-1", workflows.SignalComplete, workflows.Completion{})
 		require.Equal(t, models.StatusCompleted, s.result(t, run).Status)
 		s.recordHistory(t, run, "checkback_exhausted_confirm")
@@ -294,20 +239,20 @@ func TestLifecycle(t *testing.T) {
 
 	t.Run("resends then dead then redrive", func(t *testing.T) {
 		t.Parallel()
-		in := message("dead-1")
+		in := s.message("dead-1")
 		in.Confirmed = true
 		in.Policy.ResendIntervals = []time.Duration{300 * time.Millisecond, 300 * time.Millisecond}
 		run := s.start(t, in)
 		st := s.waitStatus(t, "dead-1", models.StatusDead)
 		require.Equal(t, 2, st.SendCount)
-		recs := s.kafka.wait(t, "dead-1", 2)
-		require.Equal(t, "1", recs[0].headers[activities.HeaderAttempt])
-		require.Equal(t, "2", recs[1].headers[activities.HeaderAttempt])
-		require.Equal(t, recs[0].partition, recs[1].partition, "one key, one partition")
+		recs := s.Kafka.Wait(t, "dead-1", 2)
+		require.Equal(t, "1", recs[0].Headers[activities.HeaderAttempt])
+		require.Equal(t, "2", recs[1].Headers[activities.HeaderAttempt])
+		require.Equal(t, recs[0].Partition, recs[1].Partition, "one key, one partition")
 		row := s.mirrorRow(t, "dead-1", models.StatusDead)
 		require.Contains(t, row.LastError, "not completed after 2 sends")
 		s.signal(t, "dead-1", workflows.SignalRedrive, workflows.Decision{By: "operator"})
-		s.kafka.wait(t, "dead-1", 3)
+		s.Kafka.Wait(t, "dead-1", 3)
 		s.signal(t, "dead-1", workflows.SignalComplete, workflows.Completion{})
 		res := s.result(t, run)
 		require.Equal(t, models.StatusCompleted, res.Status)
@@ -317,7 +262,7 @@ func TestLifecycle(t *testing.T) {
 
 	t.Run("rejected by kafka is dead", func(t *testing.T) {
 		t.Parallel()
-		in := message("too-large-1")
+		in := s.message("too-large-1")
 		in.Confirmed = true
 		in.Message.Payload = make([]byte, activities.DefaultMaxMessageBytes+1)
 		run := s.start(t, in)
@@ -332,7 +277,7 @@ func TestLifecycle(t *testing.T) {
 			st, err := s.queryState("too-large-1")
 			return err == nil && st.Status == models.StatusDead && len(st.Publishes) == 2
 		}, 30*time.Second, 50*time.Millisecond)
-		require.Empty(t, s.kafka.get("too-large-1"))
+		require.Empty(t, s.Kafka.Records("too-large-1"))
 		// The operator settles it by hand: a late complete still completes.
 		s.signal(t, "too-large-1", workflows.SignalComplete, workflows.Completion{Consumer: "operator"})
 		require.Equal(t, models.StatusCompleted, s.result(t, run).Status)
@@ -340,11 +285,11 @@ func TestLifecycle(t *testing.T) {
 
 	t.Run("fan-out", func(t *testing.T) {
 		t.Parallel()
-		in := message("fanout-1")
+		in := s.message("fanout-1")
 		in.Confirmed = true
 		in.Message.Consumers = []string{"accounting", "points"}
 		run := s.start(t, in)
-		s.kafka.wait(t, "fanout-1", 1)
+		s.Kafka.Wait(t, "fanout-1", 1)
 		s.signal(t, "fanout-1", workflows.SignalComplete, workflows.Completion{Consumer: "accounting"})
 		s.signal(t, "fanout-1", workflows.SignalComplete, workflows.Completion{Consumer: "accounting"})
 		s.signal(t, "fanout-1", workflows.SignalComplete, workflows.Completion{Consumer: "billing"})
@@ -365,14 +310,14 @@ func TestLifecycle(t *testing.T) {
 
 	t.Run("deliver at", func(t *testing.T) {
 		t.Parallel()
-		in := message("delayed-1")
+		in := s.message("delayed-1")
 		deliverAt := time.Now().Add(2 * time.Second).UTC()
 		in.Message.DeliverAt = &deliverAt
 		run := s.start(t, in)
 		s.signal(t, "delayed-1", workflows.SignalConfirm, workflows.Decision{})
 		s.waitStatus(t, "delayed-1", models.StatusScheduled)
-		rec := s.kafka.wait(t, "delayed-1", 1)[0]
-		require.False(t, rec.seen.Before(deliverAt), "sent at %s, before deliver_at %s", rec.seen, deliverAt)
+		rec := s.Kafka.Wait(t, "delayed-1", 1)[0]
+		require.False(t, rec.Seen.Before(deliverAt), "sent at %s, before deliver_at %s", rec.Seen, deliverAt)
 		s.signal(t, "delayed-1", workflows.SignalComplete, workflows.Completion{})
 		require.Equal(t, models.StatusCompleted, s.result(t, run).Status)
 		s.recordHistory(t, run, "deliver_at")
@@ -380,10 +325,10 @@ func TestLifecycle(t *testing.T) {
 
 	t.Run("direct send", func(t *testing.T) {
 		t.Parallel()
-		in := message("direct-1")
+		in := s.message("direct-1")
 		in.Confirmed = true
 		run := s.start(t, in)
-		s.kafka.wait(t, "direct-1", 1)
+		s.Kafka.Wait(t, "direct-1", 1)
 		s.signal(t, "direct-1", workflows.SignalComplete, workflows.Completion{})
 		res := s.result(t, run)
 		require.Equal(t, models.StatusCompleted, res.Status)
@@ -393,7 +338,7 @@ func TestLifecycle(t *testing.T) {
 
 	t.Run("search attributes", func(t *testing.T) {
 		t.Parallel()
-		run := s.start(t, message("search-1"))
+		run := s.start(t, s.message("search-1"))
 		s.waitStatus(t, "search-1", models.StatusWaitingConfirm)
 		query := fmt.Sprintf(`%s = %q AND %s = %q AND WorkflowId = %q`,
 			workflows.SearchAttrStatus.GetName(), models.StatusWaitingConfirm,
@@ -408,84 +353,9 @@ func TestLifecycle(t *testing.T) {
 
 	t.Cleanup(func() {
 		for _, id := range []string{"cancel-1", "check-rollback-1"} {
-			require.Empty(t, s.kafka.get(id), "cancelled message %s reached Kafka", id)
+			require.Empty(t, s.Kafka.Records(id), "cancelled message %s reached Kafka", id)
 		}
 	})
-}
-
-// kafkaLog is a sarama consumer on every partition of the topic that keeps
-// every record by message id.
-type kafkaLog struct {
-	mu   sync.Mutex
-	byID map[string][]kafkaRecord
-}
-
-type kafkaRecord struct {
-	key, value string
-	headers    map[string]string
-	partition  int32
-	seen       time.Time
-}
-
-func consume(t *testing.T, brokers []string) *kafkaLog {
-	t.Helper()
-	cfg := sarama.NewConfig()
-	cfg.Consumer.Return.Errors = false
-	consumer, err := sarama.NewConsumer(brokers, cfg)
-	require.NoError(t, err)
-	partitions, err := consumer.Partitions(topic)
-	require.NoError(t, err)
-	l := &kafkaLog{byID: map[string][]kafkaRecord{}}
-	var wg sync.WaitGroup
-	var pcs []sarama.PartitionConsumer
-	t.Cleanup(func() {
-		// sarama needs the partition consumers closed before the consumer.
-		for _, pc := range pcs {
-			_ = pc.Close()
-		}
-		_ = consumer.Close()
-		wg.Wait()
-	})
-	for _, p := range partitions {
-		pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
-		require.NoError(t, err)
-		pcs = append(pcs, pc)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for m := range pc.Messages() {
-				rec := kafkaRecord{key: string(m.Key), value: string(m.Value), headers: map[string]string{}, partition: m.Partition, seen: time.Now()}
-				for _, h := range m.Headers {
-					rec.headers[string(h.Key)] = string(h.Value)
-				}
-				l.mu.Lock()
-				id := rec.headers[activities.HeaderMessageID]
-				l.byID[id] = append(l.byID[id], rec)
-				l.mu.Unlock()
-			}
-		}()
-	}
-	return l
-}
-
-func (l *kafkaLog) get(id string) []kafkaRecord {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]kafkaRecord(nil), l.byID[id]...)
-}
-
-// wait returns the first n records of message id once they have arrived,
-// sorted by attempt.
-func (l *kafkaLog) wait(t *testing.T, id string, n int) []kafkaRecord {
-	t.Helper()
-	require.Eventually(t, func() bool { return len(l.get(id)) >= n }, 30*time.Second, 20*time.Millisecond,
-		"message %s: want %d records in Kafka", id, n)
-	recs := l.get(id)[:n]
-	for i, r := range recs {
-		_, err := strconv.Atoi(r.headers[activities.HeaderAttempt])
-		require.NoError(t, err, "record %d of %s has no attempt header", i, id)
-	}
-	return recs
 }
 
 func listRequest(query string) *workflowservice.ListWorkflowExecutionsRequest {
