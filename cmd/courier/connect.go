@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/go-sql-driver/mysql"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
@@ -31,6 +32,9 @@ func retry(ctx context.Context, logger *slog.Logger, what string, fn func(contex
 		if err == nil {
 			return nil
 		}
+		if errors.Is(err, errPermanent) {
+			return fmt.Errorf("%s: %w", what, err)
+		}
 		logger.Warn("waiting for "+what, "error", err, "retry_in", delay)
 		select {
 		case <-ctx.Done():
@@ -40,6 +44,13 @@ func retry(ctx context.Context, logger *slog.Logger, what string, fn func(contex
 		delay = min(delay*2, 5*time.Second)
 	}
 }
+
+// errPermanent marks a start-up error that waiting cannot fix.
+var errPermanent = errors.New("not retried")
+
+// mysqlPermanent are MySQL errors that retrying cannot fix: wrong database
+// name, wrong credentials, no access.
+var mysqlPermanent = map[uint16]bool{1044: true, 1045: true, 1049: true, 1698: true}
 
 // dialTemporal connects to the Temporal frontend and makes sure Courier's
 // search attributes exist on the namespace.
@@ -72,6 +83,10 @@ func openStore(ctx context.Context, cfg *Config, logger *slog.Logger, migrate bo
 	err := retry(ctx, logger, "mirror database", func(ctx context.Context) error {
 		var err error
 		store, err = models.Open(ctx, cfg.storeConfig())
+		var myErr *mysql.MySQLError
+		if errors.As(err, &myErr) && mysqlPermanent[myErr.Number] {
+			return fmt.Errorf("%w (%w)", err, errPermanent)
+		}
 		return err
 	})
 	if err != nil {

@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/courier-mq/courier/devstack"
 	"github.com/courier-mq/courier/models"
@@ -59,7 +63,7 @@ func runDev(ctx context.Context, cfg *Config, logger *slog.Logger, out io.Writer
 			Namespace:        cfg.TemporalNamespace,
 		})
 		if err != nil {
-			return fmt.Errorf("Temporal Web UI: %w", err)
+			return fmt.Errorf("web UI: %w", err)
 		}
 		stops = append(stops, ui.Stop)
 		uiURL = ui.URL()
@@ -79,6 +83,9 @@ func runDev(ctx context.Context, cfg *Config, logger *slog.Logger, out io.Writer
 	}
 	if cfg.Dev.MySQL != "" {
 		cfg.DBDriver, cfg.DBDSN = models.DriverMySQL, cfg.Dev.MySQL
+		if err := createDatabase(ctx, cfg.Dev.MySQL); err != nil {
+			return err
+		}
 	} else {
 		cfg.DBDriver, cfg.DBDSN = models.DriverSQLite, filepath.Join(dir, "courier.db")
 	}
@@ -109,4 +116,27 @@ func dialAddr(addr string) string {
 		return "127.0.0.1" + addr
 	}
 	return addr
+}
+
+// createDatabase creates the database a dev --mysql DSN names, so that a
+// first run needs nothing but a server.
+func createDatabase(ctx context.Context, dsn string) error {
+	mc, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return fmt.Errorf("--mysql: %w", err)
+	}
+	name := mc.DBName
+	if name == "" {
+		return errors.New("--mysql: the DSN names no database, e.g. root@tcp(127.0.0.1:3306)/courier")
+	}
+	mc.DBName = ""
+	db, err := sql.Open("mysql", mc.FormatDSN())
+	if err != nil {
+		return fmt.Errorf("--mysql: %w", err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS `"+strings.ReplaceAll(name, "`", "``")+"`"); err != nil {
+		return fmt.Errorf("--mysql: create database %s: %w", name, err)
+	}
+	return nil
 }
