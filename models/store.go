@@ -155,13 +155,20 @@ func (s *Store) Apply(ctx context.Context, t Transition) (applied bool, err erro
 	if res.RowsAffected > 0 {
 		return true, nil
 	}
-	// Nothing matched: either the row is missing or it is at t.Revision or newer.
-	var n int64
-	if err := s.db.WithContext(ctx).Model(&Message{}).Where("id = ?", t.ID).Count(&n).Error; err != nil {
+	// Nothing matched: either the row is missing or it is at t.Revision or
+	// newer, or it was inserted after the update looked: then its revision is
+	// still lower, and calling "stale" a write that was never applied would
+	// leave the row behind for good.
+	var stored Message
+	err = s.db.WithContext(ctx).Model(&Message{}).Select("revision").Where("id = ?", t.ID).Take(&stored).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return false, fmt.Errorf("apply revision %d to message %s: %w", t.Revision, t.ID, ErrNotFound)
+	}
+	if err != nil {
 		return false, fmt.Errorf("apply revision %d to message %s: look up row: %w", t.Revision, t.ID, err)
 	}
-	if n == 0 {
-		return false, fmt.Errorf("apply revision %d to message %s: %w", t.Revision, t.ID, ErrNotFound)
+	if stored.Revision < t.Revision {
+		return false, fmt.Errorf("apply revision %d to message %s: the row appeared at revision %d during the write; retry", t.Revision, t.ID, stored.Revision)
 	}
 	return false, nil
 }
