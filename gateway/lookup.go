@@ -26,6 +26,9 @@ type messageState struct {
 	status      models.Status
 	consumers   []string
 	completedBy []string
+	// stale is set when the workflow could not be asked and the state comes
+	// from the mirror or the search attributes, which may lag it.
+	stale bool
 }
 
 // lookup finds the current state of message id for deciding a signal. The
@@ -44,7 +47,7 @@ func (s *Server) lookup(ctx context.Context, id string) (messageState, error) {
 	}
 	row, err := s.store.Get(ctx, id)
 	if err == nil {
-		return messageState{status: row.Status, consumers: row.Consumers}, nil
+		return messageState{status: row.Status, consumers: row.Consumers, stale: !isNotFound(qerr)}, nil
 	}
 	if !errors.Is(err, models.ErrNotFound) {
 		return messageState{}, unavailable("the message mirror", err)
@@ -56,7 +59,7 @@ func (s *Server) lookup(ctx context.Context, id string) (messageState, error) {
 	if err != nil {
 		return messageState{}, err
 	}
-	return messageState{status: d.status}, nil
+	return messageState{status: d.status, stale: true}, nil
 }
 
 // query asks the workflow of message id for its State.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
 	"gopkg.in/yaml.v3"
@@ -86,6 +87,23 @@ func testNoWorker(t *testing.T, e *env) {
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
 	require.Equal(t, signalResponse{ID: id, Status: models.StatusWaitingConfirm, Outcome: "applied"}, decode[signalResponse](t, r))
 	requireError(t, idle.get(t, "/v1/messages/"+id+"?live=1"), http.StatusServiceUnavailable, "unavailable")
+
+	// A consumer may already hold a message whose state the gateway can only
+	// read from a lagging source: its complete is not refused on that
+	// source's word but handed to the workflow, which decides it when it runs.
+	r = idle.post(t, "/v1/messages/"+id+"/complete", map[string]any{"consumer": "accounting"})
+	require.Equal(t, http.StatusAccepted, r.Status, "body: %s", r.Body)
+	require.Equal(t, signalResponse{ID: id, Status: models.StatusWaitingConfirm, Outcome: "accepted"}, decode[signalResponse](t, r))
+	var signalled []string
+	iter := e.stack.Client.GetWorkflowHistory(context.Background(), "msg-"+id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		require.NoError(t, err)
+		if a := ev.GetWorkflowExecutionSignaledEventAttributes(); a != nil {
+			signalled = append(signalled, a.GetSignalName())
+		}
+	}
+	require.Equal(t, []string{"confirm", "complete"}, signalled, "both signals wait in the history for a worker")
 }
 
 func testMetrics(t *testing.T, e *env) {

@@ -32,6 +32,11 @@ type signalResponse struct {
 	Outcome workflows.Disposition `json:"outcome"`
 }
 
+// outcomeAccepted answers a signal the gateway could not decide because the
+// workflow could not be asked: it was sent, and the workflow decides it
+// (recorded in its state) once a worker runs it. HTTP 202.
+const outcomeAccepted workflows.Disposition = "accepted"
+
 // signalRoute handles POST /v1/messages/{id}/<signal>.
 func (s *Server) signalRoute(name string) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -71,8 +76,11 @@ func (s *Server) signalRoute(name string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		if res.Outcome == workflows.Rejected {
+		switch res.Outcome {
+		case workflows.Rejected:
 			return conflict(codeConflict, "%s: %s", name, res.reason)
+		case outcomeAccepted:
+			return c.JSON(http.StatusAccepted, res.signalResponse)
 		}
 		return c.JSON(http.StatusOK, res.signalResponse)
 	}
@@ -96,8 +104,17 @@ func (s *Server) signal(ctx context.Context, id, name, consumer string, arg any)
 	}
 	res := decide(id, name, consumer, st)
 	if res.Outcome != workflows.Applied {
-		s.metrics.signal(name, string(res.Outcome))
-		return res, nil
+		if !st.stale || st.status.Terminal() {
+			s.metrics.signal(name, string(res.Outcome))
+			return res, nil
+		}
+		// The workflow could not be asked (no worker polling, Temporal
+		// restarting) and the mirror may lag it: a consumer can hold a
+		// message the mirror still calls WAITING_CONFIRM. Signals are
+		// durable and idempotent, so hand this one to the workflow, which
+		// decides with the same table once it runs.
+		res.Outcome = outcomeAccepted
+		res.reason = ""
 	}
 	sctx, cancel := context.WithTimeout(ctx, temporalTimeout)
 	defer cancel()
