@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -237,4 +239,74 @@ func TestCheckRequestJSON(t *testing.T) {
 	raw, err := json.Marshal(activities.CheckRequest{MessageID: "m", Topic: "t", Attempt: 1})
 	require.NoError(t, err)
 	require.JSONEq(t, `{"message_id":"m","topic":"t","key":"","producer":"","attempt":1}`, string(raw))
+}
+
+func TestCheckBackFollowsNoRedirectToAForbiddenHost(t *testing.T) {
+	t.Parallel()
+	b := setupCheck(t, 0, 5*time.Second)
+	var targetHits atomic.Int64
+	target := server(t, func(w http.ResponseWriter, _ *http.Request) {
+		targetHits.Add(1)
+		_, _ = io.WriteString(w, `{"status":"COMMITTED"}`)
+	})
+	// The check URL's host was on the gateway's allow-list; where it
+	// redirects to need not be: the cloud metadata service, or another host.
+	targetURL, err := url.Parse(target.URL)
+	require.NoError(t, err)
+	for _, location := range []string{"http://169.254.169.254/latest/meta-data/iam/", "http://localhost:" + targetURL.Port() + "/"} {
+		for _, code := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+			origin := server(t, func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Location", location)
+				w.WriteHeader(code)
+			})
+			res := b.check(t, origin.URL)
+			require.Equal(t, activities.CheckUnknown, res.Answer, "HTTP %d to %s", code, location)
+			require.Contains(t, res.Detail, "redirects are not followed")
+			require.Contains(t, res.Detail, location)
+		}
+	}
+	require.Zero(t, targetHits.Load(), "a redirect was followed")
+}
+
+// zeros is an endless body that costs no memory to produce.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// Not parallel: it measures the process's allocations, which other tests
+// running beside it would add to.
+func TestCheckBackGigabyteBodyIsNotRead(t *testing.T) {
+	const gigabyte = 1 << 30
+	b := setupCheck(t, 0, 10*time.Second)
+	written := make(chan int64, 1)
+	srv := server(t, func(w http.ResponseWriter, _ *http.Request) {
+		// A 2xx answer announcing a gigabyte, starting like the right JSON,
+		// then streaming zeros slowly.
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", fmt.Sprint(gigabyte))
+		n, _ := io.WriteString(w, `{"status":"COMMITTED","padding":"`)
+		total := int64(n)
+		for total < gigabyte {
+			m, err := io.CopyN(w, zeros{}, 1<<20)
+			total += m
+			if err != nil {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		written <- total
+	})
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	res := b.check(t, srv.URL)
+	runtime.ReadMemStats(&after)
+
+	require.Equal(t, activities.CheckUnknown, res.Answer)
+	require.Equal(t, fmt.Sprintf("malformed answer: longer than %d bytes", activities.DefaultMaxCheckBody), res.Detail)
+	require.Less(t, <-written, int64(gigabyte), "the client read the whole gigabyte")
+	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "reading the answer allocated as if it kept the body")
 }

@@ -1,0 +1,283 @@
+package chaos
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/courier-mq/courier/models"
+)
+
+var long = flag.Bool("long", false, "run bigger scenarios with 30 s outages (also COURIER_CHAOS_LONG=1)")
+
+// scale is the size of a run: messages per scenario and outage length.
+type scale struct {
+	messages int
+	outage   time.Duration
+}
+
+// runScale is the default scale, or the long one with -long or
+// COURIER_CHAOS_LONG=1; COURIER_CHAOS_MESSAGES overrides the message count.
+func runScale() scale {
+	sc := scale{messages: 500, outage: 10 * time.Second}
+	if *long || os.Getenv("COURIER_CHAOS_LONG") == "1" {
+		sc = scale{messages: 2000, outage: 30 * time.Second}
+	}
+	if n, err := strconv.Atoi(os.Getenv("COURIER_CHAOS_MESSAGES")); err == nil && n > 0 {
+		sc.messages = n
+	}
+	return sc
+}
+
+// suite is what every scenario shares: the courier binary and the summary.
+type suite struct {
+	bin string
+
+	mu   sync.Mutex
+	rows []Row
+}
+
+func (s *suite) add(r Row) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rows = append(s.rows, r)
+}
+
+// table formats the summary of every scenario run.
+func (s *suite) table() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rows := slices.Clone(s.rows)
+	slices.SortFunc(rows, func(a, b Row) int { return strings.Compare(a.Scenario, b.Scenario) })
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "scenario\tmessages\tfaults injected\tdeliveries\tduplicates\tprocessed once\tcheck-backs\tre-driven\tsettled by operator\tcomplete 409s\tconverged in\tfinal states")
+	for _, r := range rows {
+		var states []string
+		for _, st := range models.Statuses {
+			if n := r.Statuses[st]; n > 0 {
+				states = append(states, fmt.Sprintf("%s=%d", st, n))
+			}
+		}
+		fmt.Fprintf(w, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.Scenario, r.Messages, r.Faults,
+			r.Deliveries, r.Duplicates, r.Processed, r.CheckCalls, r.Redriven, r.Settled, r.Rejected, r.Converge.Round(100*time.Millisecond), strings.Join(states, " "))
+	}
+	_ = w.Flush()
+	return b.String()
+}
+
+// chaos is the suite of this test binary, set up by TestMain.
+var chaos = &suite{}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		// Only the proxy and kcat tests run; they need no courier binary.
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "courier-chaos-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	chaos.bin, err = BuildCourier(context.Background(), dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if len(chaos.rows) > 0 {
+		fmt.Printf("\nchaos summary\n%s\n", chaos.table())
+	}
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// setup starts a stack and the messages of one scenario.
+func setup(t *testing.T, name string, completions []Completion, misbs []Misbehaviour) (*Stack, []Message, scale) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("chaos scenarios do not run with -short")
+	}
+	sc := runScale()
+	s := NewStack(t, chaos.bin, Policy())
+	return s, Mix(name, sc.messages, Kinds, completions, misbs), sc
+}
+
+// usual is the downstream's behaviour in scenarios about other faults:
+// mostly prompt, some twice, some late.
+var usual = []Completion{CompleteOnce, CompleteOnce, CompleteTwice, CompleteLate}
+
+func run(t *testing.T, s *Stack, p Plan) {
+	t.Helper()
+	row := Run(t, s, p)
+	chaos.add(row)
+	t.Logf("%s: %d messages, faults: %s, %d deliveries (%d duplicates), converged %s after the last fault",
+		row.Scenario, row.Messages, row.Faults, row.Deliveries, row.Duplicates, row.Converge.Round(100*time.Millisecond))
+}
+
+func TestWorkerKilled(t *testing.T) {
+	t.Parallel()
+	s, msgs, _ := setup(t, "1-worker-kill", usual, []Misbehaviour{Truthful})
+	run(t, s, Plan{Name: "1-worker-kill", Messages: msgs, Faults: killWorker(4)})
+}
+
+func TestTemporalRestarted(t *testing.T) {
+	t.Parallel()
+	s, msgs, _ := setup(t, "2-temporal-restart", usual, []Misbehaviour{Truthful})
+	run(t, s, Plan{Name: "2-temporal-restart", Messages: msgs, Faults: restartTemporal(2)})
+}
+
+func TestKafkaOutage(t *testing.T) {
+	t.Parallel()
+	s, msgs, sc := setup(t, "3-kafka", usual, []Misbehaviour{Truthful})
+	run(t, s, Plan{Name: "3-kafka", Messages: msgs, Faults: kafkaFaults(sc.outage)})
+}
+
+func TestMySQLOutage(t *testing.T) {
+	t.Parallel()
+	s, msgs, sc := setup(t, "4-mysql", usual, []Misbehaviour{Truthful})
+	if s.MySQL == nil {
+		t.Skip("no MySQL server: the mirror is SQLite, which has no network to break")
+	}
+	run(t, s, Plan{Name: "4-mysql", Messages: msgs, Faults: mysqlFaults(sc.outage)})
+}
+
+func TestCheckBackFaults(t *testing.T) {
+	t.Parallel()
+	s, msgs, _ := setup(t, "5-check-back", usual, []Misbehaviour{Truthful, Slow, ServerError, Garbage})
+	run(t, s, Plan{Name: "5-check-back", Messages: msgs, Faults: checkBackFaults})
+}
+
+func TestDownstreamFaults(t *testing.T) {
+	t.Parallel()
+	completions := []Completion{CompleteOnce, CompleteNever, CompleteAfterRedrive, CompleteTwice, CompleteLate}
+	s, msgs, _ := setup(t, "6-downstream", completions, []Misbehaviour{Truthful})
+	run(t, s, Plan{Name: "6-downstream", Messages: msgs, Faults: func(context.Context, *Stack) error { return nil }})
+}
+
+func TestEverythingAtOnce(t *testing.T) {
+	t.Parallel()
+	completions := []Completion{CompleteOnce, CompleteNever, CompleteAfterRedrive, CompleteTwice, CompleteLate}
+	misbs := []Misbehaviour{Truthful, Slow, ServerError, Garbage}
+	s, msgs, sc := setup(t, "7-everything", completions, misbs)
+	faults := []func(context.Context, *Stack) error{killWorker(2), restartTemporal(1), kafkaFaults(sc.outage), checkBackFaults}
+	if s.MySQL != nil {
+		faults = append(faults, mysqlFaults(sc.outage))
+	}
+	run(t, s, Plan{Name: "7-everything", Messages: msgs, Faults: func(ctx context.Context, s *Stack) error {
+		errs := make(chan error, len(faults))
+		for _, f := range faults {
+			go func() { errs <- f(ctx, s) }()
+		}
+		var first error
+		for range faults {
+			if err := <-errs; err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}})
+}
+
+// killWorker kills the worker process with SIGKILL n times at random
+// moments, restarting it after a random pause each time.
+func killWorker(n int) func(context.Context, *Stack) error {
+	return func(ctx context.Context, s *Stack) error {
+		for range n {
+			if err := sleep(ctx, time.Second+rand.N(3*time.Second)); err != nil {
+				return err
+			}
+			if err := s.Worker.Kill(); err != nil {
+				return err
+			}
+			if err := sleep(ctx, 200*time.Millisecond+rand.N(time.Second)); err != nil {
+				return err
+			}
+			if err := s.Worker.Start(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// restartTemporal restarts the Temporal server n times mid-run, down for 2 s
+// each time.
+func restartTemporal(n int) func(context.Context, *Stack) error {
+	return func(ctx context.Context, s *Stack) error {
+		for range n {
+			if err := sleep(ctx, 2*time.Second+rand.N(2*time.Second)); err != nil {
+				return err
+			}
+			if err := s.RestartTemporal(ctx, 2*time.Second); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// kafkaFaults makes Kafka unreachable for outage, then restarts the broker
+// from its data directory, then black-holes it for 3 s.
+func kafkaFaults(outage time.Duration) func(context.Context, *Stack) error {
+	return func(ctx context.Context, s *Stack) error {
+		steps := []step{{Pass, 2 * time.Second}, {Cut, outage}, {Pass, 3 * time.Second}}
+		if err := hold(ctx, s.Broker.Proxy, steps); err != nil {
+			return err
+		}
+		if err := s.Broker.Restart(); err != nil {
+			return err
+		}
+		return hold(ctx, s.Broker.Proxy, []step{{Pass, 3 * time.Second}, {BlackHole, 3 * time.Second}, {Pass, 0}})
+	}
+}
+
+// mysqlFaults makes the mirror database unreachable for outage, then resets
+// its connections once.
+func mysqlFaults(outage time.Duration) func(context.Context, *Stack) error {
+	return func(ctx context.Context, s *Stack) error {
+		return hold(ctx, s.MySQL, []step{{Pass, 2 * time.Second}, {Cut, outage}, {Pass, 2 * time.Second}, {Reset, 500 * time.Millisecond}, {Pass, 0}})
+	}
+}
+
+// checkBackFaults takes the producer's check-back endpoint down, makes it
+// slower than the check timeout, resets and black-holes its connections.
+func checkBackFaults(ctx context.Context, s *Stack) error {
+	return hold(ctx, s.Checks, []step{{Pass, time.Second}, {Cut, 1500 * time.Millisecond}, {Delay, 1500 * time.Millisecond}, {Reset, time.Second}, {BlackHole, 1500 * time.Millisecond}, {Pass, 0}})
+}
+
+// step is one mode of a proxy and how long it is held.
+type step struct {
+	mode Mode
+	hold time.Duration
+}
+
+// hold puts p through each step.
+func hold(ctx context.Context, p *Proxy, steps []step) error {
+	for _, st := range steps {
+		if err := p.Set(st.mode, 1500*time.Millisecond); err != nil {
+			return err
+		}
+		if err := sleep(ctx, st.hold); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestPolicyIsValid(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, Policy().Validate())
+}

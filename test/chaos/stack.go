@@ -1,0 +1,243 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/courier-mq/courier/devstack"
+	"github.com/courier-mq/courier/gateway"
+	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/models/modelstest"
+	"github.com/courier-mq/courier/worker"
+	"github.com/courier-mq/courier/workflows"
+)
+
+// Topic is the Kafka topic every chaos message goes to.
+const Topic = "chaos"
+
+// partitions is the partition count of Topic.
+const partitions = 3
+
+// Policy is the short lifecycle the chaos stacks run with, so that a scenario
+// settles within seconds of its last fault: check-backs from 200 ms on, at
+// most 2 s apart, six of them (about 7 s in all) with a 1 s timeout; resends
+// 2 s apart, DEAD 6 s after the first send without completion.
+func Policy() workflows.Policy {
+	return workflows.Policy{
+		CheckDelay:         200 * time.Millisecond,
+		CheckBackoff:       2,
+		CheckMaxDelay:      2 * time.Second,
+		CheckMaxAttempts:   6,
+		CheckTimeout:       time.Second,
+		ResendIntervals:    []time.Duration{2 * time.Second, 2 * time.Second, 2 * time.Second},
+		PublishMaxInterval: time.Second,
+	}
+}
+
+// Stack is the real system with a fault handle on every part: an in-process
+// Temporal server with SQLite persistence that can be restarted on its data
+// directory, a kfake broker behind a proxy that can be restarted on its data
+// directory, the mirror database (MySQL behind a proxy, or SQLite where no
+// MySQL answers), the producer's check-back endpoint behind a proxy, the
+// gateway over real HTTP, `courier worker` as a separate OS process, and the
+// downstream consumer. Everything stops when the test ends.
+type Stack struct {
+	// Temporal is the running Temporal server; RestartTemporal replaces it.
+	Temporal *devstack.Temporal
+	// Client is the test's own Temporal client, for checking workflows.
+	Client client.Client
+	// Broker is the Kafka broker and its proxy.
+	Broker *Broker
+	// MySQL is the proxy in front of the mirror database, nil on SQLite.
+	MySQL *Proxy
+	// Store reads the mirror directly, not through the proxy.
+	Store *models.Store
+	// Driver is the mirror's database driver.
+	Driver string
+	// Checks is the proxy in front of the producer's check-back endpoint.
+	Checks *Proxy
+	// Producer is the check-back endpoint itself.
+	Producer *Producer
+	// Gateway calls the gateway over HTTP.
+	Gateway *Client
+	// Worker is the `courier worker` process.
+	Worker *WorkerProcess
+	// Downstream is the consumer service.
+	Downstream *Downstream
+
+	temporalCfg      devstack.TemporalConfig
+	temporalRestarts int
+}
+
+// NewStack starts a Stack for t, running the worker from the courier binary
+// bin with policy as the gateway's default policy.
+func NewStack(t *testing.T, bin string, policy workflows.Policy) *Stack {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	dir := t.TempDir()
+	quiet := slog.New(slog.DiscardHandler)
+	s := &Stack{}
+
+	// Temporal, on a fixed port so that a restart comes back where clients
+	// look for it.
+	port, err := freePort()
+	require.NoError(t, err)
+	serverLog, err := os.Create(filepath.Join(dir, "temporal.log"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = serverLog.Close() })
+	s.temporalCfg = devstack.TemporalConfig{
+		DataDir:          filepath.Join(dir, "temporal"),
+		Port:             port,
+		SearchAttributes: worker.SearchAttributes(),
+		Logger:           slog.New(slog.NewTextHandler(serverLog, &slog.HandlerOptions{Level: slog.LevelError})),
+	}
+	s.Temporal, err = devstack.StartTemporal(ctx, s.temporalCfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Temporal.Stop() })
+	s.Client, err = client.DialContext(ctx, client.Options{HostPort: s.Temporal.HostPort(), Logger: sdklog.NewStructuredLogger(quiet)})
+	require.NoError(t, err)
+	t.Cleanup(s.Client.Close)
+
+	// Kafka.
+	s.Broker, err = StartBroker(filepath.Join(dir, "kafka"), []string{Topic}, partitions)
+	require.NoError(t, err)
+	t.Cleanup(s.Broker.Close)
+
+	// The mirror: the worker writes it through the proxy, the test and the
+	// gateway read it directly.
+	storeCfg, workerDSN := s.mirror(t)
+	s.Store, err = models.Open(ctx, storeCfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Store.Close() })
+	require.NoError(t, s.Store.Migrate(ctx))
+
+	// The producer's check-back endpoint.
+	s.Producer = NewProducer(policy.CheckTimeout + 500*time.Millisecond)
+	checks := httptest.NewServer(s.Producer)
+	t.Cleanup(checks.Close)
+	s.Checks, err = NewProxy(checks.Listener.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Checks.Close() })
+
+	// The gateway, in this process, over real HTTP.
+	gw, err := gateway.New(gateway.Config{
+		CheckURLAllowHosts: []string{gateway.AllowLoopback},
+		DefaultPolicy:      policy,
+	}, gateway.Deps{Temporal: s.Client, Store: s.Store, Logger: quiet, Registry: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	api := httptest.NewServer(gw.Handler())
+	t.Cleanup(api.Close)
+	s.Gateway = NewClient(api.URL)
+
+	// The worker, as its own process.
+	s.Worker = NewWorkerProcess(bin, map[string]string{
+		"COURIER_TEMPORAL_ADDRESS":    s.Temporal.HostPort(),
+		"COURIER_KAFKA_BROKERS":       s.Broker.Addr(),
+		"COURIER_DB_DRIVER":           s.Driver,
+		"COURIER_DB_DSN":              workerDSN,
+		"COURIER_WORKER_STOP_TIMEOUT": "1s",
+		"COURIER_LOG_LEVEL":           "warn",
+	}, filepath.Join(dir, "worker.log"))
+	require.NoError(t, s.Worker.Start())
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("worker log (tail):\n%s", s.Worker.LogTail(8<<10))
+		}
+		_ = s.Worker.Stop()
+	})
+
+	// The consumer service, reading through the broker's proxy.
+	s.Downstream = NewDownstream(ctx, s.Gateway)
+	require.NoError(t, s.Downstream.Consume(ctx, s.Broker.Addr(), Topic))
+	// Stop the consumer and its pending completes before anything else.
+	t.Cleanup(cancel)
+	return s
+}
+
+// mirror picks the mirror database: a fresh MySQL database behind a proxy
+// when a server answers, else a SQLite file (then no MySQL fault can be
+// injected). It returns the store's config and the worker's DSN.
+func (s *Stack) mirror(t *testing.T) (models.Config, string) {
+	t.Helper()
+	if !mysqlAvailable() {
+		cfg := modelstest.SQLiteConfig(t)
+		s.Driver = models.DriverSQLite
+		return cfg, cfg.DSN
+	}
+	cfg := modelstest.MySQLConfig(t)
+	s.Driver = models.DriverMySQL
+	dsn, err := mysql.ParseDSN(cfg.DSN)
+	require.NoError(t, err)
+	s.MySQL, err = NewProxy(dsn.Addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.MySQL.Close() })
+	dsn.Addr = s.MySQL.Addr()
+	dsn.Timeout = 2 * time.Second
+	dsn.ReadTimeout = 5 * time.Second
+	dsn.WriteTimeout = 5 * time.Second
+	return cfg, dsn.FormatDSN()
+}
+
+// mysqlAvailable reports whether the mirror goes to MySQL, as modelstest
+// decides it: always when COURIER_TEST_MYSQL_DSN is set (modelstest then
+// fails if the server does not answer), else when 127.0.0.1:3306 answers.
+func mysqlAvailable() bool {
+	if _, ok := os.LookupEnv(modelstest.EnvMySQLDSN); ok {
+		return true
+	}
+	conn, err := net.DialTimeout("tcp", "127.0.0.1:3306", time.Second)
+	if err != nil {
+		return false
+	}
+	_ = conn.Close()
+	return true
+}
+
+// CheckURL is the check URL messages name: the producer's endpoint through
+// its proxy.
+func (s *Stack) CheckURL() string { return "http://" + s.Checks.Addr() + "/courier/check" }
+
+// RestartTemporal stops the Temporal server, leaves it down for down, and
+// starts it again on the same data directory and port.
+func (s *Stack) RestartTemporal(ctx context.Context, down time.Duration) error {
+	if err := s.Temporal.Stop(); err != nil {
+		return err
+	}
+	s.temporalRestarts++
+	if err := sleep(ctx, down); err != nil {
+		return err
+	}
+	t, err := devstack.StartTemporal(ctx, s.temporalCfg)
+	if err != nil {
+		return fmt.Errorf("restart temporal on %s: %w", s.temporalCfg.DataDir, err)
+	}
+	s.Temporal = t
+	return nil
+}
+
+// TemporalRestarts counts the calls to RestartTemporal.
+func (s *Stack) TemporalRestarts() int { return s.temporalRestarts }
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
