@@ -443,6 +443,11 @@ func (r *messageRun) complete(ctx workflow.Context, consumer string) {
 	}
 	now := workflow.Now(ctx)
 	r.st.CompletedAt = &now
+	if r.st.PublishedAt == nil {
+		// Completed while the publish's answer was still on its way: the
+		// consumer had the message, so it was published by now at the latest.
+		r.st.PublishedAt = &now
+	}
 	r.st.LastError = ""
 	r.transition(ctx, models.StatusCompleted)
 }

@@ -453,6 +453,15 @@ func TestCompleteDuringPublishCompletes(t *testing.T) {
 	res := b.run(t)
 	require.Equal(t, models.StatusCompleted, res.Status)
 	require.GreaterOrEqual(t, len(b.acts.publishes), 2)
+	last := b.acts.mirror[0].Transition
+	for _, w := range b.acts.mirror {
+		if w.Transition.Revision > last.Revision {
+			last = w.Transition
+		}
+	}
+	require.Equal(t, models.StatusCompleted, last.Status)
+	require.NotNil(t, last.PublishedAt, "a completed message shows when it was published at the latest")
+	require.Equal(t, testStart.Add(20*time.Second), last.PublishedAt.UTC())
 }
 
 func TestCorruptSignalIsDropped(t *testing.T) {
