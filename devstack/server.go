@@ -117,5 +117,12 @@ func devDynamicConfig() dynamicconfig.StaticClient {
 		// The Web UI polls list and count queries; the default of 10 per
 		// second throttles it while Courier lists messages too.
 		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
+		// One partition per task queue: a single worker's few pollers then
+		// wait on the partition every task lands on, so tasks are matched in
+		// memory instead of written to SQLite and read back. Measured in
+		// docs/performance.md: more bare workflows per second and a far
+		// shorter tail than the default of four partitions.
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
 	}
 }

@@ -46,11 +46,14 @@ type Config struct {
 
 	WorkerMaxActivities int
 	WorkerStopTimeout   time.Duration
+	WorkerStickyCache   int
 
 	LogLevel  string
 	LogFormat string
 
 	Dev DevConfig
+
+	Bench BenchConfig
 
 	// envErrors are COURIER_* variables that did not parse.
 	envErrors []error
@@ -95,6 +98,10 @@ func (c *Config) register(fs *flag.FlagSet, cmd string) {
 	if cmd == "version" {
 		return
 	}
+	if cmd == "bench" {
+		c.Bench.register(fs)
+		return
+	}
 	if cmd == "healthcheck" {
 		str(&c.HTTPAddr, "http-addr", ":8080", "address of the gateway to check")
 		return
@@ -137,6 +144,7 @@ func (c *Config) register(fs *flag.FlagSet, cmd string) {
 	if cmd == "worker" || cmd == "all" || cmd == "dev" {
 		integer(&c.WorkerMaxActivities, "worker-max-activities", 500, "activities (publishes, check-backs, mirror writes) in flight")
 		dur(&c.WorkerStopTimeout, "worker-stop-timeout", 30*time.Second, "how long shutdown waits for in-flight activities")
+		integer(&c.WorkerStickyCache, "worker-sticky-cache", 1000, "workflows kept in memory between their tasks; evicted ones are rebuilt from history")
 	}
 	if cmd == "dev" {
 		str(&c.Dev.DataDir, "data-dir", ".courier", "where the embedded stack keeps its data")
@@ -163,6 +171,8 @@ func (c *Config) Validate(cmd string) error {
 	switch cmd {
 	case "version", "healthcheck":
 		return errors.Join(errs...)
+	case "bench":
+		return errors.Join(append(errs, c.Bench.validate())...)
 	case "migrate":
 		errs = append(errs, c.storeConfig().Validate())
 		return errors.Join(errs...)
@@ -248,6 +258,7 @@ func (c *Config) workerConfig() worker.Config {
 	wc := worker.Config{
 		MaxConcurrentActivities: c.WorkerMaxActivities,
 		StopTimeout:             c.WorkerStopTimeout,
+		StickyCacheSize:         c.WorkerStickyCache,
 	}
 	wc.SetDefaults()
 	return wc

@@ -27,6 +27,7 @@ Commands:
   all          run the gateway and the worker in one process
   migrate      apply the mirror database's schema migrations
   healthcheck  exit 0 when the gateway at --http-addr is ready
+  bench        measure a running Courier against a bare-workflow baseline
   version      print the version
 
 Every flag can also be set with a COURIER_* environment variable; run
@@ -50,7 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cmd := args[0]
 	switch cmd {
-	case "dev", "gateway", "worker", "all", "migrate", "healthcheck", "version":
+	case "dev", "gateway", "worker", "all", "migrate", "healthcheck", "version", "bench":
 	default:
 		fmt.Fprintf(stderr, "courier: unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -94,6 +95,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runServices(ctx, &cfg, logger, roles{gateway: true, worker: true})
 	case "dev":
 		err = runDev(ctx, &cfg, logger, stdout)
+	case "bench":
+		err = runBench(ctx, &cfg, logger, stdout, stderr)
 	}
 	if err != nil && ctx.Err() == nil {
 		fmt.Fprintf(stderr, "courier %s: %v\n", cmd, err)
