@@ -11,11 +11,12 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/server/temporal"
+
+	"github.com/courier-mq/courier/worker"
 )
 
 // readyTimeout bounds how long a Start function waits for its server to answer
@@ -153,7 +154,7 @@ func (t *Temporal) ready(ctx context.Context, cfg TemporalConfig) error {
 		return err
 	}
 	defer c.Close()
-	return registerSearchAttributes(ctx, c.OperatorService(), cfg.Namespace, cfg.SearchAttributes)
+	return worker.RegisterSearchAttributes(ctx, c.OperatorService(), cfg.Namespace, cfg.SearchAttributes)
 }
 
 func (t *Temporal) awaitFrontend(ctx context.Context, namespace string) (client.Client, error) {
@@ -173,43 +174,4 @@ func (t *Temporal) awaitFrontend(ctx context.Context, namespace string) (client.
 		case <-time.After(pollInterval):
 		}
 	}
-}
-
-// registerSearchAttributes adds the attributes the namespace lacks, which
-// makes it safe at every start. One registered with another type is an error:
-// a search attribute's type cannot change. An attribute added here to an
-// existing namespace reaches the history service with its next namespace cache
-// refresh (2 s); until then a workflow upserting it fails its workflow task,
-// which Temporal retries.
-func registerSearchAttributes(
-	ctx context.Context,
-	operator operatorservice.OperatorServiceClient,
-	namespace string,
-	attrs map[string]enumspb.IndexedValueType,
-) error {
-	resp, err := operator.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
-	if err != nil {
-		return fmt.Errorf("list search attributes of %s: %w", namespace, err)
-	}
-	missing := map[string]enumspb.IndexedValueType{}
-	for name, want := range attrs {
-		got, ok := resp.GetCustomAttributes()[name]
-		switch {
-		case !ok:
-			missing[name] = want
-		case got != want:
-			return fmt.Errorf("search attribute %s on %s is %s, want %s", name, namespace, got, want)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	_, err = operator.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace:        namespace,
-		SearchAttributes: missing,
-	})
-	if err != nil {
-		return fmt.Errorf("register search attributes on %s: %w", namespace, err)
-	}
-	return nil
 }

@@ -26,15 +26,22 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 // EnsureSearchAttributes registers SearchAttributes on namespace. Attributes
 // that already exist are left alone, so it is safe at every start.
 func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
-	existing, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	return RegisterSearchAttributes(ctx, c.OperatorService(), namespace, SearchAttributes())
+}
+
+// RegisterSearchAttributes adds the attributes of attrs that namespace lacks
+// and waits until the server lists them. One already registered with another
+// type is an error: a search attribute's type cannot change.
+func RegisterSearchAttributes(ctx context.Context, operator operatorservice.OperatorServiceClient, namespace string, attrs map[string]enumspb.IndexedValueType) error {
+	existing, err := operator.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
 	if err != nil {
 		return fmt.Errorf("list search attributes of %s: %w", namespace, err)
 	}
 	missing := map[string]enumspb.IndexedValueType{}
-	for name, typ := range SearchAttributes() {
+	for name, typ := range attrs {
 		if got, ok := existing.GetCustomAttributes()[name]; ok {
 			if got != typ {
-				return fmt.Errorf("search attribute %s on %s is %s, Courier needs %s", name, namespace, got, typ)
+				return fmt.Errorf("search attribute %s on %s is %s, want %s", name, namespace, got, typ)
 			}
 			continue
 		}
@@ -43,7 +50,7 @@ func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 	if len(missing) == 0 {
 		return nil
 	}
-	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+	_, err = operator.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
 		Namespace:        namespace,
 		SearchAttributes: missing,
 	})
@@ -55,7 +62,7 @@ func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 	// may take a moment to list them: wait until it does, so that the first
 	// workflow started after this returns can use them.
 	for {
-		existing, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+		existing, err := operator.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
 		if err != nil {
 			return fmt.Errorf("list search attributes of %s: %w", namespace, err)
 		}
