@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/models"
@@ -153,6 +154,15 @@ type SignalRecord struct {
 	// Reason explains an ignored or rejected signal.
 	Reason string `json:"reason,omitempty"`
 }
+
+// ChangeLocalActivities is the workflow.GetVersion change ID under which
+// mirror writes and publishes became local activities.
+const ChangeLocalActivities = "local-activities"
+
+// VersionLocalActivities is the ChangeLocalActivities version of workflows
+// that run mirror writes and publishes as local activities. Workflows started
+// before it keep regular activities until they close.
+const VersionLocalActivities workflow.Version = 1
 
 // MaxSignalRecords bounds State.Signals so that a client repeating a signal
 // cannot grow the query answer without limit.

@@ -38,7 +38,10 @@ type messageRun struct {
 	st     State
 
 	// direct is the direct-send path: the message starts confirmed.
-	direct   bool
+	direct bool
+	// local is true for workflows started since VersionLocalActivities:
+	// mirror writes and publishes run as local activities.
+	local    bool
 	signals  []signalChannel
 	mirror   []workflow.Future // mirror writes not known to be finished
 	saStatus models.Status     // the CourierStatus value last upserted
@@ -84,6 +87,7 @@ func newMessageRun(ctx workflow.Context, in Input) (*messageRun, error) {
 }
 
 func (r *messageRun) run(ctx workflow.Context) (Result, error) {
+	r.local = workflow.GetVersion(ctx, ChangeLocalActivities, workflow.DefaultVersion, VersionLocalActivities) >= VersionLocalActivities
 	if r.st.CreatedAt.IsZero() {
 		r.st.CreatedAt = workflow.Now(ctx)
 	}
@@ -245,19 +249,16 @@ func (r *messageRun) publish(ctx workflow.Context) {
 		Headers:   r.msg.Headers,
 		Attempt:   r.st.SendCount,
 	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: publishTimeout,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        r.policy.PublishMaxInterval,
-			MaximumAttempts:        0, // until the broker accepts it
-			NonRetryableErrorTypes: []string{activities.ErrTypePublishRejected},
-		},
-	})
+	retry := &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        r.policy.PublishMaxInterval,
+		MaximumAttempts:        0, // until the broker accepts it
+		NonRetryableErrorTypes: []string{activities.ErrTypePublishRejected},
+	}
 	var res activities.PublishResult
-	err, done := r.awaitFuture(ctx, actx, func(c workflow.Context) workflow.Future {
-		return workflow.ExecuteActivity(c, acts.Publish, in)
+	err, done := r.awaitFuture(ctx, ctx, func(c workflow.Context) workflow.Future {
+		return r.execute(c, publishTimeout, retry, acts.Publish, in)
 	}, &res)
 	if !done {
 		return // completed by its consumers while the publish was in flight
@@ -487,17 +488,39 @@ func (r *messageRun) transitionCreate(ctx workflow.Context, status models.Status
 		create.Status = status
 	}
 	in := activities.MirrorInput{Create: create, Transition: r.transitionRow(ctx)}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: mirrorTimeout,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-			MaximumAttempts:    0, // the database comes back; the row must follow
-		},
-	})
+	retry := &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    time.Minute,
+		MaximumAttempts:    0, // the database comes back; the row must follow
+	}
 	r.pruneMirror()
-	r.mirror = append(r.mirror, workflow.ExecuteActivity(actx, acts.WriteMirror, in))
+	r.mirror = append(r.mirror, r.execute(ctx, mirrorTimeout, retry, acts.WriteMirror, in))
+}
+
+// execute runs one mirror write or publish: as a local activity in workflows
+// started since VersionLocalActivities, as a regular activity in older ones.
+//
+// A local activity runs on the worker that holds the workflow and is recorded
+// as one marker event in the workflow task that asked for it. A regular one
+// costs three events and a workflow task of its own when it ends, which is
+// where most of a message's history and latency went. Both are retried by
+// the same policy; a local activity retries inside the workflow task while
+// its backoff is short and through a timer once it is longer, so a long
+// database or broker outage keeps retrying either way.
+func (r *messageRun) execute(ctx workflow.Context, timeout time.Duration, retry *temporal.RetryPolicy, activity any, in any) workflow.Future {
+	if r.local {
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout: timeout,
+			RetryPolicy:         retry,
+		})
+		return workflow.ExecuteLocalActivity(lctx, activity, in)
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: timeout,
+		RetryPolicy:         retry,
+	})
+	return workflow.ExecuteActivity(actx, activity, in)
 }
 
 // mirrorTimeout bounds one mirror write attempt.

@@ -15,13 +15,25 @@ import (
 // a real Temporal server by
 //
 //	go test ./worker -run TestLifecycle -record
+//
+// testdata/v0-regular-activities holds histories from before
+// VersionLocalActivities, when mirror writes and publishes were regular
+// activities.
 func TestReplay(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	current, err := filepath.Glob(filepath.Join("testdata", "*.json"))
 	require.NoError(t, err)
-	require.NotEmpty(t, files, "no recorded histories in testdata/")
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
+	require.NotEmpty(t, current, "no recorded histories in testdata/")
+	// Histories recorded by earlier versions of the workflow stay in
+	// subdirectories named after what they were recorded with, and must
+	// replay for as long as such workflows can still be open.
+	older, err := filepath.Glob(filepath.Join("testdata", "*", "*.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, older, "no histories of earlier workflow versions in testdata/*/")
+	for _, file := range append(current, older...) {
+		name, err := filepath.Rel("testdata", file)
+		require.NoError(t, err)
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			replayer := worker.NewWorkflowReplayer()
 			replayer.RegisterWorkflowWithOptions(MessageWorkflow, workflow.RegisterOptions{Name: WorkflowType})
