@@ -511,8 +511,11 @@ func (r *messageRun) transitionCreate(ctx workflow.Context, status models.Status
 func (r *messageRun) execute(ctx workflow.Context, timeout time.Duration, retry *temporal.RetryPolicy, activity any, in any) workflow.Future {
 	if r.local {
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-			StartToCloseTimeout: timeout,
-			RetryPolicy:         retry,
+			// Without it the SDK ends the retries when StartToCloseTimeout
+			// has passed since the first attempt.
+			ScheduleToCloseTimeout: localRetryWindow,
+			StartToCloseTimeout:    timeout,
+			RetryPolicy:            retry,
 		})
 		return workflow.ExecuteLocalActivity(lctx, activity, in)
 	}
@@ -525,6 +528,12 @@ func (r *messageRun) execute(ctx workflow.Context, timeout time.Duration, retry 
 
 // mirrorTimeout bounds one mirror write attempt.
 const mirrorTimeout = 30 * time.Second
+
+// localRetryWindow is how long a local activity is retried: as long as a
+// regular activity without a ScheduleToCloseTimeout, which is until it
+// succeeds. A mirror write must land when the database comes back, and a
+// publish when the broker does, however long they were away.
+const localRetryWindow = 100 * 365 * 24 * time.Hour
 
 // pruneMirror forgets mirror writes that have finished.
 func (r *messageRun) pruneMirror() {

@@ -35,6 +35,10 @@ type fakeActivities struct {
 	publishErr func(n int) error
 	// duringPublish runs inside publish call number n before it returns.
 	duringPublish func(n int)
+	// mirrorErr fails a mirror write attempted at now; failed attempts are
+	// counted in mirrorFailures and not recorded in mirror.
+	mirrorErr      func(now time.Time) error
+	mirrorFailures int
 }
 
 func (f *fakeActivities) CheckBack(_ context.Context, in activities.CheckInput) (activities.CheckResult, error) {
@@ -69,6 +73,12 @@ func (f *fakeActivities) Publish(_ context.Context, in activities.PublishInput) 
 func (f *fakeActivities) WriteMirror(_ context.Context, in activities.MirrorInput) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.mirrorErr != nil {
+		if err := f.mirrorErr(f.env.Now().UTC()); err != nil {
+			f.mirrorFailures++
+			return err
+		}
+	}
 	f.mirror = append(f.mirror, in)
 	return nil
 }
@@ -333,6 +343,40 @@ func TestTransientPublishErrorsRetry(t *testing.T) {
 	require.Equal(t, []int{1, 1, 1, 1}, b.acts.publishAttempts())
 	// 1 s, 2 s, 4 s backoff between the four attempts.
 	require.Equal(t, testStart.Add(7*time.Second), b.acts.publishAt[3])
+}
+
+// TestOutagesOutlastTimeouts keeps the mirror database and then the broker
+// away for longer than one attempt's timeout: the retries go on until both
+// are back, the message is delivered while the mirror is still away, and the
+// mirror ends with every transition.
+func TestOutagesOutlastTimeouts(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.input.Confirmed = true
+	mirrorBack := testStart.Add(10 * time.Minute)
+	b.acts.mirrorErr = func(now time.Time) error {
+		if now.Before(mirrorBack) {
+			return errors.New("dial tcp 127.0.0.1:3306: connect: connection refused")
+		}
+		return nil
+	}
+	b.acts.publishErr = func(n int) error {
+		if n <= 8 { // 1+2+4+8+10+10+10 s of backoff: past publishTimeout
+			return errors.New("kafka: broker not available")
+		}
+		return nil
+	}
+	b.acts.duringPublish = func(n int) {
+		if n == 9 {
+			b.env.RegisterDelayedCallback(func() { b.env.SignalWorkflow(SignalComplete, Completion{}) }, 30*time.Second)
+		}
+	}
+	res := b.run(t)
+	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Len(t, b.acts.publishes, 9)
+	require.True(t, b.acts.publishAt[8].Before(mirrorBack), "delivery waited for the mirror: published at %s", b.acts.publishAt[8])
+	require.Greater(t, b.acts.mirrorFailures, 5)
+	require.Equal(t, []models.Status{models.StatusSending, models.StatusDelivered, models.StatusCompleted}, b.acts.mirrorStatuses())
 }
 
 func TestPermanentPublishErrorIsDeadThenRedrive(t *testing.T) {
