@@ -498,42 +498,70 @@ func (r *messageRun) transitionCreate(ctx workflow.Context, status models.Status
 	r.mirror = append(r.mirror, r.execute(ctx, mirrorTimeout, retry, acts.WriteMirror, in))
 }
 
-// execute runs one mirror write or publish: as a local activity in workflows
-// started since VersionLocalActivities, as a regular activity in older ones.
+// execute runs one mirror write or publish. In workflows started since
+// VersionLocalActivities it is first tried as a local activity, for up to
+// localWindow, and handed to a regular activity only if that fails; older
+// workflows use a regular activity from the start.
 //
 // A local activity runs on the worker that holds the workflow and is recorded
 // as one marker event in the workflow task that asked for it. A regular one
 // costs three events and a workflow task of its own when it ends, which is
-// where most of a message's history and latency went. Both are retried by
-// the same policy; a local activity retries inside the workflow task while
-// its backoff is short and through a timer once it is longer, so a long
-// database or broker outage keeps retrying either way.
+// where most of a message's history and latency went. But a local activity
+// holds its workflow task open while it retries, so signals wait, and each
+// retry past the task's timeout adds a timer and a task to the history. So
+// the local try is short, and an outage of the database or the broker is
+// waited out by a regular activity, whose retries the server keeps out of
+// the history, however long they go on.
 func (r *messageRun) execute(ctx workflow.Context, timeout time.Duration, retry *temporal.RetryPolicy, activity any, in any) workflow.Future {
-	if r.local {
-		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-			// Without it the SDK ends the retries when StartToCloseTimeout
-			// has passed since the first attempt.
-			ScheduleToCloseTimeout: localRetryWindow,
-			StartToCloseTimeout:    timeout,
-			RetryPolicy:            retry,
+	regular := func(ctx workflow.Context) workflow.Future {
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: timeout,
+			RetryPolicy:         retry,
 		})
-		return workflow.ExecuteLocalActivity(lctx, activity, in)
+		return workflow.ExecuteActivity(actx, activity, in)
 	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: timeout,
-		RetryPolicy:         retry,
+	if !r.local {
+		return regular(ctx)
+	}
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: localWindow,
+		StartToCloseTimeout:    min(timeout, localWindow),
+		RetryPolicy:            retry,
 	})
-	return workflow.ExecuteActivity(actx, activity, in)
+	local := workflow.ExecuteLocalActivity(lctx, activity, in)
+	f, set := workflow.NewFuture(ctx)
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		err := local.Get(gctx, nil)
+		if err == nil || gctx.Err() != nil || !retryable(err, retry) {
+			set.Chain(local)
+			return
+		}
+		workflow.GetLogger(gctx).Warn("local activity failed, continuing as a regular activity", "error", err)
+		set.Chain(regular(gctx))
+	})
+	return f
 }
 
 // mirrorTimeout bounds one mirror write attempt.
 const mirrorTimeout = 30 * time.Second
 
-// localRetryWindow is how long a local activity is retried: as long as a
-// regular activity without a ScheduleToCloseTimeout, which is until it
-// succeeds. A mirror write must land when the database comes back, and a
-// publish when the broker does, however long they were away.
-const localRetryWindow = 100 * 365 * 24 * time.Hour
+// localWindow bounds the local try of a mirror write or publish, retries
+// included: long enough for a lost connection or a leader election, short
+// enough that a signal waiting on the workflow task is not held up long.
+const localWindow = 5 * time.Second
+
+// retryable reports whether a failed activity may succeed when tried again
+// under retry: not when it was cancelled or failed for good.
+func retryable(err error, retry *temporal.RetryPolicy) bool {
+	if temporal.IsCanceledError(err) {
+		return false
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && (appErr.NonRetryable() || slices.Contains(retry.NonRetryableErrorTypes, appErr.Type())) {
+		return false
+	}
+	return true
+}
 
 // pruneMirror forgets mirror writes that have finished.
 func (r *messageRun) pruneMirror() {
