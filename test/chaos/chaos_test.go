@@ -151,7 +151,38 @@ func TestMySQLOutage(t *testing.T) {
 	if s.MySQL == nil {
 		t.Skip("no MySQL server: the mirror is SQLite, which has no network to break")
 	}
-	run(t, s, Plan{Name: "4-mysql", Messages: msgs, Faults: mysqlFaults(sc.outage)})
+	var cutFrom, cutTo time.Time
+	faults := func(ctx context.Context, s *Stack) error {
+		if err := hold(ctx, s.MySQL, []step{{Pass, 2 * time.Second}}); err != nil {
+			return err
+		}
+		cutFrom = time.Now()
+		if err := hold(ctx, s.MySQL, []step{{Cut, sc.outage}}); err != nil {
+			return err
+		}
+		cutTo = time.Now()
+		return hold(ctx, s.MySQL, mysqlAfterCut)
+	}
+	run(t, s, Plan{Name: "4-mysql", Messages: msgs, Faults: faults})
+	// The mirror is a copy: while it cannot be written, messages must still
+	// reach Kafka. The first second is left out, for the publishes already
+	// under way when the cut began.
+	during := deliveriesBetween(s.Downstream, cutFrom.Add(time.Second), cutTo)
+	require.Positive(t, during, "no message reached Kafka while the mirror database was cut off (%s)", cutTo.Sub(cutFrom))
+	t.Logf("4-mysql: %d deliveries while the mirror was cut off for %s", during, cutTo.Sub(cutFrom).Round(time.Second))
+}
+
+// deliveriesBetween counts the records the downstream received in [from, to].
+func deliveriesBetween(d *Downstream, from, to time.Time) int {
+	n := 0
+	for _, id := range d.SeenIDs() {
+		for _, del := range d.Seen(id) {
+			if !del.At.Before(from) && !del.At.After(to) {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 func TestCheckBackFaults(t *testing.T) {
@@ -244,11 +275,15 @@ func kafkaFaults(outage time.Duration) func(context.Context, *Stack) error {
 	}
 }
 
+// mysqlAfterCut follows a cut of the mirror database: it comes back, then
+// every connection is reset at once.
+var mysqlAfterCut = []step{{Pass, 2 * time.Second}, {Reset, 500 * time.Millisecond}, {Pass, 0}}
+
 // mysqlFaults makes the mirror database unreachable for outage, then resets
 // its connections once.
 func mysqlFaults(outage time.Duration) func(context.Context, *Stack) error {
 	return func(ctx context.Context, s *Stack) error {
-		return hold(ctx, s.MySQL, []step{{Pass, 2 * time.Second}, {Cut, outage}, {Pass, 2 * time.Second}, {Reset, 500 * time.Millisecond}, {Pass, 0}})
+		return hold(ctx, s.MySQL, append([]step{{Pass, 2 * time.Second}, {Cut, outage}}, mysqlAfterCut...))
 	}
 }
 
