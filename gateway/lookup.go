@@ -31,13 +31,41 @@ type messageState struct {
 	stale bool
 }
 
-// lookup finds the current state of message id for deciding a signal. The
-// workflow's state query is the truth. When the workflow does not exist the
-// message is not found, unless the mirror still has it (its workflow has
-// passed Temporal's retention). When the query fails for another reason (no
-// worker is polling, say) the mirror's row answers, and while the mirror has
-// not caught up yet, the status search attribute of the workflow does.
+// lookup finds the current state of message id: from the workflow's
+// description when it has what a decision needs (see described.state),
+// otherwise as queryLookup says.
 func (s *Server) lookup(ctx context.Context, id string) (messageState, error) {
+	if st, ok := s.describedState(ctx, id, false); ok {
+		return st, nil
+	}
+	return s.queryLookup(ctx, id)
+}
+
+// describedState is the state of message id from the workflow's description:
+// the status search attribute, which the workflow upserts at every
+// transition and the server keeps with the workflow, and the consumers memo.
+// Reading it involves no worker. It is not ok when the description fails,
+// the memo is missing (workflows started before it), or completions is set
+// and the message has named consumers (who completed is not described).
+//
+// The status lags a workflow task in flight: a consumer can already hold a
+// message the description still calls WAITING_CONFIRM. So only a signal this
+// state Applies may be decided on it; anything else is asked again.
+func (s *Server) describedState(ctx context.Context, id string, completions bool) (messageState, bool) {
+	d, err := s.describe(ctx, id)
+	if err != nil || !d.consumersKnown || (completions && len(d.consumers) > 0) {
+		return messageState{}, false
+	}
+	return messageState{status: d.status, consumers: d.consumers}, true
+}
+
+// queryLookup finds the state of message id through the workflow's state
+// query, which is the truth. When the workflow does not exist the message is
+// not found, unless the mirror still has it (its workflow has passed
+// Temporal's retention). When the query fails for another reason (no worker
+// is polling, say) the mirror's row answers, and while the mirror has not
+// caught up yet, the status search attribute of the workflow does.
+func (s *Server) queryLookup(ctx context.Context, id string) (messageState, error) {
 	st, qerr := s.query(ctx, id)
 	if qerr == nil {
 		return messageState{status: st.Status, consumers: st.Consumers, completedBy: st.CompletedBy}, nil
@@ -82,6 +110,10 @@ type described struct {
 	status  models.Status
 	topic   string
 	started time.Time
+	// consumers are the named consumers from the memo; consumersKnown is
+	// false for workflows started without that memo field.
+	consumers      []string
+	consumersKnown bool
 }
 
 // describe reads the CourierStatus and CourierTopic search attributes of
@@ -108,6 +140,9 @@ func (s *Server) describe(ctx context.Context, id string) (described, error) {
 		_ = dc.FromPayload(p, &d.topic) // the topic is informative only
 	}
 	d.started = info.GetStartTime().AsTime()
+	if p := info.GetMemo().GetFields()[memoConsumers]; p != nil {
+		d.consumersKnown = dc.FromPayload(p, &d.consumers) == nil
+	}
 	return d, nil
 }
 

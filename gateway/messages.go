@@ -23,6 +23,11 @@ import (
 // fingerprint, compared when the same id is prepared again.
 const memoFingerprint = "courier_fingerprint"
 
+// memoConsumers is the workflow memo field holding the message's named
+// consumers (an empty list when there are none). With it, the workflow's
+// description alone decides a signal, without asking a worker.
+const memoConsumers = "courier_consumers"
+
 // prepareResponse answers prepare and send.
 type prepareResponse struct {
 	ID     string        `json:"id"`
@@ -56,7 +61,10 @@ func (s *Server) prepare(direct bool) echo.HandlerFunc {
 				workflows.SearchAttrStatus.ValueSet(string(pm.status)),
 				workflows.SearchAttrTopic.ValueSet(pm.input.Message.Topic),
 			),
-			Memo: map[string]any{memoFingerprint: pm.fingerprint},
+			Memo: map[string]any{
+				memoFingerprint: pm.fingerprint,
+				memoConsumers:   append([]string{}, pm.input.Message.Consumers...),
+			},
 		}, workflows.WorkflowType, pm.input)
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &started) {

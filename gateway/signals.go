@@ -96,8 +96,17 @@ type signalResult struct {
 // workflows.Decide the workflow uses, and sends it only when it is Applied.
 // Rejected is a result, not an error; errors are for a message that is not
 // found or a dependency that failed.
+//
+// The workflow's description decides first, with no worker involved; an
+// answer other than Applied from it is checked with the state query, which
+// waits for a workflow task in flight (see describedState).
 func (s *Server) signal(ctx context.Context, id, name, consumer string, arg any) (signalResult, error) {
-	st, err := s.lookup(ctx, id)
+	if st, ok := s.describedState(ctx, id, name == workflows.SignalComplete); ok {
+		if res := decide(id, name, consumer, st); res.Outcome == workflows.Applied {
+			return s.send(ctx, id, name, consumer, arg, res)
+		}
+	}
+	st, err := s.queryLookup(ctx, id)
 	if err != nil {
 		s.metrics.signal(name, "failed")
 		return signalResult{}, err
@@ -116,9 +125,14 @@ func (s *Server) signal(ctx context.Context, id, name, consumer string, arg any)
 		res.Outcome = outcomeAccepted
 		res.reason = ""
 	}
+	return s.send(ctx, id, name, consumer, arg, res)
+}
+
+// send signals the workflow of message id with the decided result res.
+func (s *Server) send(ctx context.Context, id, name, consumer string, arg any, res signalResult) (signalResult, error) {
 	sctx, cancel := context.WithTimeout(ctx, temporalTimeout)
 	defer cancel()
-	err = s.temporal.SignalWorkflow(sctx, workflows.WorkflowID(id), "", name, arg)
+	err := s.temporal.SignalWorkflow(sctx, workflows.WorkflowID(id), "", name, arg)
 	if isNotFound(err) {
 		// The workflow closed between the lookup and the signal; it flushed
 		// its mirror row before closing, so the row has the final status.
