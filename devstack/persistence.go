@@ -45,13 +45,23 @@ func sqliteConnectAttributes() map[string]string {
 	}
 }
 
-// sqliteStores are the SQL configs of the default and the visibility store.
-type sqliteStores struct {
-	main       *config.SQL
+// temporalStores are the server's two SQL stores, on SQLite or PostgreSQL.
+type temporalStores struct {
+	main       *config.SQL // executions, namespaces, cluster metadata
 	visibility *config.SQL
+	// numShards is the server's NumHistoryShards. The server records it in
+	// the store at first start and keeps that count for good.
+	numShards int32
+	// setup creates the databases and schema the stores lack and leaves
+	// existing ones alone.
+	setup func() error
 }
 
-func newSQLiteStores(dataDir string) sqliteStores {
+// sqliteNumHistoryShards is the history shard count on SQLite. Every existing
+// data directory was created with it, so it never changes.
+const sqliteNumHistoryShards = 1
+
+func newSQLiteStores(dataDir string) temporalStores {
 	store := func(file string) *config.SQL {
 		return &config.SQL{
 			PluginName:        sqliteplugin.PluginName,
@@ -59,21 +69,29 @@ func newSQLiteStores(dataDir string) sqliteStores {
 			ConnectAttributes: sqliteConnectAttributes(),
 		}
 	}
-	return sqliteStores{main: store(temporalDBFile), visibility: store(visibilityDBFile)}
+	s := temporalStores{main: store(temporalDBFile), visibility: store(visibilityDBFile), numShards: sqliteNumHistoryShards}
+	s.setup = func() error {
+		for _, store := range []*config.SQL{s.main, s.visibility} {
+			if err := setupSQLiteSchema(store); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return s
 }
 
-// prepare creates the schema in files that do not exist yet and the namespace
-// if it is missing. Existing files are used as they are.
-func (s sqliteStores) prepare(namespace string, searchAttributes map[string]enumspb.IndexedValueType) error {
-	for _, store := range []*config.SQL{s.main, s.visibility} {
-		if err := setupSchema(store); err != nil {
-			return err
-		}
+// prepare sets up what the stores lack and creates the namespace if it is
+// missing.
+func (s temporalStores) prepare(namespace string, searchAttributes map[string]enumspb.IndexedValueType) error {
+	if err := s.setup(); err != nil {
+		return err
 	}
 	return createNamespace(s.main, namespace, searchAttributes)
 }
 
-func setupSchema(store *config.SQL) error {
+// setupSQLiteSchema creates the schema in a file that does not exist yet.
+func setupSQLiteSchema(store *config.SQL) error {
 	_, err := os.Stat(store.DatabaseName)
 	if err == nil {
 		return nil
@@ -92,6 +110,9 @@ func setupSchema(store *config.SQL) error {
 // request. The search attributes go in with it: registering them later through
 // the operator service only reaches the history service's cache after its
 // next refresh. CreateNamespaces leaves an existing namespace untouched.
+// sqliteschema's namespace helpers are plain SQL persistence code: they serve
+// PostgreSQL as well, whose visibility schema has the same custom search
+// attribute columns.
 func createNamespace(store *config.SQL, name string, searchAttributes map[string]enumspb.IndexedValueType) error {
 	ns, err := sqliteschema.NewNamespaceConfig(clusterName, name, false, searchAttributes)
 	if err != nil {

@@ -14,20 +14,20 @@ import (
 	"go.temporal.io/server/temporal"
 )
 
-// clusterName names the single cluster; it is stored in the SQLite files, so it
+// clusterName names the single cluster; it is stored in the database, so it
 // never changes.
 const clusterName = "active"
 
 // Names of the two data stores in the server's persistence config.
 const (
-	mainStore       = "sqlite-main"
-	visibilityStore = "sqlite-visibility"
+	mainStore       = "main"
+	visibilityStore = "visibility"
 )
 
 // serverOptions builds the options of a single-node Temporal server: all four
-// services in this process, found through static hosts (no ringpop), on the
-// SQLite stores.
-func serverOptions(cfg TemporalConfig, stores sqliteStores, logger serverLogger) ([]temporal.ServerOption, error) {
+// services in this process, found through static hosts (no ringpop), on
+// stores.
+func serverOptions(cfg TemporalConfig, stores temporalStores, logger serverLogger) ([]temporal.ServerOption, error) {
 	frontend := net.JoinHostPort(dialHost(cfg.Host), strconv.Itoa(cfg.Port))
 	// Every port but the frontend's gRPC port is a free one, so none clashes
 	// with a Temporal server or anything else on the well-known ports (7234,
@@ -59,7 +59,7 @@ func serverOptions(cfg TemporalConfig, stores sqliteStores, logger serverLogger)
 		Persistence: config.Persistence{
 			DefaultStore:     mainStore,
 			VisibilityStore:  visibilityStore,
-			NumHistoryShards: 1,
+			NumHistoryShards: stores.numShards,
 			DataStores: map[string]config.DataStore{
 				mainStore:       {SQL: stores.main},
 				visibilityStore: {SQL: stores.visibility},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -36,6 +37,19 @@ func upsertWorkflow(ctx workflow.Context, status string) (string, error) {
 func TestTemporal(t *testing.T) {
 	t.Parallel()
 	cfg := setupTemporal(t)
+	checkRestart(t, cfg, sqliteNumHistoryShards)
+	for _, file := range []string{temporalDBFile, visibilityDBFile} {
+		require.Equal(t, "wal", journalMode(t, filepath.Join(cfg.DataDir, file)), file)
+	}
+}
+
+// checkRestart runs a workflow to completion on a server started with cfg,
+// stops it, starts it again on the same store and finds the workflow there,
+// its history, search attributes and visibility record intact, and the
+// server on the shard count the store was created with. It leaves the server
+// stopped.
+func checkRestart(t *testing.T, cfg TemporalConfig, shards int32) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 
@@ -66,7 +80,7 @@ func TestTemporal(t *testing.T) {
 	c.Close()
 	stopTemporal(t, srv)
 
-	// Restart on the same files, with one more search attribute: it is
+	// Restart on the same store, with one more search attribute: it is
 	// registered on the existing namespace, the others are left alone.
 	cfg.SearchAttributes = maps.Clone(cfg.SearchAttributes)
 	cfg.SearchAttributes["DevstackExtra"] = enumspb.INDEXED_VALUE_TYPE_INT
@@ -78,13 +92,13 @@ func TestTemporal(t *testing.T) {
 	desc, err := c.DescribeWorkflowExecution(ctx, "devstack-wf", "")
 	require.NoError(t, err)
 	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, desc.GetWorkflowExecutionInfo().GetStatus())
+	require.Equal(t, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, lastEventType(t, c, "devstack-wf"))
 	require.Equal(t, 1, countByStatus(t, c, "delivered"))
+	info, err := c.WorkflowService().GetClusterInfo(ctx, &workflowservice.GetClusterInfoRequest{})
+	require.NoError(t, err)
+	require.Equal(t, shards, info.GetHistoryShardCount())
 	c.Close()
 	stopTemporal(t, srv)
-
-	for _, file := range []string{temporalDBFile, visibilityDBFile} {
-		require.Equal(t, "wal", journalMode(t, filepath.Join(cfg.DataDir, file)), file)
-	}
 }
 
 func setupTemporal(t *testing.T) TemporalConfig {
@@ -137,6 +151,21 @@ func countByStatus(t *testing.T, c client.Client, status string) int {
 	})
 	require.NoError(t, err)
 	return len(resp.GetExecutions())
+}
+
+// lastEventType reads the workflow's whole history and returns the type of its
+// last event.
+func lastEventType(t *testing.T, c client.Client, workflowID string) enumspb.EventType {
+	t.Helper()
+	iter := c.GetWorkflowHistory(t.Context(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var events []*historypb.HistoryEvent
+	for iter.HasNext() {
+		event, err := iter.Next()
+		require.NoError(t, err)
+		events = append(events, event)
+	}
+	require.NotEmpty(t, events, "history of %s", workflowID)
+	return events[len(events)-1].GetEventType()
 }
 
 // journalMode reads the journal mode stored in the file's header, through a

@@ -67,6 +67,9 @@ type DevConfig struct {
 	UIPort       int
 	KafkaPort    int
 	NoUI         bool
+	// TemporalPostgres is a postgres:// URL for the embedded Temporal
+	// server's state instead of SQLite in the data directory.
+	TemporalPostgres string
 	// External services instead of the embedded ones.
 	Temporal string
 	Kafka    string
@@ -153,6 +156,7 @@ func (c *Config) register(fs *flag.FlagSet, cmd string) {
 		integer(&c.Dev.UIPort, "ui-port", 8233, "embedded Temporal Web UI port")
 		integer(&c.Dev.KafkaPort, "kafka-port", 9092, "embedded Kafka broker port")
 		boolean(&c.Dev.NoUI, "no-ui", false, "do not start the Temporal Web UI")
+		str(&c.Dev.TemporalPostgres, "temporal-postgres", "", "keep the embedded Temporal server's state in PostgreSQL instead of SQLite: a postgres://user@host:5432/db URL; db and db_visibility are created if missing")
 		str(&c.Dev.Temporal, "temporal", "", "use this Temporal frontend (host:port) instead of the embedded server")
 		str(&c.Dev.Kafka, "kafka", "", "use these Kafka brokers (comma-separated) instead of the embedded broker")
 		str(&c.Dev.MySQL, "mysql", "", "keep the mirror in this MySQL database (DSN) instead of SQLite in the data directory")
@@ -200,6 +204,9 @@ func (c *Config) Validate(cmd string) error {
 	if cmd == "dev" {
 		if c.Dev.DataDir == "" {
 			errs = append(errs, errors.New("data-dir is required"))
+		}
+		if c.Dev.TemporalPostgres != "" && c.Dev.Temporal != "" {
+			errs = append(errs, errors.New("temporal-postgres configures the embedded Temporal server; it cannot go with temporal"))
 		}
 		for name, port := range map[string]int{"temporal-port": c.Dev.TemporalPort, "ui-port": c.Dev.UIPort, "kafka-port": c.Dev.KafkaPort} {
 			if port < 1 || port > 65535 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,7 @@ func runDev(ctx context.Context, cfg *Config, logger *slog.Logger, out io.Writer
 	if cfg.TemporalAddress == "" {
 		t, err := devstack.StartTemporal(ctx, devstack.TemporalConfig{
 			DataDir:          filepath.Join(dir, "temporal"),
+			Postgres:         cfg.Dev.TemporalPostgres,
 			Host:             cfg.Dev.Host,
 			Port:             cfg.Dev.TemporalPort,
 			Namespace:        cfg.TemporalNamespace,
@@ -100,6 +102,9 @@ func runDev(ctx context.Context, cfg *Config, logger *slog.Logger, out io.Writer
 	fmt.Fprintf(out, "Courier dev stack is running (data in %s)\n", dir)
 	fmt.Fprintf(out, "  gateway       http://%s\n", dialAddr(cfg.HTTPAddr))
 	fmt.Fprintf(out, "  temporal      %s (namespace %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace)
+	if cfg.Dev.TemporalPostgres != "" {
+		fmt.Fprintf(out, "  temporal db   %s\n", redactURL(cfg.Dev.TemporalPostgres))
+	}
 	if uiURL != "" {
 		fmt.Fprintf(out, "  temporal ui   %s\n", uiURL)
 	}
@@ -116,6 +121,15 @@ func dialAddr(addr string) string {
 		return "127.0.0.1" + addr
 	}
 	return addr
+}
+
+// redactURL hides the password of a URL that StartTemporal has accepted.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
 
 // createDatabase creates the database a dev --mysql DSN names, so that a
