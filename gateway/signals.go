@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/workflows"
@@ -97,10 +100,15 @@ type signalResult struct {
 // Rejected is a result, not an error; errors are for a message that is not
 // found or a dependency that failed.
 //
-// The workflow's description decides first, with no worker involved; an
+// It is first sent as an update, which the workflow itself decides and
+// answers (see update). Failing that, the workflow's description decides, with no worker involved; an
 // answer other than Applied from it is checked with the state query, which
 // waits for a workflow task in flight (see describedState).
 func (s *Server) signal(ctx context.Context, id, name, consumer string, arg any) (signalResult, error) {
+	if res, ok := s.update(ctx, id, name, arg); ok {
+		s.metrics.signal(name, string(res.Outcome))
+		return res, nil
+	}
 	if st, ok := s.describedState(ctx, id, name == workflows.SignalComplete); ok {
 		if res := decide(id, name, consumer, st); res.Outcome == workflows.Applied {
 			return s.send(ctx, id, name, consumer, arg, res)
@@ -180,4 +188,43 @@ func pathID(c echo.Context) (string, error) {
 		return "", notFound(clip(raw))
 	}
 	return id, nil
+}
+
+// updateTimeout bounds the wait for an update's answer. An update waits for a
+// worker to run the workflow; when none does in time, the signal goes
+// instead, which the workflow takes whenever it runs.
+const updateTimeout = 3 * time.Second
+
+// update sends signal name to message id's workflow as an update and returns
+// the workflow's own answer: applied, or repeated or rejected by the update's
+// validator (workflows.UpdateResult). ok is false when there is no answer (no
+// worker in time, a closed workflow, Temporal unavailable, a workflow whose
+// code has no such update): the caller then decides and signals as before.
+// Sending both is safe, since a repeat of an applied signal changes nothing.
+func (s *Server) update(ctx context.Context, id, name string, arg any) (res signalResult, ok bool) {
+	uctx, cancel := context.WithTimeout(ctx, updateTimeout)
+	defer cancel()
+	h, err := s.temporal.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
+		WorkflowID:   workflows.WorkflowID(id),
+		UpdateName:   name,
+		Args:         []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		var ur workflows.UpdateResult
+		if err = h.Get(uctx, &ur); err == nil {
+			return signalResult{signalResponse: signalResponse{ID: id, Status: ur.Status, Outcome: workflows.Applied}}, true
+		}
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && (appErr.Type() == workflows.UpdateRepeated || appErr.Type() == workflows.UpdateRejected) {
+		res = signalResult{signalResponse: signalResponse{ID: id, Outcome: workflows.Disposition(appErr.Type())}, reason: appErr.Message()}
+		if appErr.HasDetails() && appErr.Details(&res.Status) == nil {
+			return res, true
+		}
+	}
+	if err != nil && !isNotFound(err) && !errors.Is(err, context.DeadlineExceeded) {
+		s.logger.Debug("update not answered, signalling instead", "id", id, "update", name, "error", err)
+	}
+	return signalResult{}, false
 }

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/internal/teststack"
@@ -86,6 +87,28 @@ func (s *stack) start(t *testing.T, in workflows.Input) client.WorkflowRun {
 func (s *stack) signal(t *testing.T, id, name string, arg any) {
 	t.Helper()
 	require.NoError(t, s.client.SignalWorkflow(context.Background(), workflows.WorkflowID(id), "", name, arg))
+}
+
+// update sends an update that must be applied and returns its answer.
+func (s *stack) update(t *testing.T, id, name string, arg any) workflows.UpdateResult {
+	t.Helper()
+	res, err := s.updateErr(id, name, arg)
+	require.NoError(t, err)
+	return res
+}
+
+func (s *stack) updateErr(id, name string, arg any) (workflows.UpdateResult, error) {
+	var res workflows.UpdateResult
+	h, err := s.client.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{
+		WorkflowID:   workflows.WorkflowID(id),
+		UpdateName:   name,
+		Args:         []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return res, err
+	}
+	return res, h.Get(context.Background(), &res)
 }
 
 func (s *stack) state(t *testing.T, id string) workflows.State {
@@ -186,6 +209,26 @@ func TestLifecycle(t *testing.T) {
 		require.NotNil(t, row.CompletedAt)
 		require.Equal(t, []byte(`{"id":"confirm-1"}`), row.Payload)
 		s.recordHistory(t, run, "confirm_complete")
+	})
+
+	t.Run("confirm and complete by update", func(t *testing.T) {
+		t.Parallel()
+		run := s.start(t, s.message("update-1"))
+		s.mirrorRow(t, "update-1", models.StatusWaitingConfirm)
+		require.Equal(t, workflows.UpdateResult{Status: models.StatusWaitingConfirm},
+			s.update(t, "update-1", workflows.SignalConfirm, workflows.Decision{By: "producer"}))
+		// The update answers once the workflow has acted on it: the record
+		// is in Kafka and a second confirm is a repeat.
+		require.Len(t, s.Kafka.Wait(t, "update-1", 1), 1)
+		_, err := s.updateErr("update-1", workflows.SignalConfirm, workflows.Decision{By: "producer"})
+		var appErr *temporal.ApplicationError
+		require.ErrorAs(t, err, &appErr)
+		require.Equal(t, workflows.UpdateRepeated, appErr.Type())
+		require.Equal(t, workflows.UpdateResult{Status: models.StatusDelivered},
+			s.update(t, "update-1", workflows.SignalComplete, workflows.Completion{Consumer: "accounting"}))
+		require.Equal(t, models.StatusCompleted, s.result(t, run).Status)
+		s.mirrorRow(t, "update-1", models.StatusCompleted)
+		s.recordHistory(t, run, "update_confirm_complete")
 	})
 
 	t.Run("cancel", func(t *testing.T) {

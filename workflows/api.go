@@ -39,6 +39,27 @@ const (
 	SignalRedrive = "redrive"
 )
 
+// Each signal can also be sent as a workflow update of the same name and
+// argument, which answers at once with what it did. The update's validator
+// rejects one that Decide would not apply, with a *temporal.ApplicationError
+// whose type is the Disposition (UpdateRepeated or UpdateRejected), whose
+// message is the reason and whose details hold the message's status; a
+// rejected update leaves nothing in the history. An
+// applied one returns an UpdateResult once the workflow has acted on it.
+const (
+	UpdateRepeated = string(Repeated)
+	UpdateRejected = string(Rejected)
+	// UpdateNotReady rejects an update that arrives before the workflow has
+	// entered its first status; the caller signals instead.
+	UpdateNotReady = "not_ready"
+)
+
+// UpdateResult answers an applied update: the status the message was in
+// when the update was applied.
+type UpdateResult struct {
+	Status models.Status `json:"status"`
+}
+
 // QueryState returns the message's State.
 const QueryState = "state"
 

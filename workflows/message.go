@@ -41,8 +41,11 @@ type messageRun struct {
 	direct bool
 	// local is true for workflows started since VersionLocalActivities:
 	// mirror writes and publishes run as local activities.
-	local    bool
-	signals  []signalChannel
+	local   bool
+	signals []signalChannel
+	// wake is sent to when an update changed the status, so that the
+	// lifecycle loop stops waiting for what the old status waited for.
+	wake     workflow.Channel
 	mirror   []workflow.Future // mirror writes not known to be finished
 	saStatus models.Status     // the CourierStatus value last upserted
 }
@@ -83,7 +86,63 @@ func newMessageRun(ctx workflow.Context, in Input) (*messageRun, error) {
 	if err := workflow.SetQueryHandler(ctx, QueryState, r.state); err != nil {
 		return nil, fmt.Errorf("register %s query: %w", QueryState, err)
 	}
+	r.wake = workflow.NewBufferedChannel(ctx, 1)
+	if err := r.setUpdateHandlers(ctx); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// setUpdateHandlers registers the update form of each signal (see
+// UpdateResult). The validator decides with the same table as a signal, so an
+// update is applied exactly when the signal would be.
+func (r *messageRun) setUpdateHandlers(ctx workflow.Context) error {
+	for _, name := range []string{SignalConfirm, SignalCancel, SignalRedrive} {
+		err := workflow.SetUpdateHandlerWithOptions(ctx, name,
+			func(ctx workflow.Context, d Decision) (UpdateResult, error) {
+				return r.update(ctx, name, d, Completion{}), nil
+			},
+			workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, _ Decision) error {
+				return r.validate(name, "")
+			}},
+		)
+		if err != nil {
+			return fmt.Errorf("register %s update: %w", name, err)
+		}
+	}
+	err := workflow.SetUpdateHandlerWithOptions(ctx, SignalComplete,
+		func(ctx workflow.Context, c Completion) (UpdateResult, error) {
+			return r.update(ctx, SignalComplete, Decision{}, c), nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, c Completion) error {
+			return r.validate(SignalComplete, c.Consumer)
+		}},
+	)
+	if err != nil {
+		return fmt.Errorf("register %s update: %w", SignalComplete, err)
+	}
+	return nil
+}
+
+// validate rejects an update that would not be applied.
+func (r *messageRun) validate(name, consumer string) error {
+	if r.st.Status == "" {
+		return temporal.NewApplicationError("the message has no status yet", UpdateNotReady)
+	}
+	outcome, reason := Decide(r.st.Status, name, consumer, r.msg.Consumers, r.st.CompletedBy)
+	if outcome != Applied {
+		return temporal.NewApplicationError(reason, string(outcome), r.st.Status)
+	}
+	return nil
+}
+
+// update applies a validated update and wakes the lifecycle loop, which may
+// be waiting on a timer or an activity that the new status makes moot.
+func (r *messageRun) update(ctx workflow.Context, name string, d Decision, c Completion) UpdateResult {
+	res := UpdateResult{Status: r.st.Status}
+	r.apply(ctx, name, d, c)
+	r.wake.SendAsync(struct{}{})
+	return res
 }
 
 func (r *messageRun) run(ctx workflow.Context) (Result, error) {
@@ -381,6 +440,7 @@ func (r *messageRun) awaitFuture(ctx, startCtx workflow.Context, start func(work
 func (r *messageRun) signalSelector(ctx workflow.Context) workflow.Selector {
 	sel := workflow.NewSelector(ctx)
 	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+	sel.AddReceive(r.wake, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil) })
 	for _, s := range r.signals {
 		sel.AddReceive(s.ch, func(c workflow.ReceiveChannel, _ bool) {
 			r.receive(ctx, s.name, c)
@@ -403,6 +463,11 @@ func (r *messageRun) receive(ctx workflow.Context, name string, c workflow.Recei
 	if !ok {
 		return
 	}
+	r.apply(ctx, name, d, comp)
+}
+
+// apply acts on one signal or update as Decide says, and records it.
+func (r *messageRun) apply(ctx workflow.Context, name string, d Decision, comp Completion) {
 	rec := SignalRecord{Name: name, By: d.By, Consumer: comp.Consumer}
 	var reason string
 	rec.Outcome, reason = Decide(r.st.Status, name, comp.Consumer, r.msg.Consumers, r.st.CompletedBy)

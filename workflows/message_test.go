@@ -217,6 +217,87 @@ func TestConfirmPublishComplete(t *testing.T) {
 	}
 }
 
+// updateOutcome is what one update answered.
+type updateOutcome struct {
+	result   UpdateResult
+	rejected *temporal.ApplicationError
+	err      error
+}
+
+// updateAt sends an update d after the workflow starts and records its
+// answer in out.
+func (b *bundle) updateAt(t *testing.T, d time.Duration, name string, arg any, out *updateOutcome) {
+	b.env.RegisterDelayedCallback(func() {
+		b.env.UpdateWorkflow(name, name+d.String(), &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) {
+				if !errors.As(err, &out.rejected) {
+					out.err = err
+				}
+			},
+			OnComplete: func(v any, err error) {
+				if err != nil {
+					out.err = err
+					return
+				}
+				out.result = v.(UpdateResult)
+			},
+		}, arg)
+	}, d)
+}
+
+func TestUpdatesAnswerWhatTheyDid(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var confirm, again, cancel, complete updateOutcome
+	b.updateAt(t, time.Second, SignalConfirm, Decision{By: "producer"}, &confirm)
+	b.updateAt(t, 2*time.Second, SignalConfirm, Decision{By: "producer"}, &again)
+	b.updateAt(t, 3*time.Second, SignalCancel, Decision{By: "producer"}, &cancel)
+	b.updateAt(t, 4*time.Second, SignalComplete, Completion{}, &complete)
+
+	res := b.run(t)
+
+	require.Equal(t, models.StatusCompleted, res.Status)
+	require.NoError(t, confirm.err)
+	require.Nil(t, confirm.rejected)
+	require.Equal(t, UpdateResult{Status: models.StatusWaitingConfirm}, confirm.result)
+	require.Equal(t, []time.Time{testStart.Add(time.Second)}, b.acts.publishAt, "published on the update, not at the check-back")
+
+	require.NotNil(t, again.rejected, "a second confirm is rejected by the validator")
+	require.Equal(t, UpdateRepeated, again.rejected.Type())
+	var status models.Status
+	require.NoError(t, again.rejected.Details(&status))
+	require.Equal(t, models.StatusDelivered, status)
+
+	require.NotNil(t, cancel.rejected)
+	require.Equal(t, UpdateRejected, cancel.rejected.Type())
+	require.Equal(t, "message is already confirmed", cancel.rejected.Message())
+
+	require.NoError(t, complete.err)
+	require.Equal(t, UpdateResult{Status: models.StatusDelivered}, complete.result)
+	require.Empty(t, b.acts.checks)
+}
+
+func TestUpdateEndsAWaitForActivity(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.input.Confirmed = true
+	// The broker is away; a consumer that got the message anyway (an earlier
+	// send's answer was lost) completes it while the publish still retries.
+	b.acts.publishErr = func(int) error { return errors.New("kafka: broker not available") }
+	var complete updateOutcome
+	b.updateAt(t, 20*time.Second, SignalComplete, Completion{}, &complete)
+
+	res := b.run(t)
+
+	require.Equal(t, models.StatusCompleted, res.Status)
+	require.NoError(t, complete.err)
+	require.Equal(t, UpdateResult{Status: models.StatusSending}, complete.result)
+	for _, at := range b.acts.publishAt {
+		require.False(t, at.After(testStart.Add(20*time.Second)), "publish retried at %s, after the update completed the message", at)
+	}
+}
+
 func TestCancelNeverPublishes(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
