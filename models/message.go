@@ -26,9 +26,10 @@ type Message struct {
 	PublishedAt *time.Time `json:"published_at,omitempty"`
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
 	UpdatedAt   time.Time  `gorm:"autoUpdateTime:false" json:"updated_at"`
-	// Revision counts the workflow's transitions. A write carrying a revision at
-	// or below the stored one is ignored, so retried and reordered writes never
-	// move a message backwards.
+	// Revision orders the workflow's transitions (a counter, or in newer
+	// workflows the history length and a counter, see workflows). A write
+	// carrying a revision at or below the stored one is ignored, so retried
+	// and reordered writes never move a message backwards.
 	Revision int64 `gorm:"not null" json:"revision"`
 }
 

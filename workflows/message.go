@@ -637,7 +637,7 @@ func (r *messageRun) pruneMirror() {
 func (r *messageRun) transitionRow(ctx workflow.Context) models.Transition {
 	return models.Transition{
 		ID:          r.msg.ID,
-		Revision:    r.st.Revision,
+		Revision:    r.mirrorRevision(ctx),
 		Status:      r.st.Status,
 		CheckCount:  r.st.CheckCount,
 		SendCount:   r.st.SendCount,
@@ -647,6 +647,24 @@ func (r *messageRun) transitionRow(ctx workflow.Context) models.Transition {
 		CompletedAt: r.st.CompletedAt,
 		UpdatedAt:   workflow.Now(ctx),
 	}
+}
+
+// mirrorRevision orders the mirror writes of this workflow.
+//
+// A local activity writes before its workflow task is committed. When the
+// task is lost (its worker killed), the task that replaces it starts from
+// the last committed state with what has arrived since, and its transitions
+// can differ from the lost ones under the same counter: the lost task may
+// have written DELIVERED as revision 3 where the committed one has COMPLETED.
+// So in workflows with local activities the revision leads with the history
+// length at the start of the workflow task, which is larger in any task that
+// replaces a lost one, and the transition counter orders writes within it.
+// The history stays far below 2^20 events, the counter below 2^20.
+func (r *messageRun) mirrorRevision(ctx workflow.Context) int64 {
+	if !r.local {
+		return r.st.Revision
+	}
+	return int64(workflow.GetInfo(ctx).GetCurrentHistoryLength())<<20 + r.st.Revision
 }
 
 // row is the full mirror row written when the message is first seen.
