@@ -40,7 +40,7 @@ type messageRun struct {
 	// direct is the direct-send path: the message starts confirmed.
 	direct bool
 	// local is true for workflows started since VersionLocalActivities:
-	// mirror writes and publishes run as local activities.
+	// mirror writes and publishes are first tried as local activities.
 	local   bool
 	signals []signalChannel
 	// wake is sent to when an update changed the status, so that the
