@@ -538,16 +538,12 @@ func (r *messageRun) transition(ctx workflow.Context, status models.Status) {
 func (r *messageRun) transitionCreate(ctx workflow.Context, status models.Status, create *models.Message) {
 	r.st.Status = status
 	r.st.Revision++
-	if status != r.saStatus {
-		err := workflow.UpsertTypedSearchAttributes(ctx,
-			SearchAttrStatus.ValueSet(string(status)),
-			SearchAttrTopic.ValueSet(r.msg.Topic),
-		)
-		if err != nil {
-			workflow.GetLogger(ctx).Warn("upsert search attributes", "error", err)
-		} else {
-			r.saStatus = status
-		}
+	// SENDING normally lasts only as long as the local publish, inside this
+	// workflow task, and DELIVERED follows: upserting it would cost a history
+	// event and a visibility write for a status nobody can see. It is
+	// upserted when the publish outlasts the local try (see execute).
+	if status != models.StatusSending || !r.local {
+		r.upsertStatus(ctx)
 	}
 	if create != nil {
 		create.Status = status
@@ -561,6 +557,23 @@ func (r *messageRun) transitionCreate(ctx workflow.Context, status models.Status
 	}
 	r.pruneMirror()
 	r.mirror = append(r.mirror, r.execute(ctx, mirrorTimeout, retry, acts.WriteMirror, in))
+}
+
+// upsertStatus sets the CourierStatus search attribute to the current status
+// when it differs.
+func (r *messageRun) upsertStatus(ctx workflow.Context) {
+	if r.st.Status == r.saStatus {
+		return
+	}
+	err := workflow.UpsertTypedSearchAttributes(ctx,
+		SearchAttrStatus.ValueSet(string(r.st.Status)),
+		SearchAttrTopic.ValueSet(r.msg.Topic),
+	)
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("upsert search attributes", "error", err)
+		return
+	}
+	r.saStatus = r.st.Status
 }
 
 // execute runs one mirror write or publish. In workflows started since
@@ -602,6 +615,7 @@ func (r *messageRun) execute(ctx workflow.Context, timeout time.Duration, retry 
 			return
 		}
 		workflow.GetLogger(gctx).Warn("local activity failed, continuing as a regular activity", "error", err)
+		r.upsertStatus(gctx) // a SENDING that now lasts (see transitionCreate)
 		set.Chain(regular(gctx))
 	})
 	return f

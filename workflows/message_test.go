@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -461,6 +462,43 @@ func TestOutagesOutlastTimeouts(t *testing.T) {
 	require.True(t, b.acts.publishAt[8].Before(mirrorBack), "delivery waited for the mirror: published at %s", b.acts.publishAt[8])
 	require.Greater(t, b.acts.mirrorFailures, 5)
 	require.Equal(t, []models.Status{models.StatusSending, models.StatusDelivered, models.StatusCompleted}, b.acts.mirrorStatuses())
+}
+
+// upsertedStatuses records every CourierStatus the workflow upserts.
+func (b *bundle) upsertedStatuses() *[]models.Status {
+	var got []models.Status
+	b.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		sa := args.Get(0).(temporal.SearchAttributes)
+		if v, ok := sa.GetKeyword(SearchAttrStatus); ok {
+			got = append(got, models.Status(v))
+		}
+	}).Return(nil)
+	return &got
+}
+
+func TestSendingIsUpsertedOnlyWhenThePublishLasts(t *testing.T) {
+	t.Parallel()
+	quick := setup(t)
+	quickUpserts := quick.upsertedStatuses()
+	quick.signalAt(time.Second, SignalConfirm, Decision{})
+	quick.signalAt(time.Minute-time.Second, SignalComplete, Completion{})
+	quick.run(t)
+	require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusDelivered, models.StatusCompleted}, *quickUpserts,
+		"a publish inside the workflow task goes straight to DELIVERED")
+
+	slow := setup(t)
+	slowUpserts := slow.upsertedStatuses()
+	slow.acts.publishErr = func(n int) error {
+		if n <= 4 { // three local attempts, then one regular one
+			return errors.New("kafka: broker not available")
+		}
+		return nil
+	}
+	slow.signalAt(time.Second, SignalConfirm, Decision{})
+	slow.signalAt(time.Minute, SignalComplete, Completion{})
+	slow.run(t)
+	require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusSending, models.StatusDelivered, models.StatusCompleted}, *slowUpserts,
+		"a publish that outlasts the local try shows SENDING while it retries")
 }
 
 func TestPermanentPublishErrorIsDeadThenRedrive(t *testing.T) {
