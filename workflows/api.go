@@ -49,9 +49,6 @@ const (
 const (
 	UpdateRepeated = string(Repeated)
 	UpdateRejected = string(Rejected)
-	// UpdateNotReady rejects an update that arrives before the workflow has
-	// entered its first status; the caller signals instead.
-	UpdateNotReady = "not_ready"
 )
 
 // UpdateResult answers an applied update: the status the message was in

@@ -87,15 +87,14 @@ func newMessageRun(ctx workflow.Context, in Input) (*messageRun, error) {
 		return nil, fmt.Errorf("register %s query: %w", QueryState, err)
 	}
 	r.wake = workflow.NewBufferedChannel(ctx, 1)
-	if err := r.setUpdateHandlers(ctx); err != nil {
-		return nil, err
-	}
 	return r, nil
 }
 
 // setUpdateHandlers registers the update form of each signal (see
 // UpdateResult). The validator decides with the same table as a signal, so an
-// update is applied exactly when the signal would be.
+// update is applied exactly when the signal would be. It is called once the
+// message has its first status: the SDK hands an update that arrived earlier
+// to its handler the moment the handler is registered.
 func (r *messageRun) setUpdateHandlers(ctx workflow.Context) error {
 	for _, name := range []string{SignalConfirm, SignalCancel, SignalRedrive} {
 		err := workflow.SetUpdateHandlerWithOptions(ctx, name,
@@ -126,9 +125,6 @@ func (r *messageRun) setUpdateHandlers(ctx workflow.Context) error {
 
 // validate rejects an update that would not be applied.
 func (r *messageRun) validate(name, consumer string) error {
-	if r.st.Status == "" {
-		return temporal.NewApplicationError("the message has no status yet", UpdateNotReady)
-	}
 	outcome, reason := Decide(r.st.Status, name, consumer, r.msg.Consumers, r.st.CompletedBy)
 	if outcome != Applied {
 		return temporal.NewApplicationError(reason, string(outcome), r.st.Status)
@@ -156,6 +152,9 @@ func (r *messageRun) run(ctx workflow.Context) (Result, error) {
 		status = r.confirmed(ctx)
 	}
 	r.transitionCreate(ctx, status, &create)
+	if err := r.setUpdateHandlers(ctx); err != nil {
+		return Result{}, err
+	}
 	for !r.st.Status.Terminal() {
 		if ctx.Err() != nil {
 			return r.abandon(ctx)

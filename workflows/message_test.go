@@ -279,6 +279,21 @@ func TestUpdatesAnswerWhatTheyDid(t *testing.T) {
 	require.Empty(t, b.acts.checks)
 }
 
+func TestUpdateInTheFirstTaskIsApplied(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var confirm updateOutcome
+	b.updateAt(t, 0, SignalConfirm, Decision{By: "producer"}, &confirm)
+	b.signalAt(time.Second, SignalComplete, Completion{})
+
+	res := b.run(t)
+
+	require.Equal(t, models.StatusCompleted, res.Status)
+	require.NoError(t, confirm.err)
+	require.Nil(t, confirm.rejected, "an update that comes with the start is decided on the first status")
+	require.Equal(t, UpdateResult{Status: models.StatusWaitingConfirm}, confirm.result)
+}
+
 func TestUpdateEndsAWaitForActivity(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
