@@ -624,9 +624,12 @@ func (r *messageRun) execute(ctx workflow.Context, timeout time.Duration, retry 
 const mirrorTimeout = 30 * time.Second
 
 // localWindow bounds the local try of a mirror write or publish, retries
-// included: long enough for a lost connection or a leader election, short
-// enough that a signal waiting on the workflow task is not held up long.
-const localWindow = 5 * time.Second
+// included; with the retry policies' first backoff of a second that is two
+// attempts at most. The workflow task waits for its local activities, and with it
+// the answer to an update (a confirm waits for its publish), so a broker or
+// database outage may hold the task only briefly: the gateway waits 3 s for
+// an update's answer.
+const localWindow = time.Second
 
 // retryable reports whether a failed activity may succeed when tried again
 // under retry: not when it was cancelled or failed for good.

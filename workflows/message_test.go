@@ -438,9 +438,9 @@ func TestTransientPublishErrorsRetry(t *testing.T) {
 	require.Equal(t, models.StatusCompleted, res.Status)
 	require.Equal(t, 1, res.SendCount, "retries of one send are one send")
 	require.Equal(t, []int{1, 1, 1, 1}, b.acts.publishAttempts())
-	// 1 s and 2 s backoff inside the local try; the next backoff would end
-	// past localWindow, so the fourth attempt is a regular activity at once.
-	require.Equal(t, []time.Time{testStart, testStart.Add(time.Second), testStart.Add(3 * time.Second), testStart.Add(3 * time.Second)}, b.acts.publishAt)
+	// Two local attempts a second apart fill localWindow; the third attempt
+	// is a regular activity at once, and the fourth follows a second later.
+	require.Equal(t, []time.Time{testStart, testStart.Add(time.Second), testStart.Add(time.Second), testStart.Add(2 * time.Second)}, b.acts.publishAt)
 }
 
 // TestOutagesOutlastTimeouts keeps the mirror database and the broker away
@@ -504,7 +504,7 @@ func TestSendingIsUpsertedOnlyWhenThePublishLasts(t *testing.T) {
 	slow := setup(t)
 	slowUpserts := slow.upsertedStatuses()
 	slow.acts.publishErr = func(n int) error {
-		if n <= 4 { // three local attempts, then one regular one
+		if n <= 4 { // two local attempts, then two regular ones
 			return errors.New("kafka: broker not available")
 		}
 		return nil
