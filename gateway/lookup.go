@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/courier-mq/courier/models"
@@ -29,16 +30,6 @@ type messageState struct {
 	// stale is set when the workflow could not be asked and the state comes
 	// from the mirror or the search attributes, which may lag it.
 	stale bool
-}
-
-// lookup finds the current state of message id: from the workflow's
-// description when it has what a decision needs (see described.state),
-// otherwise as queryLookup says.
-func (s *Server) lookup(ctx context.Context, id string) (messageState, error) {
-	if st, ok := s.describedState(ctx, id, false); ok {
-		return st, nil
-	}
-	return s.queryLookup(ctx, id)
 }
 
 // describedState is the state of message id from the workflow's description:
@@ -129,6 +120,12 @@ func (s *Server) describe(ctx context.Context, id string) (described, error) {
 	if err != nil {
 		return described{}, temporalFailure("describe message "+id, err)
 	}
+	return describedFrom(id, resp)
+}
+
+// describedFrom reads what describe returns from a description already at
+// hand.
+func describedFrom(id string, resp *workflowservice.DescribeWorkflowExecutionResponse) (described, error) {
 	info := resp.GetWorkflowExecutionInfo()
 	fields := info.GetSearchAttributes().GetIndexedFields()
 	dc := converter.GetDefaultDataConverter()

@@ -97,7 +97,13 @@ func (s *Server) prepareAgain(c echo.Context, id, fp string) error {
 	if existing != fp {
 		return conflict(codeIDConflict, "message %q exists with different content; use a new id", id)
 	}
-	st, err := s.lookup(c.Request().Context(), id)
+	// The current status, from the description just read when it has the
+	// consumers memo (as describedState would take it), else as
+	// queryLookup finds it.
+	if d, err := describedFrom(id, resp); err == nil && d.consumersKnown {
+		return c.JSON(http.StatusOK, prepareResponse{ID: id, Status: d.status})
+	}
+	st, err := s.queryLookup(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
