@@ -142,7 +142,7 @@ func (r rules) decodePrepare(body []byte, direct bool, now time.Time) (*prepared
 		}
 	}
 	return &preparedMessage{
-		input:       workflows.Input{Message: msg, Policy: policy, Confirmed: direct},
+		input:       workflows.Input{Message: msg, Policy: policy, Confirmed: direct, Version: workflows.CurrentVersion},
 		status:      status,
 		fingerprint: fingerprint(msg, overrides, direct),
 	}, nil

@@ -70,7 +70,8 @@ func (s *stack) message(id string) workflows.Input {
 			Producer: "orders-svc",
 			CheckURL: s.Checks.URL,
 		},
-		Policy: policy(),
+		Policy:  policy(),
+		Version: workflows.CurrentVersion,
 	}
 }
 
@@ -181,6 +182,24 @@ func (s *stack) recordHistory(t *testing.T, run client.WorkflowRun, name string)
 	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 	require.NoError(t, os.WriteFile(path, append(data, '\n'), 0o644))
 	t.Logf("recorded %s (%d events)", path, len(hist.Events))
+}
+
+// versionEvents counts the GetVersion markers in a run's history and the
+// upserts of TemporalChangeVersion that come with them.
+func (s *stack) versionEvents(t *testing.T, run client.WorkflowRun) (markers, upserts int) {
+	t.Helper()
+	iter := s.client.GetWorkflowHistory(context.Background(), run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		require.NoError(t, err)
+		if ev.GetMarkerRecordedEventAttributes().GetMarkerName() == "Version" {
+			markers++
+		}
+		if _, ok := ev.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes().GetIndexedFields()["TemporalChangeVersion"]; ok {
+			upserts++
+		}
+	}
+	return markers, upserts
 }
 
 // TestLifecycle drives every path of the lifecycle end to end on a real
@@ -377,6 +396,33 @@ func TestLifecycle(t *testing.T) {
 		require.Equal(t, models.StatusCompleted, res.Status)
 		require.Equal(t, 0, res.CheckCount)
 		s.recordHistory(t, run, "direct_send")
+	})
+
+	t.Run("version in the input needs no marker", func(t *testing.T) {
+		t.Parallel()
+		// Pinned (as the gateway starts every message) and unpinned (as
+		// inputs from before Input.Version were): both run the same code,
+		// but only the unpinned one pays for GetVersion in its history.
+		for id, pinned := range map[string]bool{"pinned-1": true, "unpinned-1": false} {
+			in := s.message(id)
+			in.Confirmed = true
+			if !pinned {
+				in.Version = 0
+			}
+			run := s.start(t, in)
+			s.Kafka.Wait(t, id, 1)
+			s.signal(t, id, workflows.SignalComplete, workflows.Completion{})
+			require.Equal(t, models.StatusCompleted, s.result(t, run).Status)
+			markers, upserts := s.versionEvents(t, run)
+			if pinned {
+				require.Zero(t, markers, "version markers in %s", id)
+				require.Zero(t, upserts, "TemporalChangeVersion upserts in %s", id)
+			} else {
+				require.Equal(t, 1, markers, "version markers in %s", id)
+				require.Equal(t, 1, upserts, "TemporalChangeVersion upserts in %s", id)
+			}
+			s.mirrorRow(t, id, models.StatusCompleted)
+		}
 	})
 
 	t.Run("search attributes", func(t *testing.T) {

@@ -94,6 +94,15 @@ type Input struct {
 	// Confirmed starts the workflow already confirmed: the direct-send path for
 	// producers without a local transaction.
 	Confirmed bool `json:"confirmed,omitempty"`
+	// Version pins the workflow code version for this message at its start
+	// (CurrentVersion for every new start). A version in the input is part
+	// of the history from its first event, so the workflow needs no
+	// GetVersion marker, nor the TemporalChangeVersion search-attribute
+	// upsert that comes with one: two history events and a visibility
+	// write per message. Zero means the starter did not pin one (inputs
+	// from before VersionInInput): the workflow then asks GetVersion, as
+	// it always did.
+	Version workflow.Version `json:"version,omitempty"`
 }
 
 // Result is how a MessageWorkflow ended.
@@ -181,6 +190,12 @@ const ChangeLocalActivities = "local-activities"
 // that run mirror writes and publishes as local activities. Workflows started
 // before it keep regular activities until they close.
 const VersionLocalActivities workflow.Version = 1
+
+// CurrentVersion is the newest workflow code version, the one new messages
+// are started with (Input.Version). Starting with the version in the input
+// is itself a version: workflows with Input.Version set never call
+// GetVersion, and those without keep calling it until they close.
+const CurrentVersion = VersionLocalActivities
 
 // MaxSignalRecords bounds State.Signals so that a client repeating a signal
 // cannot grow the query answer without limit.

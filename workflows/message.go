@@ -39,6 +39,10 @@ type messageRun struct {
 
 	// direct is the direct-send path: the message starts confirmed.
 	direct bool
+	// pinned is the workflow code version from the input; zero (not
+	// workflow.DefaultVersion) when the starter did not pin one (see
+	// Input.Version).
+	pinned workflow.Version
 	// local is true for workflows started since VersionLocalActivities:
 	// mirror writes and publishes are first tried as local activities.
 	local   bool
@@ -67,6 +71,7 @@ func newMessageRun(ctx workflow.Context, in Input) (*messageRun, error) {
 		msg:    in.Message,
 		policy: in.Policy,
 		direct: in.Confirmed,
+		pinned: in.Version,
 		st: State{
 			MessageID: in.Message.ID,
 			Topic:     in.Message.Topic,
@@ -142,7 +147,7 @@ func (r *messageRun) update(ctx workflow.Context, name string, d Decision, c Com
 }
 
 func (r *messageRun) run(ctx workflow.Context) (Result, error) {
-	r.local = workflow.GetVersion(ctx, ChangeLocalActivities, workflow.DefaultVersion, VersionLocalActivities) >= VersionLocalActivities
+	r.local = r.version(ctx) >= VersionLocalActivities
 	if r.st.CreatedAt.IsZero() {
 		r.st.CreatedAt = workflow.Now(ctx)
 	}
@@ -178,6 +183,22 @@ func (r *messageRun) run(ctx workflow.Context) (Result, error) {
 		return Result{}, err
 	}
 	return r.result(), nil
+}
+
+// version is the workflow code version this message runs: the one pinned in
+// its input, or for inputs without one, what GetVersion recorded.
+func (r *messageRun) version(ctx workflow.Context) workflow.Version {
+	if r.pinned == 0 {
+		return workflow.GetVersion(ctx, ChangeLocalActivities, workflow.DefaultVersion, VersionLocalActivities)
+	}
+	if r.pinned > CurrentVersion {
+		// Started by a newer Courier. Like GetVersion with a version it does
+		// not know, fail the workflow task; the server retries it until a
+		// worker that knows the version takes it.
+		panic(fmt.Sprintf("message %s was started with workflow version %d; this worker runs versions up to %d",
+			r.msg.ID, r.pinned, CurrentVersion))
+	}
+	return r.pinned
 }
 
 // abandon ends a workflow cancelled through Temporal (not Courier's cancel

@@ -708,3 +708,44 @@ func TestQueryState(t *testing.T) {
 	require.Empty(t, st.LastError, "a confirm clears the check-back error")
 	require.Equal(t, int64(5), st.Revision, "five transitions: prepared, two checks, sending, delivered")
 }
+
+// A version pinned in the input decides the code path without GetVersion; an
+// input without one still asks GetVersion, as workflows started before
+// Input.Version do.
+func TestPinnedVersionSkipsGetVersion(t *testing.T) {
+	t.Parallel()
+	for _, pinned := range []bool{true, false} {
+		b := setup(t)
+		asked := 0
+		b.env.OnGetVersion(ChangeLocalActivities, workflow.DefaultVersion, VersionLocalActivities).
+			Run(func(mock.Arguments) { asked++ }).Return(VersionLocalActivities)
+		if pinned {
+			b.input.Version = CurrentVersion
+		}
+		b.input.Confirmed = true
+		b.signalAt(time.Second, SignalComplete, Completion{})
+
+		require.Equal(t, models.StatusCompleted, b.run(t).Status)
+
+		if pinned {
+			require.Zero(t, asked, "GetVersion calls with the version in the input")
+		} else {
+			require.Equal(t, 1, asked, "GetVersion calls without a version in the input")
+		}
+		require.Equal(t, []int{1}, b.acts.publishAttempts())
+	}
+}
+
+// A message started by a newer Courier is not run by code that does not know
+// its version: the workflow task fails (the server retries it) instead.
+func TestUnknownPinnedVersionFailsTheTask(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.input.Version = CurrentVersion + 1
+	b.env.ExecuteWorkflow(WorkflowType, b.input)
+	require.True(t, b.env.IsWorkflowCompleted())
+	var panicErr *temporal.PanicError
+	require.ErrorAs(t, b.env.GetWorkflowError(), &panicErr)
+	require.Contains(t, panicErr.Error(), "started with workflow version 2")
+	require.Empty(t, b.acts.publishAttempts(), "nothing was published")
+}

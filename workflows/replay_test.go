@@ -11,14 +11,15 @@ import (
 
 // TestReplay replays every history in testdata/ against the current workflow
 // code. A failure means a change would break messages already in flight: put
-// it behind workflow.GetVersion. The histories are recorded from real runs on
+// it behind a new CurrentVersion (see Input.Version). The histories are recorded from real runs on
 // a real Temporal server by
 //
 //	go test ./worker -run TestLifecycle -record
 //
 // testdata/v0-regular-activities holds histories from before
 // VersionLocalActivities, when mirror writes and publishes were regular
-// activities.
+// activities; testdata/v1-version-marker those of VersionLocalActivities
+// chosen by GetVersion, before the version was pinned in the input.
 func TestReplay(t *testing.T) {
 	t.Parallel()
 	current, err := filepath.Glob(filepath.Join("testdata", "*.json"))
