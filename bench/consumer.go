@@ -26,7 +26,7 @@ type consumer struct {
 // startConsumer creates topic if missing, joins group on it from the oldest
 // offset, and returns once partitions are assigned, so that no record waits
 // for the join.
-func startConsumer(ctx context.Context, cfg Config, topic, group string, received func(id string, at time.Time)) (*consumer, error) {
+func startConsumer(ctx context.Context, cfg Config, topic, group string, received func(id string, produced, at time.Time)) (*consumer, error) {
 	sc := sarama.NewConfig()
 	sc.ClientID = "courier-bench"
 	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
@@ -91,11 +91,13 @@ func createTopic(brokers []string, sc *sarama.Config, topic string, partitions i
 	return nil
 }
 
-// groupHandler passes records on and marks them consumed.
+// groupHandler passes records on, with the record's timestamp (set by the
+// producer, Courier's publish) and the time of receipt, and marks them
+// consumed.
 type groupHandler struct {
 	once     sync.Once
 	ready    chan struct{}
-	received func(id string, at time.Time)
+	received func(id string, produced, at time.Time)
 }
 
 func (h *groupHandler) Setup(sarama.ConsumerGroupSession) error {
@@ -110,7 +112,7 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 		at := time.Now()
 		for _, hd := range m.Headers {
 			if string(hd.Key) == activities.HeaderMessageID {
-				h.received(string(hd.Value), at)
+				h.received(string(hd.Value), m.Timestamp, at)
 				break
 			}
 		}

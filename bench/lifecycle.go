@@ -29,7 +29,7 @@ type message struct {
 	// start is when its prepare (or send) request was sent.
 	start time.Time
 	// publishFrom starts the clock of "confirm → on Kafka": when its confirm
-	// (or send) request was sent.
+	// (or, for a direct send, its send) request was sent.
 	publishFrom   time.Time
 	seen          time.Time
 	completeStart time.Time
@@ -49,9 +49,16 @@ type LifecycleResult struct {
 	// Prepare is POST /v1/messages, Send POST /v1/messages/send, Confirm
 	// POST /v1/messages/{id}/confirm: each the HTTP round trip.
 	Prepare, Send, Confirm Summary
-	// Publish runs from the confirm (or send) request to the consumer's
-	// receipt of the record.
-	Publish Summary
+	// Publish runs from the confirm request to the consumer's receipt of the
+	// record, SendPublish from the direct send request to it. A direct
+	// send is a start of a workflow whose first task is dispatched through
+	// the server's transfer queue, a confirm an update to a workflow a
+	// worker already holds; the two are kept apart.
+	Publish, SendPublish Summary
+	// Consume runs from the record's timestamp, which Courier's producer
+	// sets as it hands the record to the client, to the consumer's receipt:
+	// the broker's and the consumer's share of Publish.
+	Consume Summary
 	// Complete runs from the complete request to the workflow's close.
 	Complete Summary
 	// EndToEnd runs from the prepare (or send) request to the workflow's close.
@@ -76,7 +83,8 @@ type lifecycle struct {
 
 	prepared, seen, completed, failed atomic.Int64
 	prepare, send, confirm            recorder
-	publish, complete, endToEnd       recorder
+	publish, sendPublish, consume     recorder
+	complete, endToEnd                recorder
 
 	completeQ chan int
 	waits     sync.WaitGroup
@@ -232,7 +240,7 @@ func (l *lifecycle) produceOne(ctx context.Context, i int) {
 }
 
 // received is the consumer's callback for every record of the topic.
-func (l *lifecycle) received(id string, at time.Time) {
+func (l *lifecycle) received(id string, produced, at time.Time) {
 	i := l.index(id)
 	if i < 0 {
 		return
@@ -242,7 +250,14 @@ func (l *lifecycle) received(id string, at time.Time) {
 	first := m.seen.IsZero() && !m.publishFrom.IsZero()
 	if first {
 		m.seen = at
-		l.publish.add(at.Sub(m.publishFrom))
+		if m.direct {
+			l.sendPublish.add(at.Sub(m.publishFrom))
+		} else {
+			l.publish.add(at.Sub(m.publishFrom))
+		}
+		if !produced.IsZero() {
+			l.consume.add(at.Sub(produced))
+		}
 	}
 	enqueue := first && !l.hold && !m.completing
 	if enqueue {
@@ -360,14 +375,16 @@ func (l *lifecycle) result(ctx context.Context) (LifecycleResult, error) {
 	}
 	l.mu.Unlock()
 	res := LifecycleResult{
-		Messages: len(l.msgs),
-		Failed:   l.failed.Load(),
-		Prepare:  l.prepare.summary(),
-		Send:     l.send.summary(),
-		Confirm:  l.confirm.summary(),
-		Publish:  l.publish.summary(),
-		Complete: l.complete.summary(),
-		EndToEnd: l.endToEnd.summary(),
+		Messages:    len(l.msgs),
+		Failed:      l.failed.Load(),
+		Prepare:     l.prepare.summary(),
+		Send:        l.send.summary(),
+		Confirm:     l.confirm.summary(),
+		Publish:     l.publish.summary(),
+		SendPublish: l.sendPublish.summary(),
+		Consume:     l.consume.summary(),
+		Complete:    l.complete.summary(),
+		EndToEnd:    l.endToEnd.summary(),
 	}
 	if len(done) > 0 {
 		res.Elapsed = last.Sub(first)

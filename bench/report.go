@@ -100,6 +100,8 @@ func lifecycleFields(f map[string]any, prefix string, l LifecycleResult) {
 	latencyFields(f, prefix+"send", l.Send)
 	latencyFields(f, prefix+"confirm", l.Confirm)
 	latencyFields(f, prefix+"publish", l.Publish)
+	latencyFields(f, prefix+"send_publish", l.SendPublish)
+	latencyFields(f, prefix+"consume", l.Consume)
 	latencyFields(f, prefix+"complete", l.Complete)
 	latencyFields(f, prefix+"e2e", l.EndToEnd)
 }
@@ -157,7 +159,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			s    Summary
 		}{
 			{"prepare", l.Prepare}, {"send (direct)", l.Send}, {"confirm", l.Confirm},
-			{"confirm → on Kafka", l.Publish}, {"complete → COMPLETED", l.Complete}, {"end to end", l.EndToEnd},
+			{"confirm → on Kafka", l.Publish}, {"send → on Kafka (direct)", l.SendPublish},
+			{"of which produced → consumed", l.Consume},
+			{"complete → COMPLETED", l.Complete}, {"end to end", l.EndToEnd},
 		} {
 			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s |\n", st.name, st.s.Count, msText(st.s.P50), msText(st.s.P95), msText(st.s.P99), msText(st.s.Max))
 		}
