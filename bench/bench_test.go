@@ -66,7 +66,9 @@ func TestRunReportsTheLifecycleAgainstTheBaseline(t *testing.T) {
 	require.Equal(t, 15, r.Lifecycle.Prepare.Count)
 	require.Equal(t, 15, r.Lifecycle.Confirm.Count)
 	require.Equal(t, 5, r.Lifecycle.Send.Count)
-	require.Equal(t, 20, r.Lifecycle.Publish.Count)
+	require.Equal(t, 15, r.Lifecycle.Publish.Count, "confirm → on Kafka")
+	require.Equal(t, 5, r.Lifecycle.SendPublish.Count, "send → on Kafka")
+	require.Equal(t, 20, r.Lifecycle.Consume.Count, "produced → consumed")
 	require.Equal(t, 20, r.Lifecycle.EndToEnd.Count)
 	// A bare workflow is started, one workflow task, completed.
 	require.Equal(t, 5.0, r.Baseline.EventsPerWorkflow)
@@ -77,7 +79,8 @@ func TestRunReportsTheLifecycleAgainstTheBaseline(t *testing.T) {
 	var md bytes.Buffer
 	require.NoError(t, r.WriteMarkdown(&md))
 	require.Contains(t, md.String(), "| ratio lifecycle / baseline |")
-	require.Contains(t, md.String(), "| confirm → on Kafka | 20 |")
+	require.Contains(t, md.String(), "| confirm → on Kafka | 15 |")
+	require.Contains(t, md.String(), "| send → on Kafka (direct) | 5 |")
 	require.Contains(t, progress.String(), "bench: lifecycle ")
 }
 
