@@ -45,13 +45,19 @@ type messageRun struct {
 	pinned workflow.Version
 	// local is true for workflows started since VersionLocalActivities:
 	// mirror writes and publishes are first tried as local activities.
-	local   bool
+	local bool
+	// ordered is true for workflows started since VersionOrderedMirror.
+	ordered bool
 	signals []signalChannel
 	// wake is sent to when an update changed the status, so that the
 	// lifecycle loop stops waiting for what the old status waited for.
 	wake     workflow.Channel
 	mirror   []workflow.Future // mirror writes not known to be finished
 	saStatus models.Status     // the CourierStatus value last upserted
+	// lastMirror is the newest mirror write and mirrored the status it
+	// writes (VersionOrderedMirror).
+	lastMirror workflow.Future
+	mirrored   models.Status
 }
 
 // signalChannel is one of the four signals with its payload decoder.
@@ -147,7 +153,9 @@ func (r *messageRun) update(ctx workflow.Context, name string, d Decision, c Com
 }
 
 func (r *messageRun) run(ctx workflow.Context) (Result, error) {
-	r.local = r.version(ctx) >= VersionLocalActivities
+	version := r.version(ctx)
+	r.local = version >= VersionLocalActivities
+	r.ordered = version >= VersionOrderedMirror
 	if r.st.CreatedAt.IsZero() {
 		r.st.CreatedAt = workflow.Now(ctx)
 	}
@@ -560,14 +568,28 @@ func (r *messageRun) transitionCreate(ctx workflow.Context, status models.Status
 	r.st.Revision++
 	// SENDING normally lasts only as long as the local publish, inside this
 	// workflow task, and DELIVERED follows: upserting it would cost a history
-	// event and a visibility write for a status nobody can see. It is
-	// upserted when the publish outlasts the local try (see execute).
-	if status != models.StatusSending || !r.local {
+	// event and a visibility write for a status nobody can see, and since
+	// VersionOrderedMirror writing it to the mirror a database write and a
+	// history event. Both catch up when the publish outlasts the local try
+	// (see execute).
+	passing := status == models.StatusSending && r.local
+	if !passing {
 		r.upsertStatus(ctx)
 	}
 	if create != nil {
 		create.Status = status
 	}
+	if passing && r.ordered && create == nil {
+		return
+	}
+	r.writeMirror(ctx, create)
+}
+
+// writeMirror writes the current state to the mirror (with create, the row
+// itself). The write is not waited for. Since VersionOrderedMirror it starts
+// when the message's previous write has finished: a transition never races
+// the creation of its row, and writes of one row do not contend.
+func (r *messageRun) writeMirror(ctx workflow.Context, create *models.Message) {
 	in := activities.MirrorInput{Create: create, Transition: r.transitionRow(ctx)}
 	retry := &temporal.RetryPolicy{
 		InitialInterval:    time.Second,
@@ -576,7 +598,20 @@ func (r *messageRun) transitionCreate(ctx workflow.Context, status models.Status
 		MaximumAttempts:    0, // the database comes back; the row must follow
 	}
 	r.pruneMirror()
-	r.mirror = append(r.mirror, r.execute(ctx, mirrorTimeout, retry, acts.WriteMirror, in))
+	r.mirrored = r.st.Status
+	prev := r.lastMirror
+	if !r.ordered || prev == nil || prev.IsReady() {
+		r.lastMirror = r.execute(ctx, mirrorTimeout, retry, acts.WriteMirror, in)
+		r.mirror = append(r.mirror, r.lastMirror)
+		return
+	}
+	f, set := workflow.NewFuture(ctx)
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		_ = prev.Get(gctx, nil) // its error is flushMirror's to report
+		set.Chain(r.execute(gctx, mirrorTimeout, retry, acts.WriteMirror, in))
+	})
+	r.lastMirror = f
+	r.mirror = append(r.mirror, f)
 }
 
 // upsertStatus sets the CourierStatus search attribute to the current status
@@ -635,7 +670,11 @@ func (r *messageRun) execute(ctx workflow.Context, timeout time.Duration, retry 
 			return
 		}
 		workflow.GetLogger(gctx).Warn("local activity failed, continuing as a regular activity", "error", err)
-		r.upsertStatus(gctx) // a SENDING that now lasts (see transitionCreate)
+		// A SENDING that now lasts (see transitionCreate).
+		r.upsertStatus(gctx)
+		if r.ordered && r.mirrored != r.st.Status {
+			r.writeMirror(gctx, nil)
+		}
 		set.Chain(regular(gctx))
 	})
 	return f

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -40,6 +41,12 @@ type fakeActivities struct {
 	// counted in mirrorFailures and not recorded in mirror.
 	mirrorErr      func(now time.Time) error
 	mirrorFailures int
+	// mirrorDelay holds a mirror write for that long (real time) before it
+	// is recorded; arrivals and maxInFlight show whether writes overlapped.
+	mirrorDelay func(in activities.MirrorInput) time.Duration
+	arrivals    []models.Status
+	inFlight    int
+	maxInFlight int
 }
 
 func (f *fakeActivities) CheckBack(_ context.Context, in activities.CheckInput) (activities.CheckResult, error) {
@@ -73,7 +80,16 @@ func (f *fakeActivities) Publish(_ context.Context, in activities.PublishInput) 
 
 func (f *fakeActivities) WriteMirror(_ context.Context, in activities.MirrorInput) error {
 	f.mu.Lock()
+	f.arrivals = append(f.arrivals, in.Transition.Status)
+	f.inFlight++
+	f.maxInFlight = max(f.maxInFlight, f.inFlight)
+	f.mu.Unlock()
+	if f.mirrorDelay != nil {
+		time.Sleep(f.mirrorDelay(in))
+	}
+	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.inFlight--
 	if f.mirrorErr != nil {
 		if err := f.mirrorErr(f.env.Now().UTC()); err != nil {
 			f.mirrorFailures++
@@ -746,6 +762,65 @@ func TestUnknownPinnedVersionFailsTheTask(t *testing.T) {
 	require.True(t, b.env.IsWorkflowCompleted())
 	var panicErr *temporal.PanicError
 	require.ErrorAs(t, b.env.GetWorkflowError(), &panicErr)
-	require.Contains(t, panicErr.Error(), "started with workflow version 2")
+	require.Contains(t, panicErr.Error(), fmt.Sprintf("started with workflow version %d", CurrentVersion+1))
 	require.Empty(t, b.acts.publishAttempts(), "nothing was published")
+}
+
+// Since VersionOrderedMirror a message's mirror writes run one at a time, in
+// revision order, so a transition never reaches the database before its row
+// is created; a SENDING that passes within the local publish is not written.
+func TestMirrorWritesRunInOrder(t *testing.T) {
+	t.Parallel()
+	slowCreate := func(in activities.MirrorInput) time.Duration {
+		if in.Create != nil {
+			return 50 * time.Millisecond
+		}
+		return 0
+	}
+	for _, tc := range []struct {
+		name   string
+		direct bool
+		want   []models.Status
+	}{
+		{"confirmed", false, []models.Status{models.StatusWaitingConfirm, models.StatusDelivered, models.StatusCompleted}},
+		// A direct send's row is created as SENDING: that write cannot be left out.
+		{"direct", true, []models.Status{models.StatusSending, models.StatusDelivered, models.StatusCompleted}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := setup(t)
+			b.input.Version = CurrentVersion
+			b.input.Confirmed = tc.direct
+			b.acts.mirrorDelay = slowCreate
+			if !tc.direct {
+				b.signalAt(0, SignalConfirm, Decision{})
+			}
+			b.signalAt(time.Second, SignalComplete, Completion{})
+
+			require.Equal(t, models.StatusCompleted, b.run(t).Status)
+
+			require.Equal(t, tc.want, b.acts.arrivals, "mirror writes in the order they reached the database")
+			require.Equal(t, 1, b.acts.maxInFlight, "mirror writes of one message at once")
+		})
+	}
+}
+
+// A publish that outlasts its local try shows SENDING in the mirror too, once
+// it is handed to a regular activity.
+func TestSendingIsMirroredWhenThePublishLasts(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.input.Version = CurrentVersion
+	b.acts.publishErr = func(n int) error {
+		if n <= 4 { // two local attempts, then two regular ones
+			return errors.New("kafka: broker not available")
+		}
+		return nil
+	}
+	b.signalAt(time.Second, SignalConfirm, Decision{})
+	b.signalAt(time.Minute, SignalComplete, Completion{})
+
+	require.Equal(t, models.StatusCompleted, b.run(t).Status)
+
+	require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusSending, models.StatusDelivered, models.StatusCompleted},
+		b.acts.mirrorStatuses())
 }
