@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
@@ -165,5 +166,27 @@ func temporalFailure(what string, err error) *apiError {
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return unavailable("Temporal", fmt.Errorf("%s: %w", what, err))
 	}
+	if searchAttributesPending(err) {
+		return unavailable("Temporal (Courier's search attributes are not registered in the namespace yet)",
+			fmt.Errorf("%s: %w", what, err))
+	}
 	return internalError(what, err)
+}
+
+// searchAttributesPending reports Temporal refusing a request because the
+// namespace does not know one of Courier's search attributes. The worker
+// registers them when it starts, and a frontend learns of them seconds later
+// (the soak's first sends against a namespace made moments before got this),
+// so the request will succeed when retried: a 503, not a 500. Temporal names
+// no error type for it; its message is all there is.
+func searchAttributesPending(err error) bool {
+	var invalid *serviceerror.InvalidArgument
+	if !errors.As(err, &invalid) {
+		return false
+	}
+	msg := invalid.Error()
+	if !strings.Contains(msg, "has no mapping defined for search attribute") && !strings.Contains(msg, "is not defined") {
+		return false
+	}
+	return strings.Contains(msg, workflows.SearchAttrStatus.GetName()) || strings.Contains(msg, workflows.SearchAttrTopic.GetName())
 }
