@@ -169,13 +169,7 @@ func (s *stack) recordHistory(t *testing.T, run client.WorkflowRun, name string)
 	if !*record {
 		return
 	}
-	iter := s.client.GetWorkflowHistory(context.Background(), run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	hist := &historypb.History{}
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		require.NoError(t, err)
-		hist.Events = append(hist.Events, ev)
-	}
+	hist := &historypb.History{Events: s.history(t, run)}
 	data, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
 	require.NoError(t, err)
 	path := filepath.Join("..", "workflows", "testdata", name+".json")
@@ -184,14 +178,24 @@ func (s *stack) recordHistory(t *testing.T, run client.WorkflowRun, name string)
 	t.Logf("recorded %s (%d events)", path, len(hist.Events))
 }
 
+// history is every event of a run's history.
+func (s *stack) history(t *testing.T, run client.WorkflowRun) []*historypb.HistoryEvent {
+	t.Helper()
+	iter := s.client.GetWorkflowHistory(context.Background(), run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var events []*historypb.HistoryEvent
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		require.NoError(t, err)
+		events = append(events, ev)
+	}
+	return events
+}
+
 // versionEvents counts the GetVersion markers in a run's history and the
 // upserts of TemporalChangeVersion that come with them.
 func (s *stack) versionEvents(t *testing.T, run client.WorkflowRun) (markers, upserts int) {
 	t.Helper()
-	iter := s.client.GetWorkflowHistory(context.Background(), run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		require.NoError(t, err)
+	for _, ev := range s.history(t, run) {
 		if ev.GetMarkerRecordedEventAttributes().GetMarkerName() == "Version" {
 			markers++
 		}
@@ -401,8 +405,9 @@ func TestLifecycle(t *testing.T) {
 	t.Run("version in the input needs no marker", func(t *testing.T) {
 		t.Parallel()
 		// Pinned (as the gateway starts every message) and unpinned (as
-		// inputs from before Input.Version were): both run the same code,
-		// but only the unpinned one pays for GetVersion in its history.
+		// inputs from before Input.Version were): both are delivered and
+		// completed, but only the unpinned one pays for GetVersion in its
+		// history.
 		for id, pinned := range map[string]bool{"pinned-1": true, "unpinned-1": false} {
 			in := s.message(id)
 			in.Confirmed = true

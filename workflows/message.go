@@ -602,16 +602,15 @@ func (r *messageRun) writeMirror(ctx workflow.Context, create *models.Message) {
 	prev := r.lastMirror
 	if !r.ordered || prev == nil || prev.IsReady() {
 		r.lastMirror = r.execute(ctx, mirrorTimeout, retry, acts.WriteMirror, in)
-		r.mirror = append(r.mirror, r.lastMirror)
-		return
+	} else {
+		f, set := workflow.NewFuture(ctx)
+		workflow.Go(ctx, func(gctx workflow.Context) {
+			_ = prev.Get(gctx, nil) // its error is flushMirror's to report
+			set.Chain(r.execute(gctx, mirrorTimeout, retry, acts.WriteMirror, in))
+		})
+		r.lastMirror = f
 	}
-	f, set := workflow.NewFuture(ctx)
-	workflow.Go(ctx, func(gctx workflow.Context) {
-		_ = prev.Get(gctx, nil) // its error is flushMirror's to report
-		set.Chain(r.execute(gctx, mirrorTimeout, retry, acts.WriteMirror, in))
-	})
-	r.lastMirror = f
-	r.mirror = append(r.mirror, f)
+	r.mirror = append(r.mirror, r.lastMirror)
 }
 
 // upsertStatus sets the CourierStatus search attribute to the current status

@@ -100,6 +100,16 @@ func (f *fakeActivities) WriteMirror(_ context.Context, in activities.MirrorInpu
 	return nil
 }
 
+// brokerDownFor fails the first n publish calls as an unreachable broker does.
+func brokerDownFor(n int) func(int) error {
+	return func(call int) error {
+		if call <= n {
+			return errors.New("kafka: broker not available")
+		}
+		return nil
+	}
+}
+
 // mirrorStatuses is the status of every mirror write, in revision order.
 func (f *fakeActivities) mirrorStatuses() []models.Status {
 	f.mu.Lock()
@@ -439,12 +449,7 @@ func TestTransientPublishErrorsRetry(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.input.Confirmed = true
-	b.acts.publishErr = func(n int) error {
-		if n <= 3 {
-			return errors.New("kafka: broker not available")
-		}
-		return nil
-	}
+	b.acts.publishErr = brokerDownFor(3)
 	b.acts.duringPublish = func(n int) {
 		if n == 4 {
 			b.env.SignalWorkflow(SignalComplete, Completion{})
@@ -476,12 +481,7 @@ func TestOutagesOutlastTimeouts(t *testing.T) {
 		}
 		return nil
 	}
-	b.acts.publishErr = func(n int) error {
-		if n <= 8 { // 1+2+4+8+10+10+10 s of backoff: past publishTimeout
-			return errors.New("kafka: broker not available")
-		}
-		return nil
-	}
+	b.acts.publishErr = brokerDownFor(8) // 1+2+4+8+10+10+10 s of backoff: past publishTimeout
 	b.acts.duringPublish = func(n int) {
 		if n == 9 {
 			b.env.RegisterDelayedCallback(func() { b.env.SignalWorkflow(SignalComplete, Completion{}) }, 30*time.Second)
@@ -519,12 +519,7 @@ func TestSendingIsUpsertedOnlyWhenThePublishLasts(t *testing.T) {
 
 	slow := setup(t)
 	slowUpserts := slow.upsertedStatuses()
-	slow.acts.publishErr = func(n int) error {
-		if n <= 4 { // two local attempts, then two regular ones
-			return errors.New("kafka: broker not available")
-		}
-		return nil
-	}
+	slow.acts.publishErr = brokerDownFor(4) // two local attempts, then two regular ones
 	slow.signalAt(time.Second, SignalConfirm, Decision{})
 	slow.signalAt(time.Minute, SignalComplete, Completion{})
 	slow.run(t)
@@ -810,12 +805,7 @@ func TestSendingIsMirroredWhenThePublishLasts(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.input.Version = CurrentVersion
-	b.acts.publishErr = func(n int) error {
-		if n <= 4 { // two local attempts, then two regular ones
-			return errors.New("kafka: broker not available")
-		}
-		return nil
-	}
+	b.acts.publishErr = brokerDownFor(4) // two local attempts, then two regular ones
 	b.signalAt(time.Second, SignalConfirm, Decision{})
 	b.signalAt(time.Minute, SignalComplete, Completion{})
 
