@@ -126,11 +126,11 @@ func devDynamicConfig() dynamicconfig.StaticClient {
 		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
 		// The transfer queue hands new workflow tasks (a started message's
 		// first task) to matching. Its reader loads at most this many times a
-		// second per shard, 20 by default, and the embedded server has one
-		// shard: at 22 messages/s a start waited for a load, and a confirm
-		// that arrives meanwhile waits for that first task. Measured in
-		// docs/performance.md: confirm → on Kafka p50 at 24/s is 34 ms at
-		// 20 and 9-10 ms from 50 up; bare workflows at full speed, where
+		// second per shard, 20 by default, and the embedded server on SQLite
+		// has one shard: at 22 messages/s a start waited for a load, and a
+		// confirm that arrives meanwhile waits for that first task. Measured
+		// in docs/performance.md: confirm → on Kafka p50 is 34 ms at 20 (at
+		// 22/s) and 9-10 ms from 50 up (at 24/s); bare workflows at full speed, where
 		// fewer loads take bigger batches, 88-92/s at 20, 87-89/s at 100,
 		// 83/s at 200 and 79/s at 1000.
 		dynamicconfig.TransferProcessorMaxPollRPS.Key(): 100,

@@ -101,9 +101,10 @@ type signalResult struct {
 // found or a dependency that failed.
 //
 // It is first sent as an update, which the workflow itself decides and
-// answers (see update). Failing that, the workflow's description decides, with no worker involved; an
-// answer other than Applied from it is checked with the state query, which
-// waits for a workflow task in flight (see describedState).
+// answers (see update). Failing that, the workflow's description decides,
+// with no worker involved; an answer other than Applied from it is checked
+// with the state query, which waits for a workflow task in flight (see
+// describedState).
 func (s *Server) signal(ctx context.Context, id, name, consumer string, arg any) (signalResult, error) {
 	if res, ok := s.update(ctx, id, name, arg); ok {
 		s.metrics.signal(name, string(res.Outcome))

@@ -100,8 +100,8 @@ type Input struct {
 	// GetVersion marker, nor the TemporalChangeVersion search-attribute
 	// upsert that comes with one: two history events and a visibility
 	// write per message. Zero means the starter did not pin one (inputs
-	// from before VersionInInput): the workflow then asks GetVersion, as
-	// it always did.
+	// from before versions were pinned): the workflow then asks GetVersion,
+	// as it always did.
 	Version workflow.Version `json:"version,omitempty"`
 }
 
