@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // KafkaConfig configures the embedded Kafka-protocol broker.
@@ -27,6 +30,8 @@ type KafkaConfig struct {
 	// Topics are created at start if missing. An existing topic keeps its
 	// partition count.
 	Topics []string
+	// Logger reports repairs of the data directory at start. Default: none.
+	Logger *slog.Logger
 }
 
 func (c *KafkaConfig) setDefaults() {
@@ -38,6 +43,9 @@ func (c *KafkaConfig) setDefaults() {
 	}
 	if c.Partitions == 0 {
 		c.Partitions = 3
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 }
 
@@ -57,12 +65,18 @@ func (c KafkaConfig) Validate() error {
 
 // Kafka is a running single-broker kfake cluster.
 type Kafka struct {
-	cluster *kfake.Cluster
+	cluster    *kfake.Cluster
+	partitions int32
+	// created holds the topics known to exist, so that a metadata request
+	// for them costs no admin round trip.
+	created sync.Map
 }
 
 // StartKafka starts a one-broker kfake cluster that persists to cfg.DataDir,
 // syncing every produced batch to disk, and creates cfg.Topics. Clients may
-// use any other topic name: it is created on first use.
+// use any other topic name: it is created on first use, durably, so that a
+// record the broker acknowledged survives a kill -9 of the process at the
+// offset it was given.
 func StartKafka(ctx context.Context, cfg KafkaConfig) (*Kafka, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -70,6 +84,9 @@ func StartKafka(ctx context.Context, cfg KafkaConfig) (*Kafka, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("start kafka: %w", err)
+	}
+	if err := setAsideForgottenPartitions(cfg.DataDir, cfg.Logger); err != nil {
+		return nil, err
 	}
 	cluster, err := kfake.NewCluster(
 		kfake.Ports(cfg.Port),
@@ -89,16 +106,82 @@ func StartKafka(ctx context.Context, cfg KafkaConfig) (*Kafka, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start kafka on %s:%d: %w", cfg.Host, cfg.Port, err)
 	}
+	k := &Kafka{cluster: cluster, partitions: int32(cfg.Partitions)}
 	// Created here rather than with kfake.SeedTopics, which only applies to an
 	// empty DataDir: a topic added to the config later must appear too.
 	for _, topic := range cfg.Topics {
-		err := cluster.CreateTopic(topic, int32(cfg.Partitions), nil)
-		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		if err := k.createTopic(topic); err != nil {
 			cluster.Close()
-			return nil, fmt.Errorf("create kafka topic %s: %w", topic, err)
+			return nil, err
 		}
 	}
-	return &Kafka{cluster: cluster}, nil
+	cluster.ControlKey(int16(kmsg.Metadata), k.createRequestedTopics)
+	cluster.ControlKey(int16(kmsg.DeleteTopics), k.forgetDeletedTopics)
+	return k, nil
+}
+
+// createRequestedTopics is the broker's hook on every metadata request. A
+// client that may create topics (sarama's producer does, by default) asks
+// for a topic's metadata before it produces to it; kfake would then create
+// the topic in memory only and write it to topics.json at a clean Close, so
+// that after a crash it forgot the topic, and re-created it over the old
+// segment files at offset 0. Here such a topic is created as an admin
+// request does it, which writes topics.json at once; the request then goes
+// on to kfake, which finds the topic there.
+func (k *Kafka) createRequestedTopics(req kmsg.Request) (kmsg.Response, error, bool) {
+	meta, ok := req.(*kmsg.MetadataRequest)
+	if !ok || !meta.AllowAutoTopicCreation {
+		return nil, nil, false
+	}
+	var missing []string
+	for _, rt := range meta.Topics {
+		if rt.Topic == nil {
+			continue // asked for by topic ID: it exists, or cannot be created
+		}
+		if _, known := k.created.Load(*rt.Topic); !known {
+			missing = append(missing, *rt.Topic)
+		}
+	}
+	if len(missing) == 0 {
+		return nil, nil, false
+	}
+	// The cluster runs admin requests only between client requests, and this
+	// hook runs inside one: sleeping the hook lets it run them.
+	k.cluster.SleepControl(func() {
+		for _, topic := range missing {
+			// The only error is a name Kafka refuses, which kfake then
+			// answers in the request itself.
+			_ = k.createTopic(topic)
+		}
+	})
+	return nil, nil, false
+}
+
+// forgetDeletedTopics is the broker's hook on every delete-topics request:
+// a deleted topic must be created durably again on its next use.
+func (k *Kafka) forgetDeletedTopics(req kmsg.Request) (kmsg.Response, error, bool) {
+	if del, ok := req.(*kmsg.DeleteTopicsRequest); ok {
+		for _, topic := range del.TopicNames {
+			k.created.Delete(topic)
+		}
+		for _, rt := range del.Topics {
+			if rt.Topic != nil {
+				k.created.Delete(*rt.Topic)
+			}
+		}
+	}
+	return nil, nil, false
+}
+
+// createTopic creates topic with the broker's partition count unless it
+// exists, and remembers that it does.
+func (k *Kafka) createTopic(topic string) error {
+	err := k.cluster.CreateTopic(topic, k.partitions, nil)
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("create kafka topic %s: %w", topic, err)
+	}
+	k.created.Store(topic, struct{}{})
+	return nil
 }
 
 // Addrs are the broker addresses for clients' seed brokers.

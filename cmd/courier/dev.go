@@ -76,6 +76,7 @@ func runDev(ctx context.Context, cfg *Config, logger *slog.Logger, out io.Writer
 			DataDir: filepath.Join(dir, "kafka"),
 			Host:    cfg.Dev.Host,
 			Port:    cfg.Dev.KafkaPort,
+			Logger:  logger.With("component", "kafka"),
 		})
 		if err != nil {
 			return fmt.Errorf("embedded Kafka: %w", err)
