@@ -62,7 +62,7 @@ func (s *suite) table() string {
 	slices.SortFunc(rows, func(a, b Row) int { return strings.Compare(a.Scenario, b.Scenario) })
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "scenario\tmessages\tfaults injected\tdeliveries\tduplicates\tprocessed once\tcheck-backs\tre-driven\tsettled by operator\tcomplete 409s\tconverged in\tfinal states")
+	fmt.Fprintln(w, "scenario\tmessages\tfaults injected\tdeliveries\tduplicates\tprocessed once\tcheck-backs\tre-driven\tsettled by operator\tcomplete 409s\trecords read back\tlost\tconverged in\tfinal states")
 	for _, r := range rows {
 		var states []string
 		for _, st := range models.Statuses {
@@ -70,8 +70,9 @@ func (s *suite) table() string {
 				states = append(states, fmt.Sprintf("%s=%d", st, n))
 			}
 		}
-		fmt.Fprintf(w, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.Scenario, r.Messages, r.Faults,
-			r.Deliveries, r.Duplicates, r.Processed, r.CheckCalls, r.Redriven, r.Settled, r.Rejected, r.Converge.Round(100*time.Millisecond), strings.Join(states, " "))
+		fmt.Fprintf(w, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.Scenario, r.Messages, r.Faults,
+			r.Deliveries, r.Duplicates, r.Processed, r.CheckCalls, r.Redriven, r.Settled, r.Rejected, r.Records, r.Lost,
+			r.Converge.Round(100*time.Millisecond), strings.Join(states, " "))
 	}
 	_ = w.Flush()
 	return b.String()
@@ -198,6 +199,28 @@ func TestDownstreamFaults(t *testing.T) {
 	run(t, s, Plan{Name: "6-downstream", Messages: msgs, Faults: func(context.Context, *Stack) error { return nil }})
 }
 
+// TestDevKilled kills `courier dev`, the whole embedded stack in one process,
+// with SIGKILL while messages flow, and starts it again on its data directory.
+func TestDevKilled(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("chaos scenarios do not run with -short")
+	}
+	sc := runScale()
+	s := NewDevStack(t, chaos.bin, Policy())
+	msgs := Mix("8-dev-kill", sc.messages, Kinds, usual, []Misbehaviour{Truthful})
+	run(t, s, Plan{Name: "8-dev-kill", Messages: msgs, Faults: killDev(devKills())})
+}
+
+// devKills is how often TestDevKilled kills `courier dev`: 2, or
+// COURIER_CHAOS_DEV_KILLS.
+func devKills() int {
+	if n, err := strconv.Atoi(os.Getenv("COURIER_CHAOS_DEV_KILLS")); err == nil && n > 0 {
+		return n
+	}
+	return 2
+}
+
 func TestEverythingAtOnce(t *testing.T) {
 	t.Parallel()
 	completions := []Completion{CompleteOnce, CompleteNever, CompleteAfterRedrive, CompleteTwice, CompleteLate}
@@ -224,9 +247,29 @@ func TestEverythingAtOnce(t *testing.T) {
 
 // killWorker kills the worker process with SIGKILL n times at random
 // moments, restarting it after a random pause each time.
-func killWorker(n int) func(context.Context, *Stack) error {
+func killWorker(n int) func(context.Context, *Stack) error { return killProcess(n, false) }
+
+// killDev kills the whole `courier dev` process with SIGKILL n times, each
+// time at a random moment after it became ready, and starts it again on the
+// same data directory after a random pause; it returns once the last start
+// is ready.
+func killDev(n int) func(context.Context, *Stack) error { return killProcess(n, true) }
+
+// killProcess kills s.Worker n times and restarts it each time; with
+// waitReady, each kill waits for the gateway to answer /readyz first, so
+// that it hits a running stack rather than one still starting.
+func killProcess(n int, waitReady bool) func(context.Context, *Stack) error {
+	ready := func(ctx context.Context, s *Stack) error {
+		if !waitReady {
+			return nil
+		}
+		return s.Gateway.Ready(ctx, devReadyTimeout)
+	}
 	return func(ctx context.Context, s *Stack) error {
 		for range n {
+			if err := ready(ctx, s); err != nil {
+				return err
+			}
 			if err := sleep(ctx, time.Second+rand.N(3*time.Second)); err != nil {
 				return err
 			}
@@ -240,7 +283,7 @@ func killWorker(n int) func(context.Context, *Stack) error {
 				return err
 			}
 		}
-		return nil
+		return ready(ctx, s)
 	}
 }
 

@@ -58,6 +58,41 @@ func (c *Client) Signal(ctx context.Context, id, signal string) (string, error) 
 	return out.Outcome, nil
 }
 
+// Ready waits up to timeout until the gateway answers GET /readyz with 200:
+// its Temporal, mirror and Kafka are reachable.
+func (c *Client) Ready(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		err := c.ready(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready after %s: %w", c.base, timeout, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (c *Client) ready(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/readyz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		return fmt.Errorf("GET /readyz: HTTP %d: %s", resp.StatusCode, b)
+	}
+	return nil
+}
+
 // do posts body to path until it gets a final answer; a 2xx is success and
 // any other final status an error.
 func (c *Client) do(ctx context.Context, path string, body []byte) ([]byte, error) {

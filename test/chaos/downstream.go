@@ -41,6 +41,10 @@ type Delivery struct {
 	Value   string
 	Headers map[string]string
 	At      time.Time
+	// Partition and Offset are where the broker said the record is: after
+	// any crash, the same record must still be there.
+	Partition int32
+	Offset    int64
 }
 
 // Downstream is the consumer service: it reads every partition of the
@@ -133,7 +137,8 @@ func (d *Downstream) Consume(ctx context.Context, broker, topic string) error {
 }
 
 func (d *Downstream) receive(m *sarama.ConsumerMessage) {
-	del := Delivery{Key: string(m.Key), Value: string(m.Value), Headers: map[string]string{}, At: time.Now()}
+	del := Delivery{Key: string(m.Key), Value: string(m.Value), Headers: map[string]string{}, At: time.Now(),
+		Partition: m.Partition, Offset: m.Offset}
 	for _, h := range m.Headers {
 		del.Headers[string(h.Key)] = string(h.Value)
 	}

@@ -23,10 +23,14 @@ func BuildCourier(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
-// WorkerProcess is `courier worker` running as its own OS process, so a test
-// can kill it with SIGKILL the way a crash or an OOM kill would.
-type WorkerProcess struct {
+// Process is a courier command (`courier worker`, `courier dev`) running as
+// its own OS process, so a test can kill it with SIGKILL the way a crash or
+// an OOM kill would.
+type Process struct {
+	// Name is what the summary calls the process ("worker", "courier dev").
+	Name    string
 	bin     string
+	args    []string
 	env     []string
 	logPath string
 
@@ -36,34 +40,34 @@ type WorkerProcess struct {
 	kills int
 }
 
-// NewWorkerProcess prepares a worker run from bin with the COURIER_*
-// variables in env; its output goes to logPath.
-func NewWorkerProcess(bin string, env map[string]string, logPath string) *WorkerProcess {
-	w := &WorkerProcess{bin: bin, logPath: logPath}
+// NewProcess prepares a run of bin with args and the COURIER_* variables in
+// env, called name in reports; its output goes to logPath.
+func NewProcess(name, bin string, args []string, env map[string]string, logPath string) *Process {
+	w := &Process{Name: name, bin: bin, args: args, logPath: logPath}
 	for k, v := range env {
 		w.env = append(w.env, k+"="+v)
 	}
 	return w
 }
 
-// Start starts the worker process.
-func (w *WorkerProcess) Start() error {
+// Start starts the process.
+func (w *Process) Start() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.cmd != nil {
-		return errors.New("worker process is already running")
+		return fmt.Errorf("%s is already running", w.Name)
 	}
 	logFile, err := os.OpenFile(w.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return fmt.Errorf("open worker log: %w", err)
+		return fmt.Errorf("open %s log: %w", w.Name, err)
 	}
-	cmd := exec.Command(w.bin, "worker")
+	cmd := exec.Command(w.bin, w.args...)
 	cmd.Env = append(os.Environ(), w.env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = workerSysProcAttr()
+	cmd.SysProcAttr = processSysProcAttr()
 	if err := cmd.Start(); err != nil {
 		_ = logFile.Close()
-		return fmt.Errorf("start courier worker: %w", err)
+		return fmt.Errorf("start %s: %w", w.Name, err)
 	}
 	exit := make(chan struct{})
 	go func() {
@@ -77,23 +81,23 @@ func (w *WorkerProcess) Start() error {
 
 // Kill sends SIGKILL and waits for the process to die: in-flight activities
 // are lost mid-way and Temporal must time them out and retry them.
-func (w *WorkerProcess) Kill() error {
+func (w *Process) Kill() error {
 	return w.signal(syscall.SIGKILL, true)
 }
 
-// Stop asks the worker to shut down gracefully and waits for it.
-func (w *WorkerProcess) Stop() error {
+// Stop asks the process to shut down gracefully and waits for it.
+func (w *Process) Stop() error {
 	return w.signal(syscall.SIGTERM, false)
 }
 
-func (w *WorkerProcess) signal(sig syscall.Signal, kill bool) error {
+func (w *Process) signal(sig syscall.Signal, kill bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.cmd == nil {
 		return nil
 	}
 	if err := w.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("signal courier worker: %w", err)
+		return fmt.Errorf("signal %s: %w", w.Name, err)
 	}
 	select {
 	case <-w.exit:
@@ -109,14 +113,14 @@ func (w *WorkerProcess) signal(sig syscall.Signal, kill bool) error {
 }
 
 // Kills counts the SIGKILLs sent.
-func (w *WorkerProcess) Kills() int {
+func (w *Process) Kills() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.kills
 }
 
 // Exited reports whether the process died on its own.
-func (w *WorkerProcess) Exited() bool {
+func (w *Process) Exited() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.cmd == nil {
@@ -130,8 +134,8 @@ func (w *WorkerProcess) Exited() bool {
 	}
 }
 
-// LogTail is the last n bytes of the worker's output, for failure reports.
-func (w *WorkerProcess) LogTail(n int64) string {
+// LogTail is the last n bytes of the process's output, for failure reports.
+func (w *Process) LogTail(n int64) string {
 	f, err := os.Open(w.logPath)
 	if err != nil {
 		return err.Error()

@@ -4,6 +4,6 @@ package chaos
 
 import "syscall"
 
-// workerSysProcAttr is nil where the kernel cannot tie the worker's life to
+// processSysProcAttr is nil where the kernel cannot tie the process's life to
 // the test binary's.
-func workerSysProcAttr() *syscall.SysProcAttr { return nil }
+func processSysProcAttr() *syscall.SysProcAttr { return nil }

@@ -52,8 +52,11 @@ type Row struct {
 	Redriven, Settled int
 	// Rejected counts completes answered with 409 (see Downstream.Rejected).
 	Rejected int
-	Converge time.Duration
-	Statuses map[models.Status]int
+	// Records counts the records of the topic read back at the end, Lost the
+	// committed messages or received records missing from it.
+	Records, Lost int
+	Converge      time.Duration
+	Statuses      map[models.Status]int
 }
 
 // Run sends the plan's messages through s while its faults run, waits for
@@ -86,7 +89,8 @@ func Run(t *testing.T, s *Stack, p Plan) Row {
 	require.NoError(t, op.err)
 	row.Redriven, row.Settled = op.redriven, op.settled
 
-	checkInvariants(t, s, byID)
+	topic := checkInvariants(t, s, byID)
+	row.Records, row.Lost = topic.Records, topic.Lost
 	row.Deliveries, row.Duplicates, row.Processed = s.Downstream.Stats()
 	row.CheckCalls = s.Producer.Calls()
 	row.Faults = faultSummary(s)
@@ -250,13 +254,14 @@ func converge(ctx context.Context, s *Stack, byID map[string]Message, limit time
 		}
 		if time.Now().After(deadline) {
 			slices.Sort(stuck)
+			total := len(stuck)
 			stuck = stuck[:min(len(stuck), 20)]
 			for i, line := range stuck[:min(len(stuck), 5)] {
 				id, _, _ := strings.Cut(line, " ")
 				wf, err := readWorkflow(ctx, s, id)
 				stuck[i] = fmt.Sprintf("%s; workflow: %+v %v", line, wf, err)
 			}
-			return nil, fmt.Errorf("%d messages stuck, e.g.\n%s", len(stuck), strings.Join(stuck, "\n"))
+			return nil, fmt.Errorf("%d messages stuck, e.g.\n%s", total, strings.Join(stuck, "\n"))
 		}
 		if err := sleep(ctx, 250*time.Millisecond); err != nil {
 			return nil, err
@@ -301,8 +306,9 @@ func readWorkflow(ctx context.Context, s *Stack, id string) (workflowView, error
 }
 
 // checkInvariants checks, for every message, what the downstream saw, the
-// workflow and the mirror row against what the message's kind requires.
-func checkInvariants(t *testing.T, s *Stack, byID map[string]Message) {
+// workflow and the mirror row against what the message's kind requires, and
+// the topic read back whole (checkTopic), whose report it returns.
+func checkInvariants(t *testing.T, s *Stack, byID map[string]Message) topicReport {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -345,6 +351,10 @@ func checkInvariants(t *testing.T, s *Stack, byID map[string]Message) {
 		})
 	}
 	require.NoError(t, g.Wait())
+	topic, err := checkTopic(ctx, s, byID, violate)
+	if err != nil {
+		violate("read the topic back: %v", err)
+	}
 	committed := 0
 	for _, m := range byID {
 		if m.Kind.committed() {
@@ -358,12 +368,13 @@ func checkInvariants(t *testing.T, s *Stack, byID map[string]Message) {
 		violate("downstream: %v", err)
 	}
 	if s.Worker.Exited() {
-		violate("the worker process died on its own")
+		violate("the %s process died on its own", s.Worker.Name)
 	}
 	if len(violations) > 0 {
 		slices.Sort(violations)
 		t.Errorf("%d invariant violations:\n%s", len(violations), strings.Join(violations[:min(len(violations), 40)], "\n"))
 	}
+	return topic
 }
 
 // checkDeliveries checks what reached Kafka for m: a committed message at
@@ -400,10 +411,12 @@ func faultSummary(s *Stack) string {
 			parts = append(parts, fmt.Sprintf("%d %s", n, what))
 		}
 	}
-	add(s.Worker.Kills(), "worker kill -9")
+	add(s.Worker.Kills(), s.Worker.Name+" kill -9")
 	add(s.TemporalRestarts(), "temporal restart")
-	add(s.Broker.Proxy.Faults(), "kafka net fault")
-	add(s.Broker.Restarts(), "kafka restart")
+	if s.Broker != nil {
+		add(s.Broker.Proxy.Faults(), "kafka net fault")
+		add(s.Broker.Restarts(), "kafka restart")
+	}
 	if s.MySQL != nil {
 		add(s.MySQL.Faults(), "mysql net fault")
 	}

@@ -59,8 +59,12 @@ type Stack struct {
 	Temporal *devstack.Temporal
 	// Client is the test's own Temporal client, for checking workflows.
 	Client client.Client
-	// Broker is the Kafka broker and its proxy.
+	// Broker is the Kafka broker and its proxy; nil in a DevStack, whose
+	// broker runs inside `courier dev`.
 	Broker *Broker
+	// KafkaAddr is where clients reach the broker: the proxy's address, or
+	// the dev broker's.
+	KafkaAddr string
 	// MySQL is the proxy in front of the mirror database, nil on SQLite.
 	MySQL *Proxy
 	// Store reads the mirror directly, not through the proxy.
@@ -73,8 +77,9 @@ type Stack struct {
 	Producer *Producer
 	// Gateway calls the gateway over HTTP.
 	Gateway *Client
-	// Worker is the `courier worker` process.
-	Worker *WorkerProcess
+	// Worker is the `courier worker` process, or `courier dev` in a DevStack,
+	// where the worker runs inside it.
+	Worker *Process
 	// Downstream is the consumer service.
 	Downstream *Downstream
 
@@ -116,6 +121,7 @@ func NewStack(t *testing.T, bin string, policy workflows.Policy) *Stack {
 	s.Broker, err = StartBroker(filepath.Join(dir, "kafka"), []string{Topic}, partitions)
 	require.NoError(t, err)
 	t.Cleanup(s.Broker.Close)
+	s.KafkaAddr = s.Broker.Addr()
 
 	// The mirror: the worker writes it through the proxy, the test and the
 	// gateway read it directly.
@@ -125,13 +131,7 @@ func NewStack(t *testing.T, bin string, policy workflows.Policy) *Stack {
 	t.Cleanup(func() { _ = s.Store.Close() })
 	require.NoError(t, s.Store.Migrate(ctx))
 
-	// The producer's check-back endpoint.
-	s.Producer = NewProducer(policy.CheckTimeout + 500*time.Millisecond)
-	checks := httptest.NewServer(s.Producer)
-	t.Cleanup(checks.Close)
-	s.Checks, err = NewProxy(checks.Listener.Addr().String())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Checks.Close() })
+	s.startProducer(t, policy)
 
 	// The gateway, in this process, over real HTTP.
 	gw, err := gateway.New(gateway.Config{
@@ -144,7 +144,7 @@ func NewStack(t *testing.T, bin string, policy workflows.Policy) *Stack {
 	s.Gateway = NewClient(api.URL)
 
 	// The worker, as its own process.
-	s.Worker = NewWorkerProcess(bin, map[string]string{
+	s.Worker = NewProcess("worker", bin, []string{"worker"}, map[string]string{
 		"COURIER_TEMPORAL_ADDRESS":    s.Temporal.HostPort(),
 		"COURIER_KAFKA_BROKERS":       s.Broker.Addr(),
 		"COURIER_DB_DRIVER":           s.Driver,
@@ -161,11 +161,30 @@ func NewStack(t *testing.T, bin string, policy workflows.Policy) *Stack {
 	})
 
 	// The consumer service, reading through the broker's proxy.
-	s.Downstream = NewDownstream(ctx, s.Gateway)
-	require.NoError(t, s.Downstream.Consume(ctx, s.Broker.Addr(), Topic))
+	s.startDownstream(ctx, t, s.KafkaAddr)
 	// Stop the consumer and its pending completes before anything else.
 	t.Cleanup(cancel)
 	return s
+}
+
+// startProducer starts the producer's check-back endpoint behind its proxy.
+func (s *Stack) startProducer(t *testing.T, policy workflows.Policy) {
+	t.Helper()
+	s.Producer = NewProducer(policy.CheckTimeout + 500*time.Millisecond)
+	checks := httptest.NewServer(s.Producer)
+	t.Cleanup(checks.Close)
+	var err error
+	s.Checks, err = NewProxy(checks.Listener.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Checks.Close() })
+}
+
+// startDownstream starts the consumer service on the broker at addr until ctx
+// ends; it completes through s.Gateway.
+func (s *Stack) startDownstream(ctx context.Context, t *testing.T, addr string) {
+	t.Helper()
+	s.Downstream = NewDownstream(ctx, s.Gateway)
+	require.NoError(t, s.Downstream.Consume(ctx, addr, Topic))
 }
 
 // mirror picks the mirror database: a fresh MySQL database behind a proxy
