@@ -89,6 +89,11 @@ func testHostileInput(t *testing.T, e *env) {
 		}
 		return h
 	}
+	// rawPayload is a prepare body for id whose payload is the JSON text
+	// payload as given, bytes json.Marshal would have repaired included.
+	rawPayload := func(id, payload string) string {
+		return strings.Replace(valid(id, set("payload", "RAW-PAYLOAD")), `"RAW-PAYLOAD"`, payload, 1)
+	}
 	const big = 1<<20 + 1 // one byte over the default MaxPayloadBytes
 	cases := []struct {
 		name        string
@@ -149,6 +154,14 @@ func testHostileInput(t *testing.T, e *env) {
 		{name: "deliver_at too far", id: "bad-41", body: valid("bad-41", set("deliver_at", "2999-01-01T00:00:00Z")), status: 400, code: "invalid_request"},
 		{name: "send: wrong type", id: "bad-42", path: "/v1/messages/send", body: valid("bad-42", set("consumers", "accounting")), status: 400, code: "invalid_json"},
 		{name: "send: too large", id: "bad-43", path: "/v1/messages/send", body: valid("bad-43", set("payload", strings.Repeat("x", big))), status: 413, code: "payload_too_large"},
+		{name: "payload not UTF-8", id: "bad-44", body: rawPayload("bad-44", "{\"note\":\"\xff\xfe\"}"), status: 400, code: "invalid_json"},
+		{name: "send: payload not UTF-8", id: "bad-45", path: "/v1/messages/send", body: rawPayload("bad-45", "\"\xc3\""), status: 400, code: "invalid_json"},
+		{name: "payload lone surrogate", id: "bad-46", body: rawPayload("bad-46", `"\ud800"`), status: 400, code: "invalid_json"},
+		{name: "payload too deep", id: "bad-47", body: rawPayload("bad-47", strings.Repeat("[", 101)+strings.Repeat("]", 101)), status: 400, code: "invalid_json"},
+		{name: "payload names a member twice", id: "bad-48", body: rawPayload("bad-48", `{"amount":1,"amount":1000}`), status: 400, code: "invalid_json"},
+		{name: "payload number out of range", id: "bad-49", body: rawPayload("bad-49", `{"amount":1e400}`), status: 400, code: "invalid_json"},
+		{name: "key not UTF-8", id: "bad-50", body: strings.Replace(valid("bad-50", set("key", "RAW")), "RAW", "k\xff", 1), status: 400, code: "invalid_json"},
+		{name: "empty id", body: valid("", same), status: 400, code: "invalid_request"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

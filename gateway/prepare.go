@@ -20,10 +20,11 @@ import (
 
 // prepareRequest is the body of POST /v1/messages and POST /v1/messages/send.
 type prepareRequest struct {
-	// ID is optional; the gateway generates a UUID when it is empty.
-	ID    string `json:"id"`
-	Topic string `json:"topic"`
-	Key   string `json:"key"`
+	// ID is optional; the gateway generates a UUID when it is absent. An
+	// empty one is a client's bug, not a request for a generated id.
+	ID    *string `json:"id"`
+	Topic string  `json:"topic"`
+	Key   string  `json:"key"`
 	// Payload is any JSON value, sent to Kafka as its raw bytes. Exactly one
 	// of Payload and PayloadBase64 is given; JSON null counts as absent.
 	Payload       json.RawMessage   `json:"payload"`
@@ -80,8 +81,15 @@ func (r rules) decodePrepare(body []byte, direct bool, now time.Time) (*prepared
 			errs = append(errs, err)
 		}
 	}
-	if req.ID != "" {
-		add(checkID(req.ID))
+	var id string
+	switch {
+	case req.ID == nil:
+		id = uuid.NewString()
+	case *req.ID == "":
+		add(errors.New(`id is empty: leave "id" out to have one generated`))
+	default:
+		id = *req.ID
+		add(checkID(id))
 	}
 	if req.Topic == "" {
 		add(errors.New("topic is required"))
@@ -117,10 +125,6 @@ func (r rules) decodePrepare(body []byte, direct bool, now time.Time) (*prepared
 		return nil, invalid("%s", joinLines(err))
 	}
 
-	id := req.ID
-	if id == "" {
-		id = uuid.NewString()
-	}
 	msg := workflows.Message{
 		ID:        id,
 		Topic:     req.Topic,

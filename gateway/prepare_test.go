@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -147,6 +148,8 @@ func FuzzDecodePrepare(f *testing.F) {
 		`{"topic":"o","payload":1,"check_url":"http://127.0.0.1/","policy":{"resend_intervals":[],"check_backoff":-1}}`,
 		`{"topic":"o","payload":1,"headers":{"courier-x":""},"consumers":["a","a"],"deliver_at":"0000-01-01T00:00:00Z"}`,
 		`[1,2,3]`, `null`, `{"a":`, ``,
+		"{\"topic\":\"o\",\"payload\":\"\xff\"}", `{"topic":"o","payload":["\ud83d\ude00","\udc00"]}`,
+		`{"topic":"o","payload":{"a":1,"a":2}}`, `{"topic":"o","payload":-1e400}`, `{"id":"","topic":"o","payload":[[[]]]}`,
 	} {
 		f.Add([]byte(seed), false)
 		f.Add([]byte(seed), true)
@@ -161,7 +164,9 @@ func FuzzDecodePrepare(f *testing.F) {
 			require.NotEmpty(t, ae.code)
 			return
 		}
-		// Whatever passes is a message the workflow and the mirror accept.
+		// Whatever passes is a message the workflow and the mirror accept,
+		// sent as text every consumer reads alike.
+		require.True(t, utf8.Valid(body), "a body that is not UTF-8 was accepted")
 		msg := pm.input.Message
 		require.NoError(t, checkID(msg.ID))
 		require.NoError(t, checkTopic(msg.Topic))

@@ -48,7 +48,8 @@ func requestBody(req *http.Request, limit int64) ([]byte, error) {
 }
 
 // decodeStrict decodes exactly one JSON object from body into v: unknown
-// fields, trailing data and values of the wrong type are 400 invalid_json.
+// fields, trailing data, values of the wrong type and text that consumers
+// would read differently (checkJSONText) are 400 invalid_json.
 // An empty body is an error unless optional is set, when v is left alone.
 func decodeStrict(body []byte, v any, optional bool) error {
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -65,7 +66,7 @@ func decodeStrict(body []byte, v any, optional bool) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return invalidJSON("request body has data after the JSON object")
 	}
-	return nil
+	return checkJSONText(body)
 }
 
 // jsonError explains a decoding failure in the request's terms rather than Go's.
