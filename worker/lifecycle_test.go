@@ -455,3 +455,30 @@ func TestLifecycle(t *testing.T) {
 func listRequest(query string) *workflowservice.ListWorkflowExecutionsRequest {
 	return &workflowservice.ListWorkflowExecutionsRequest{Query: query}
 }
+
+// TestLostRecordIsPublishedAgain: a broker that loses a record it had
+// acknowledged (a dev broker after a power cut, a Kafka cluster after an
+// unclean leader election) costs the message a delay, not the message: no
+// consumer completes what it never received, so the resend schedule
+// publishes it again, and the consumer completes that copy.
+func TestLostRecordIsPublishedAgain(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	in := s.message("lost-1")
+	in.Confirmed = true
+	in.Policy.ResendIntervals = []time.Duration{2 * time.Second, time.Minute}
+	run := s.start(t, in)
+	first := s.Kafka.Wait(t, "lost-1", 1)[0]
+	s.waitStatus(t, "lost-1", models.StatusDelivered)
+
+	// The broker loses it: the partition is truncated past the record.
+	require.NoError(t, s.Cluster.DeleteRecords(topic, first.Partition, -1))
+
+	again := s.Kafka.Wait(t, "lost-1", 2)[1]
+	require.Equal(t, "2", again.Headers[activities.HeaderAttempt])
+	require.Equal(t, first.Value, again.Value)
+	s.signal(t, "lost-1", workflows.SignalComplete, workflows.Completion{})
+	res := s.result(t, run)
+	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, 2, res.SendCount)
+}

@@ -42,6 +42,8 @@ type Stack struct {
 	Store *models.Store
 	// Brokers are the kfake broker's addresses.
 	Brokers []string
+	// Cluster is the kfake broker itself, for tests that break it.
+	Cluster *kfake.Cluster
 	// Kafka records every message published to the Stack's topics.
 	Kafka *KafkaLog
 	// Checks is the producer's check-back endpoint; its URL is Checks.URL.
@@ -78,6 +80,7 @@ func New(t *testing.T, cfg Config) *Stack {
 		Namespace: ts.GetDefaultNamespace(),
 		Store:     modelstest.NewSQLite(t),
 		Brokers:   cluster.ListenAddrs(),
+		Cluster:   cluster,
 		Checks:    newCheckBack(),
 	}
 	check := httptest.NewServer(s.Checks)
