@@ -48,7 +48,14 @@ func checkJSONText(body []byte) error {
 type textScanner struct {
 	b    []byte
 	pos  int
-	path []string
+	path []step
+}
+
+// step is one step of a path: an object member's name, or an array index
+// when name is empty and index is not negative.
+type step struct {
+	name  string
+	index int
 }
 
 func (s *textScanner) value(depth int) error {
@@ -94,14 +101,8 @@ func (s *textScanner) object(depth int) error {
 		seen[name] = true
 		s.skipSpace()
 		s.pos++ // :
-		s.path = append(s.path, memberPath(name))
-		if err := s.value(depth); err != nil {
+		if err := s.element(step{name: name, index: -1}, depth); err != nil {
 			return err
-		}
-		s.path = s.path[:len(s.path)-1]
-		s.skipSpace()
-		if s.b[s.pos] == ',' {
-			s.pos++
 		}
 	}
 }
@@ -114,16 +115,25 @@ func (s *textScanner) array(depth int) error {
 			s.pos++
 			return nil
 		}
-		s.path = append(s.path, "["+strconv.Itoa(i)+"]")
-		if err := s.value(depth); err != nil {
+		if err := s.element(step{index: i}, depth); err != nil {
 			return err
 		}
-		s.path = s.path[:len(s.path)-1]
-		s.skipSpace()
-		if s.b[s.pos] == ',' {
-			s.pos++
-		}
 	}
+}
+
+// element checks the member or item at s.pos, one step down the path, and
+// moves past the comma after it.
+func (s *textScanner) element(st step, depth int) error {
+	s.path = append(s.path, st)
+	if err := s.value(depth); err != nil {
+		return err
+	}
+	s.path = s.path[:len(s.path)-1]
+	s.skipSpace()
+	if s.b[s.pos] == ',' {
+		s.pos++
+	}
+	return nil
 }
 
 // str checks the string at s.pos and, with decode, returns its value.
@@ -217,7 +227,18 @@ func (s *textScanner) where() string {
 	if len(s.path) == 0 {
 		return "the request body"
 	}
-	p := strings.TrimPrefix(strings.Join(s.path, ""), ".")
+	var b strings.Builder
+	for _, st := range s.path {
+		switch {
+		case st.index >= 0:
+			b.WriteString("[" + strconv.Itoa(st.index) + "]")
+		case st.name != "" && nameChars(st.name, "_"):
+			b.WriteString("." + st.name)
+		default:
+			b.WriteString("[" + strconv.Quote(st.name) + "]")
+		}
+	}
+	p := strings.TrimPrefix(b.String(), ".")
 	const keep = 60 // bytes of each end of a longer path
 	if len(p) <= 2*keep {
 		return p
@@ -230,15 +251,6 @@ func (s *textScanner) where() string {
 		tail++
 	}
 	return p[:head] + "…" + p[tail:]
-}
-
-// memberPath is how an object member appears in a path: .name, or
-// ["name"] when the name is not a plain identifier.
-func memberPath(name string) string {
-	if name != "" && nameChars(name, "_") {
-		return "." + name
-	}
-	return "[" + strconv.Quote(name) + "]"
 }
 
 // unescape is the byte a two-character JSON escape other than \u stands for.
