@@ -11,7 +11,9 @@
 // SIGKILL; and a downstream consumer that dedupes by message id and completes
 // through the gateway. Every connection Courier makes to Kafka, MySQL and the
 // check-back endpoint passes through a Proxy the test switches between pass,
-// delay, cut, reset and black-hole.
+// delay, cut, reset and black-hole. NewDevStack's Stack is `courier dev`, the
+// whole embedded stack in one OS process, killed with SIGKILL and started
+// again on its data directory.
 //
 // Each scenario (chaos_test.go) sends a mix of messages — confirmed,
 // cancelled, left to the check-back with each answer, sent directly, delayed
@@ -19,7 +21,10 @@
 // invariants: a committed message reached Kafka with its headers and is
 // COMPLETED (DEAD only if the downstream never completes it); nothing
 // uncommitted ever reached Kafka; nothing is stuck; the mirror agrees with
-// the workflow. The run ends with a summary table.
+// the workflow; the topic, read back whole by a new consumer group and by
+// kcat, holds every committed message and nothing else, every record the
+// consumer received still at its offset, offsets strictly increasing. The
+// run ends with a summary table.
 //
 // `go test ./test/chaos` runs 500 messages per scenario with 10 s outages;
 // -long (or COURIER_CHAOS_LONG=1) runs 2000 with the 30 s outages, and

@@ -59,7 +59,7 @@ type Stack struct {
 	Temporal *devstack.Temporal
 	// Client is the test's own Temporal client, for checking workflows.
 	Client client.Client
-	// Broker is the Kafka broker and its proxy; nil in a DevStack, whose
+	// Broker is the Kafka broker and its proxy; nil from NewDevStack, whose
 	// broker runs inside `courier dev`.
 	Broker *Broker
 	// KafkaAddr is where clients reach the broker: the proxy's address, or
@@ -77,7 +77,7 @@ type Stack struct {
 	Producer *Producer
 	// Gateway calls the gateway over HTTP.
 	Gateway *Client
-	// Worker is the `courier worker` process, or `courier dev` in a DevStack,
+	// Worker is the `courier worker` process, or `courier dev` from NewDevStack,
 	// where the worker runs inside it.
 	Worker *Process
 	// Downstream is the consumer service.
