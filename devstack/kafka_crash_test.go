@@ -64,8 +64,9 @@ type placedRecord struct {
 // SIGKILL, and starts it again on the same data directory, three times, once
 // with a torn write at the end of every segment: every record the broker
 // acknowledged must be readable after each crash at the offset it was given,
-// offsets must keep increasing, and nothing else may be there. Before topics created on first use were written to disk at once, the
-// broker forgot the topic after the first kill.
+// offsets must keep increasing, and nothing else may be there. Before topics
+// created on first use were written to disk at once, the broker forgot the
+// topic after the first kill.
 func TestKafkaKeepsAcknowledgedRecordsAcrossKill9(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -81,15 +82,7 @@ func TestKafkaKeepsAcknowledgedRecordsAcrossKill9(t *testing.T) {
 		child := startKafkaChild(t, dir, port)
 		requireRecords(ctx, t, addr, topic, acked)
 
-		producer, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.AllowAutoTopicCreation(),
-			kgo.RequiredAcks(kgo.AllISRAcks()))
-		require.NoError(t, err)
-		for i := range 30 {
-			rec := &kgo.Record{Topic: topic, Key: []byte(strconv.Itoa(i)), Value: fmt.Appendf(nil, "round %d record %d", round, i)}
-			require.NoError(t, producer.ProduceSync(ctx, rec).FirstErr())
-			acked = append(acked, placedRecord{rec.Partition, rec.Offset, string(rec.Value)})
-		}
-		producer.Close()
+		acked = append(acked, produceRecords(ctx, t, addr, topic, 30, fmt.Sprintf("round %d", round))...)
 		require.NoError(t, child.Process.Kill())
 		_ = child.Wait()
 		if round == 1 {
@@ -98,6 +91,23 @@ func TestKafkaKeepsAcknowledgedRecordsAcrossKill9(t *testing.T) {
 	}
 	startKafkaChild(t, dir, port)
 	requireRecords(ctx, t, addr, topic, acked)
+}
+
+// produceRecords produces n records labelled label to topic, creating it on
+// first use as Courier's producer does, each acknowledged by all replicas,
+// and returns where the broker put them.
+func produceRecords(ctx context.Context, t *testing.T, addr, topic string, n int, label string) []placedRecord {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.AllowAutoTopicCreation(), kgo.RequiredAcks(kgo.AllISRAcks()))
+	require.NoError(t, err)
+	defer cl.Close()
+	out := make([]placedRecord, 0, n)
+	for i := range n {
+		rec := &kgo.Record{Topic: topic, Key: []byte(strconv.Itoa(i)), Value: fmt.Appendf(nil, "%s record %d", label, i)}
+		require.NoError(t, cl.ProduceSync(ctx, rec).FirstErr())
+		out = append(out, placedRecord{rec.Partition, rec.Offset, string(rec.Value)})
+	}
+	return out
 }
 
 // tearSegmentTails appends half a record batch to every segment file of
@@ -219,20 +229,8 @@ func TestKafkaSetsAsideForgottenTopics(t *testing.T) {
 	k, err := StartKafka(ctx, cfg)
 	require.NoError(t, err)
 	addr := k.Addrs()[0]
-	produce := func(topic string, n int) []placedRecord {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.AllowAutoTopicCreation())
-		require.NoError(t, err)
-		defer cl.Close()
-		var out []placedRecord
-		for i := range n {
-			rec := &kgo.Record{Topic: topic, Key: []byte(strconv.Itoa(i)), Value: fmt.Appendf(nil, "%s %d %d", topic, time.Now().UnixNano(), i)}
-			require.NoError(t, cl.ProduceSync(ctx, rec).FirstErr())
-			out = append(out, placedRecord{rec.Partition, rec.Offset, string(rec.Value)})
-		}
-		return out
-	}
-	keptRecords := produce(kept, 10)
-	produce(forgotten, 10)
+	keptRecords := produceRecords(ctx, t, addr, kept, 10, "kept")
+	produceRecords(ctx, t, addr, forgotten, 10, "before the crash")
 	require.NoError(t, k.Close())
 	dropFromTopicList(t, cfg.DataDir, forgotten)
 
@@ -243,7 +241,7 @@ func TestKafkaSetsAsideForgottenTopics(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, moved, cfg.Partitions, "every partition of the forgotten topic is set aside")
 
-	fresh := produce(forgotten, 10)
+	fresh := produceRecords(ctx, t, addr, forgotten, 10, "after the repair")
 	for _, r := range fresh {
 		require.Less(t, r.offset, int64(10), "the forgotten topic starts again at offset 0")
 	}

@@ -17,15 +17,6 @@ import (
 	"github.com/courier-mq/courier/workflows"
 )
 
-// kcatRecord is one line of `kcat -C -J`. Headers alternate name and value.
-type kcatRecord struct {
-	Topic     string   `json:"topic"`
-	Partition int32    `json:"partition"`
-	Key       *string  `json:"key"`
-	Payload   *string  `json:"payload"`
-	Headers   []string `json:"headers"`
-}
-
 // TestKcatReadsPublishedMessages checks Courier's records with a Kafka client
 // whose code Courier did not write: librdkafka's kcat must see the key, the
 // payload byte for byte, the producer's headers and Courier's own.

@@ -206,11 +206,7 @@ func kcatRecords(ctx context.Context, addr string) ([]placed, error) {
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		var rec struct {
-			Partition int32    `json:"partition"`
-			Offset    int64    `json:"offset"`
-			Headers   []string `json:"headers"`
-		}
+		var rec kcatRecord
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			return nil, fmt.Errorf("kcat line %q: %w", sc.Text(), err)
 		}
@@ -228,6 +224,16 @@ func kcatRecords(ctx context.Context, addr string) ([]placed, error) {
 	// kcat interleaves partitions; order it as readTopic does.
 	slices.SortStableFunc(records, func(a, b placed) int { return int(a.Partition) - int(b.Partition) })
 	return records, nil
+}
+
+// kcatRecord is one line of `kcat -C -J`. Headers alternate name and value.
+type kcatRecord struct {
+	Topic     string   `json:"topic"`
+	Partition int32    `json:"partition"`
+	Offset    int64    `json:"offset"`
+	Key       *string  `json:"key"`
+	Payload   *string  `json:"payload"`
+	Headers   []string `json:"headers"`
 }
 
 // nth names the record at index i of rs for a report.
