@@ -36,9 +36,11 @@ type Plan struct {
 	// Faults runs beside the load and returns once every fault has been
 	// healed; what it injected shows in the summary.
 	Faults func(ctx context.Context, s *Stack) error
-	// Crashes is set when Faults kills a process that runs workflow tasks
-	// (the worker, courier dev) with SIGKILL: see withoutUnsent.
-	Crashes bool
+	// LosesTasks is set when Faults can lose a workflow task after it ran:
+	// it kills a process that runs workflow tasks (the worker, courier dev)
+	// or stops the Temporal server the task must be committed to. See
+	// withoutUnsent.
+	LosesTasks bool
 }
 
 // Row is one scenario's line of the summary table.
@@ -101,21 +103,23 @@ func Run(t *testing.T, s *Stack, p Plan) Row {
 	row.Rejected = len(rejected)
 	// A consumer only completes what it received, which Courier had sent:
 	// refusing that complete is a bug, even when the workflow cannot be asked
-	// and the gateway's other sources lag it, but for one case crashes make.
-	if p.Crashes {
+	// and the gateway's other sources lag it, but for one case that a lost
+	// workflow task makes.
+	if p.LosesTasks {
 		rejected = withoutUnsent(rejected)
 	}
 	require.Empty(t, rejected[:min(len(rejected), 10)], "complete answered 409 for a message the consumer had received")
 	return row
 }
 
-// withoutUnsent returns the rejected completes other than those a crash
-// explains.
+// withoutUnsent returns the rejected completes other than those a lost
+// workflow task explains.
 //
 // A workflow task publishes a message the moment it decides to send it (on
 // a confirm, a check-back's COMMITTED) as a local activity, so the record is
-// in Kafka before the task is committed. When the process that runs the task
-// is killed before it commits, the record is out but the workflow's
+// in Kafka before the task is committed. When the task is lost before it is
+// committed (the process running it is killed, or the Temporal server it
+// reports to stops), the record is out but the workflow's
 // committed state is still WAITING_CONFIRM, until the task runs again and
 // takes the same decision from the check-back's recorded answer, or from
 // the producer's confirm, which it sends again when a crash of the Temporal
