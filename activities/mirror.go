@@ -11,7 +11,7 @@ import (
 )
 
 // Mirror is the part of the messages table the mirror activity writes;
-// *models.Store satisfies it.
+// *store.Store satisfies it.
 type Mirror interface {
 	// Insert writes a new row; created is false when the row already exists.
 	Insert(ctx context.Context, m *models.Message) (created bool, err error)

@@ -11,19 +11,20 @@ import (
 
 	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/models"
-	"github.com/courier-mq/courier/models/modelstest"
+	"github.com/courier-mq/courier/store"
+	"github.com/courier-mq/courier/store/storetest"
 )
 
 // mirrorBundle runs WriteMirror against a real store.
 type mirrorBundle struct {
-	store *models.Store
+	store *store.Store
 	acts  *activities.Activities
 	env   *testsuite.TestActivityEnvironment
 }
 
 func setupMirror(t *testing.T) *mirrorBundle {
 	t.Helper()
-	store := modelstest.NewSQLite(t)
+	store := storetest.NewSQLite(t)
 	acts := &activities.Activities{Mirror: store}
 	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
 	env.RegisterActivity(acts)

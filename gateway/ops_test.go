@@ -20,7 +20,8 @@ import (
 
 	"github.com/courier-mq/courier/gateway"
 	"github.com/courier-mq/courier/models"
-	"github.com/courier-mq/courier/models/modelstest"
+	"github.com/courier-mq/courier/store"
+	"github.com/courier-mq/courier/store/storetest"
 )
 
 func testHealth(t *testing.T, e *env) {
@@ -52,7 +53,7 @@ func testDependenciesUnavailable(t *testing.T, e *env) {
 	tc, err := client.NewLazyClient(client.Options{HostPort: addr})
 	require.NoError(t, err)
 	t.Cleanup(tc.Close)
-	store, err := models.Open(t.Context(), modelstest.SQLiteConfig(t))
+	store, err := store.Open(t.Context(), storetest.SQLiteConfig(t))
 	require.NoError(t, err)
 	require.NoError(t, store.Close())
 

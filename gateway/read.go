@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/workflows"
 )
 
@@ -149,7 +150,7 @@ func (s *Server) list(c echo.Context) error {
 		return err
 	}
 	page, err := s.store.List(c.Request().Context(), f)
-	if errors.Is(err, models.ErrBadCursor) {
+	if errors.Is(err, store.ErrBadCursor) {
 		return invalid("cursor is not one this API returned")
 	}
 	if err != nil {
@@ -167,8 +168,8 @@ const maxListLimit = 500
 
 // listFilter parses and checks the list query parameters, reporting every
 // bad one.
-func listFilter(q url.Values) (models.Filter, error) {
-	var f models.Filter
+func listFilter(q url.Values) (store.Filter, error) {
+	var f store.Filter
 	var errs []error
 	if v := q.Get("status"); v != "" {
 		f.Status = models.Status(v)

@@ -39,7 +39,7 @@ func testGet(t *testing.T, e *env) {
 	require.Equal(t, id, st.MessageID)
 	require.Len(t, st.Signals, 1)
 	require.Equal(t, workflows.SignalConfirm, st.Signals[0].Name)
-	require.Equal(t, workflows.Applied, st.Signals[0].Outcome)
+	require.Equal(t, models.Applied, st.Signals[0].Outcome)
 	require.Equal(t, "anonymous", st.Signals[0].By)
 	require.Len(t, st.Publishes, 1)
 	require.NotNil(t, st.NextAt, "the resend timer runs")

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/workflows"
 )
 
@@ -73,7 +74,7 @@ func (s *Server) redriveDead(c echo.Context) error {
 
 	ctx := c.Request().Context()
 	resp := redriveResponse{Failed: []redriveFailed{}}
-	filter := models.Filter{Status: models.StatusDead, Topic: req.Topic}
+	filter := store.Filter{Status: models.StatusDead, Topic: req.Topic}
 	for seen := 0; seen < limit; {
 		filter.Limit = min(redrivePageSize, limit-seen)
 		page, err := s.store.List(ctx, filter)
@@ -87,7 +88,7 @@ func (s *Server) redriveDead(c echo.Context) error {
 			case err != nil:
 				ae := classify(err)
 				resp.Failed = append(resp.Failed, redriveFailed{ID: m.ID, Error: errorDetail{Code: ae.code, Message: ae.msg}})
-			case res.Outcome == workflows.Applied:
+			case res.Outcome == models.Applied:
 				resp.Redriven++
 			}
 		}

@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 
-	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/workflows"
 )
 
@@ -23,7 +23,7 @@ type Deps struct {
 	// Temporal starts, signals, queries and describes message workflows.
 	Temporal client.Client
 	// Store is the messages mirror the read routes answer from.
-	Store *models.Store
+	Store *store.Store
 	// Kafka is the readiness probe for Kafka; nil means /readyz does not
 	// check Kafka.
 	Kafka func(ctx context.Context) error
@@ -40,7 +40,7 @@ type Server struct {
 	rules    rules
 	keys     keyring
 	temporal client.Client
-	store    *models.Store
+	store    *store.Store
 	kafka    func(ctx context.Context) error
 	logger   *slog.Logger
 	metrics  *metrics

@@ -30,15 +30,15 @@ type completionRequest struct {
 // signalResponse answers a signal route. Status is the status the request was
 // decided on; an applied signal moves the message on from there.
 type signalResponse struct {
-	ID      string                `json:"id"`
-	Status  models.Status         `json:"status"`
-	Outcome workflows.Disposition `json:"outcome"`
+	ID      string             `json:"id"`
+	Status  models.Status      `json:"status"`
+	Outcome models.Disposition `json:"outcome"`
 }
 
 // outcomeAccepted answers a signal the gateway could not decide because the
 // workflow could not be asked: it was sent, and the workflow decides it
 // (recorded in its state) once a worker runs it. HTTP 202.
-const outcomeAccepted workflows.Disposition = "accepted"
+const outcomeAccepted models.Disposition = "accepted"
 
 // signalRoute handles POST /v1/messages/{id}/<signal>.
 func (s *Server) signalRoute(name string) echo.HandlerFunc {
@@ -80,7 +80,7 @@ func (s *Server) signalRoute(name string) echo.HandlerFunc {
 			return err
 		}
 		switch res.Outcome {
-		case workflows.Rejected:
+		case models.Rejected:
 			return conflict(codeConflict, "%s: %s", name, res.reason)
 		case outcomeAccepted:
 			return c.JSON(http.StatusAccepted, res.signalResponse)
@@ -96,7 +96,7 @@ type signalResult struct {
 }
 
 // signal decides what signal name does to message id, with the same
-// workflows.Decide the workflow uses, and sends it only when it is Applied.
+// models.Decide the workflow uses, and sends it only when it is Applied.
 // Rejected is a result, not an error; errors are for a message that is not
 // found or a dependency that failed.
 //
@@ -111,7 +111,7 @@ func (s *Server) signal(ctx context.Context, id, name, consumer string, arg any)
 		return res, nil
 	}
 	if st, ok := s.describedState(ctx, id, name == workflows.SignalComplete); ok {
-		if res := decide(id, name, consumer, st); res.Outcome == workflows.Applied {
+		if res := decide(id, name, consumer, st); res.Outcome == models.Applied {
 			return s.send(ctx, id, name, consumer, arg, res)
 		}
 	}
@@ -121,7 +121,7 @@ func (s *Server) signal(ctx context.Context, id, name, consumer string, arg any)
 		return signalResult{}, err
 	}
 	res := decide(id, name, consumer, st)
-	if res.Outcome != workflows.Applied {
+	if res.Outcome != models.Applied {
 		if !st.stale || st.status.Terminal() {
 			s.metrics.signal(name, string(res.Outcome))
 			return res, nil
@@ -168,15 +168,15 @@ func (s *Server) decideClosed(ctx context.Context, id, name, consumer string) (s
 		return signalResult{}, unavailable("the message mirror", err)
 	}
 	res := decide(id, name, consumer, messageState{status: row.Status, consumers: row.Consumers})
-	if res.Outcome == workflows.Applied {
-		res.Outcome = workflows.Rejected
+	if res.Outcome == models.Applied {
+		res.Outcome = models.Rejected
 		res.reason = fmt.Sprintf("message is %s and its workflow has ended", row.Status)
 	}
 	return res, nil
 }
 
 func decide(id, name, consumer string, st messageState) signalResult {
-	outcome, reason := workflows.Decide(st.status, name, consumer, st.consumers, st.completedBy)
+	outcome, reason := models.Decide(st.status, models.Action(name), consumer, st.consumers, st.completedBy)
 	return signalResult{signalResponse: signalResponse{ID: id, Status: st.status, Outcome: outcome}, reason: reason}
 }
 
@@ -214,12 +214,12 @@ func (s *Server) update(ctx context.Context, id, name string, arg any) (res sign
 	if err == nil {
 		var ur workflows.UpdateResult
 		if err = h.Get(uctx, &ur); err == nil {
-			return signalResult{signalResponse: signalResponse{ID: id, Status: ur.Status, Outcome: workflows.Applied}}, true
+			return signalResult{signalResponse: signalResponse{ID: id, Status: ur.Status, Outcome: models.Applied}}, true
 		}
 	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && (appErr.Type() == workflows.UpdateRepeated || appErr.Type() == workflows.UpdateRejected) {
-		res = signalResult{signalResponse: signalResponse{ID: id, Outcome: workflows.Disposition(appErr.Type())}, reason: appErr.Message()}
+		res = signalResult{signalResponse: signalResponse{ID: id, Outcome: models.Disposition(appErr.Type())}, reason: appErr.Message()}
 		if appErr.HasDetails() && appErr.Details(&res.Status) == nil {
 			return res, true
 		}

@@ -1,16 +1,10 @@
-// Package models holds the message lifecycle's vocabulary (Status, Message,
-// Transition) and the store of the messages table.
+// Package models is the message lifecycle's vocabulary: the statuses
+// (Status), the actions asked of a message and the table deciding what each
+// does in each status (Action, Decide), the mirror's row (Message) and the
+// change one lifecycle step makes to it (Transition).
 //
-// Every message is one Temporal workflow, and the workflow is the source of
-// truth. The messages table is its queryable mirror: the mirror activity writes
-// the full row once (Store.Insert) when the workflow starts and then one
-// Transition per lifecycle step (Store.Apply), each carrying the workflow's
-// revision. Because activities are retried and may run out of order, both writes
-// are idempotent and Apply never lets an older revision overwrite a newer one.
-// The HTTP API and the metrics read the mirror (Store.Get, Store.List,
-// Store.CountByStatus) instead of querying every workflow.
-//
-// The store runs on MySQL/MariaDB for production and on SQLite (pure Go, no cgo)
-// for single-node setups and tests. The schema is created by Store.Migrate from
-// explicit, versioned DDL per database, never by GORM's AutoMigrate.
+// The workflow, its activities, the store and the gateway all speak it, so it
+// imports nothing but the standard library: the deterministic workflow code
+// links no database through it. The struct tags on Message are how the store
+// maps the row; they are text, not a dependency.
 package models

@@ -1,6 +1,9 @@
 package models
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Message is one row of the messages table: the queryable mirror of one message
 // workflow. The workflow is the source of truth; this row follows it, one
@@ -47,3 +50,6 @@ type Transition struct {
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 }
+
+// ErrNotFound is returned, wrapped, when no message has the requested ID.
+var ErrNotFound = errors.New("message not found")

@@ -20,6 +20,7 @@ import (
 	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/internal/teststack"
 	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/workflows"
 )
 
@@ -37,7 +38,7 @@ const topic = "orders"
 type stack struct {
 	*teststack.Stack
 	client client.Client
-	store  *models.Store
+	store  *store.Store
 }
 
 func setup(t *testing.T) *stack {
@@ -365,8 +366,8 @@ func TestLifecycle(t *testing.T) {
 		}, 10*time.Second, 20*time.Millisecond)
 		st := s.state(t, "fanout-1")
 		require.Equal(t, models.StatusDelivered, st.Status)
-		require.Equal(t, []workflows.Disposition{workflows.Applied, workflows.Repeated, workflows.Rejected},
-			[]workflows.Disposition{st.Signals[0].Outcome, st.Signals[1].Outcome, st.Signals[2].Outcome})
+		require.Equal(t, []models.Disposition{models.Applied, models.Repeated, models.Rejected},
+			[]models.Disposition{st.Signals[0].Outcome, st.Signals[1].Outcome, st.Signals[2].Outcome})
 		s.signal(t, "fanout-1", workflows.SignalComplete, workflows.Completion{Consumer: "points"})
 		res := s.result(t, run)
 		require.Equal(t, models.StatusCompleted, res.Status)

@@ -30,13 +30,13 @@ func WorkflowID(messageID string) string { return WorkflowIDPrefix + messageID }
 // signal changes nothing and is recorded in State.Ignored.
 const (
 	// SignalConfirm carries a Decision: the producer's transaction committed.
-	SignalConfirm = "confirm"
+	SignalConfirm = string(models.Confirm)
 	// SignalCancel carries a Decision: the producer's transaction rolled back.
-	SignalCancel = "cancel"
+	SignalCancel = string(models.Cancel)
 	// SignalComplete carries a Completion: a consumer processed the message.
-	SignalComplete = "complete"
+	SignalComplete = string(models.Complete)
 	// SignalRedrive carries a Decision: an operator sends a DEAD message again.
-	SignalRedrive = "redrive"
+	SignalRedrive = string(models.Redrive)
 )
 
 // Each signal can also be sent as a workflow update of the same name and
@@ -47,8 +47,8 @@ const (
 // rejected update leaves nothing in the history. An
 // applied one returns an UpdateResult once the workflow has acted on it.
 const (
-	UpdateRepeated = string(Repeated)
-	UpdateRejected = string(Rejected)
+	UpdateRepeated = string(models.Repeated)
+	UpdateRejected = string(models.Rejected)
 )
 
 // UpdateResult answers an applied update: the status the message was in
@@ -173,11 +173,11 @@ type PublishRecord struct {
 
 // SignalRecord is one signal the workflow received and what it did with it.
 type SignalRecord struct {
-	Name     string      `json:"name"`
-	At       time.Time   `json:"at"`
-	Outcome  Disposition `json:"outcome"`
-	By       string      `json:"by,omitempty"`
-	Consumer string      `json:"consumer,omitempty"`
+	Name     string             `json:"name"`
+	At       time.Time          `json:"at"`
+	Outcome  models.Disposition `json:"outcome"`
+	By       string             `json:"by,omitempty"`
+	Consumer string             `json:"consumer,omitempty"`
 	// Reason explains an ignored or rejected signal.
 	Reason string `json:"reason,omitempty"`
 }

@@ -4,8 +4,8 @@
 //
 // api.go is the contract with the rest of Courier: task queue, workflow ID,
 // signal, query and search-attribute names, and the input, result, state and
-// policy types. disposition.go decides what a signal does in each state; the
-// gateway uses the same function to answer before it signals.
+// policy types. What a signal does in each state is models.Decide, the table
+// the workflow applies and anything predicting it shares.
 //
 // The workflow is deterministic and replay-tested: histories recorded from real
 // runs live in testdata/ and replay_test.go replays them. Any change to the

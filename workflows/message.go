@@ -136,8 +136,8 @@ func (r *messageRun) setUpdateHandlers(ctx workflow.Context) error {
 
 // validate rejects an update that would not be applied.
 func (r *messageRun) validate(name, consumer string) error {
-	outcome, reason := Decide(r.st.Status, name, consumer, r.msg.Consumers, r.st.CompletedBy)
-	if outcome != Applied {
+	outcome, reason := models.Decide(r.st.Status, models.Action(name), consumer, r.msg.Consumers, r.st.CompletedBy)
+	if outcome != models.Applied {
 		return temporal.NewApplicationError(reason, string(outcome), r.st.Status)
 	}
 	return nil
@@ -281,10 +281,10 @@ func (r *messageRun) waitForDecision(ctx workflow.Context) {
 	})
 	switch res.Answer {
 	case activities.CheckCommitted:
-		r.record(ctx, SignalRecord{Name: SignalConfirm, By: "check-back", Outcome: Applied})
+		r.record(ctx, SignalRecord{Name: SignalConfirm, By: "check-back", Outcome: models.Applied})
 		r.confirm(ctx)
 	case activities.CheckRolledBack:
-		r.record(ctx, SignalRecord{Name: SignalCancel, By: "check-back", Outcome: Applied})
+		r.record(ctx, SignalRecord{Name: SignalCancel, By: "check-back", Outcome: models.Applied})
 		r.transition(ctx, models.StatusCancelled)
 	default:
 		r.st.LastError = fmt.Sprintf("check-back %d: %s %s", in.Attempt, res.Answer, res.Detail)
@@ -498,9 +498,9 @@ func (r *messageRun) receive(ctx workflow.Context, name string, c workflow.Recei
 func (r *messageRun) apply(ctx workflow.Context, name string, d Decision, comp Completion) {
 	rec := SignalRecord{Name: name, By: d.By, Consumer: comp.Consumer}
 	var reason string
-	rec.Outcome, reason = Decide(r.st.Status, name, comp.Consumer, r.msg.Consumers, r.st.CompletedBy)
+	rec.Outcome, reason = models.Decide(r.st.Status, models.Action(name), comp.Consumer, r.msg.Consumers, r.st.CompletedBy)
 	rec.Reason = reason
-	if rec.Outcome != Applied {
+	if rec.Outcome != models.Applied {
 		if d.Reason != "" {
 			rec.Reason += " (" + d.Reason + ")"
 		}

@@ -677,7 +677,7 @@ func TestSignalRecordsAreBounded(t *testing.T) {
 	st := b.runUnfinished(t, 10*time.Second)
 	require.Len(t, st.Signals, MaxSignalRecords)
 	require.Equal(t, 20, st.SignalsDropped)
-	require.Equal(t, Repeated, st.Signals[0].Outcome)
+	require.Equal(t, models.Repeated, st.Signals[0].Outcome)
 	require.Equal(t, []int{1}, b.acts.publishAttempts(), "repeated confirms never publish again")
 }
 
@@ -713,7 +713,7 @@ func TestQueryState(t *testing.T) {
 	require.Equal(t, testStart.Add(10*time.Second), st.Checks[0].At)
 	require.Len(t, st.Publishes, 1)
 	require.Equal(t, testStart.Add(time.Minute), st.Publishes[0].At)
-	require.Equal(t, []SignalRecord{{Name: SignalConfirm, At: testStart.Add(time.Minute), Outcome: Applied, By: "producer"}}, st.Signals)
+	require.Equal(t, []SignalRecord{{Name: SignalConfirm, At: testStart.Add(time.Minute), Outcome: models.Applied, By: "producer"}}, st.Signals)
 	require.NotNil(t, st.NextAt)
 	require.Equal(t, testStart.Add(2*time.Minute), *st.NextAt, "the first resend is due a minute after the send")
 	require.Empty(t, st.LastError, "a confirm clears the check-back error")

@@ -55,12 +55,12 @@ func TestEverySignalInEveryState(t *testing.T) {
 	}
 
 	type outcome struct {
-		disposition Disposition
+		disposition models.Disposition
 		enters      models.Status // "" when the signal changes nothing
 	}
-	applied := func(s models.Status) outcome { return outcome{Applied, s} }
-	repeated := outcome{disposition: Repeated}
-	rejected := outcome{disposition: Rejected}
+	applied := func(s models.Status) outcome { return outcome{models.Applied, s} }
+	repeated := outcome{disposition: models.Repeated}
+	rejected := outcome{disposition: models.Rejected}
 
 	want := map[models.Status]map[string]outcome{
 		models.StatusWaitingConfirm: {
@@ -127,7 +127,7 @@ func TestEverySignalInEveryState(t *testing.T) {
 					last := after.Signals[len(after.Signals)-1]
 					require.Equal(t, signal, last.Name)
 					require.Equal(t, w.disposition, last.Outcome)
-					if w.disposition != Applied {
+					if w.disposition != models.Applied {
 						require.NotEmpty(t, last.Reason, "an ignored signal says why")
 						require.Equal(t, before.Revision, after.Revision, "an ignored signal changes nothing")
 						require.Equal(t, before.SendCount, after.SendCount)
@@ -170,39 +170,4 @@ func (f *fakeActivities) mirrorStatusAt(rev int64) models.Status {
 		}
 	}
 	return ""
-}
-
-func TestDecideMatchesLifecycleTable(t *testing.T) {
-	t.Parallel()
-	// Terminal states, which TestEverySignalInEveryState cannot reach with a
-	// live workflow; the gateway answers these from the mirror with Decide.
-	for _, tc := range []struct {
-		status models.Status
-		signal string
-		want   Disposition
-	}{
-		{models.StatusCompleted, SignalConfirm, Repeated},
-		{models.StatusCompleted, SignalCancel, Rejected},
-		{models.StatusCompleted, SignalComplete, Repeated},
-		{models.StatusCompleted, SignalRedrive, Rejected},
-		{models.StatusCancelled, SignalConfirm, Rejected},
-		{models.StatusCancelled, SignalCancel, Repeated},
-		{models.StatusCancelled, SignalComplete, Rejected},
-		{models.StatusCancelled, SignalRedrive, Rejected},
-		{models.StatusDelivered, "bogus", Rejected},
-	} {
-		got, reason := Decide(tc.status, tc.signal, "", nil, nil)
-		require.Equal(t, tc.want, got, "%s in %s", tc.signal, tc.status)
-		require.NotEmpty(t, reason)
-	}
-	// Named consumers.
-	consumers := []string{"accounting", "points"}
-	d, _ := Decide(models.StatusDelivered, SignalComplete, "", consumers, nil)
-	require.Equal(t, Rejected, d, "a fan-out completion must name its consumer")
-	d, _ = Decide(models.StatusDelivered, SignalComplete, "points", consumers, []string{"points"})
-	require.Equal(t, Repeated, d)
-	d, _ = Decide(models.StatusCompleted, SignalComplete, "points", consumers, []string{"accounting", "points"})
-	require.Equal(t, Repeated, d)
-	d, _ = Decide(models.StatusCompleted, SignalComplete, "billing", consumers, []string{"accounting", "points"})
-	require.Equal(t, Rejected, d)
 }

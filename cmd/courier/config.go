@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/courier-mq/courier/gateway"
-	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/worker"
 	"github.com/courier-mq/courier/workflows"
 )
@@ -111,7 +111,7 @@ func (c *Config) register(fs *flag.FlagSet, cmd string) {
 	}
 	devDB := cmd == "dev"
 	if !devDB {
-		str(&c.DBDriver, "db-driver", models.DriverMySQL, "mirror database driver: mysql or sqlite")
+		str(&c.DBDriver, "db-driver", store.DriverMySQL, "mirror database driver: mysql or sqlite")
 		str(&c.DBDSN, "db-dsn", "", "mirror database DSN: user:pass@tcp(host:3306)/db for mysql, a file path for sqlite")
 	}
 	if cmd == "migrate" {
@@ -271,8 +271,8 @@ func (c *Config) workerConfig() worker.Config {
 	return wc
 }
 
-func (c *Config) storeConfig() models.Config {
-	return models.Config{Driver: c.DBDriver, DSN: c.DBDSN}
+func (c *Config) storeConfig() store.Config {
+	return store.Config{Driver: c.DBDriver, DSN: c.DBDSN}
 }
 
 // logValue prints the configuration at debug level with secrets masked.

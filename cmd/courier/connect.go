@@ -14,7 +14,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/courier-mq/courier/activities"
-	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/worker"
 )
 
@@ -78,11 +78,11 @@ func dialTemporal(ctx context.Context, cfg *Config, logger *slog.Logger) (client
 }
 
 // openStore opens the mirror database, migrating it when asked to.
-func openStore(ctx context.Context, cfg *Config, logger *slog.Logger, migrate bool) (*models.Store, error) {
-	var store *models.Store
+func openStore(ctx context.Context, cfg *Config, logger *slog.Logger, migrate bool) (*store.Store, error) {
+	var mirror *store.Store
 	err := retry(ctx, logger, "mirror database", func(ctx context.Context) error {
 		var err error
-		store, err = models.Open(ctx, cfg.storeConfig())
+		mirror, err = store.Open(ctx, cfg.storeConfig())
 		var myErr *mysql.MySQLError
 		if errors.As(err, &myErr) && mysqlPermanent[myErr.Number] {
 			return fmt.Errorf("%w (%w)", err, errPermanent)
@@ -93,12 +93,12 @@ func openStore(ctx context.Context, cfg *Config, logger *slog.Logger, migrate bo
 		return nil, err
 	}
 	if migrate {
-		if err := store.Migrate(ctx); err != nil {
-			_ = store.Close()
+		if err := mirror.Migrate(ctx); err != nil {
+			_ = mirror.Close()
 			return nil, fmt.Errorf("migrate mirror: %w", err)
 		}
 	}
-	return store, nil
+	return mirror, nil
 }
 
 func (c *Config) producerConfig() activities.ProducerConfig {

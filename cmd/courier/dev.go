@@ -15,7 +15,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/courier-mq/courier/devstack"
-	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/worker"
 )
 
@@ -85,12 +85,12 @@ func runDev(ctx context.Context, cfg *Config, logger *slog.Logger, out io.Writer
 		cfg.KafkaBrokers = strings.Join(k.Addrs(), ",")
 	}
 	if cfg.Dev.MySQL != "" {
-		cfg.DBDriver, cfg.DBDSN = models.DriverMySQL, cfg.Dev.MySQL
+		cfg.DBDriver, cfg.DBDSN = store.DriverMySQL, cfg.Dev.MySQL
 		if err := createDatabase(ctx, cfg.Dev.MySQL); err != nil {
 			return err
 		}
 	} else {
-		cfg.DBDriver, cfg.DBDSN = models.DriverSQLite, filepath.Join(dir, "courier.db")
+		cfg.DBDriver, cfg.DBDSN = store.DriverSQLite, filepath.Join(dir, "courier.db")
 	}
 
 	r := roles{gateway: true, worker: true}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/gateway"
-	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/worker"
 )
 
@@ -24,7 +24,7 @@ type roles struct {
 // services are the connections one courier process holds.
 type services struct {
 	temporal client.Client
-	store    *models.Store
+	store    *store.Store
 	kafka    *kafka      // worker processes
 	probe    *kafkaProbe // gateway-only processes
 }
@@ -117,10 +117,10 @@ func runServices(ctx context.Context, cfg *Config, logger *slog.Logger, r roles)
 
 // runMigrate is `courier migrate`: apply the mirror's schema migrations.
 func runMigrate(ctx context.Context, cfg *Config, logger *slog.Logger) error {
-	store, err := openStore(ctx, cfg, logger, true)
+	mirror, err := openStore(ctx, cfg, logger, true)
 	if err != nil {
 		return err
 	}
 	logger.Info("mirror schema is up to date", "driver", cfg.DBDriver)
-	return store.Close()
+	return mirror.Close()
 }

@@ -14,8 +14,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/courier-mq/courier/activities"
-	"github.com/courier-mq/courier/models"
-	"github.com/courier-mq/courier/models/modelstest"
+	"github.com/courier-mq/courier/store"
+	"github.com/courier-mq/courier/store/storetest"
 	"github.com/courier-mq/courier/worker"
 )
 
@@ -39,7 +39,7 @@ type Stack struct {
 	// Namespace is the Temporal namespace the worker serves.
 	Namespace string
 	// Store is the SQLite mirror the worker writes.
-	Store *models.Store
+	Store *store.Store
 	// Brokers are the kfake broker's addresses.
 	Brokers []string
 	// Cluster is the kfake broker itself, for tests that break it.
@@ -78,7 +78,7 @@ func New(t *testing.T, cfg Config) *Stack {
 	s := &Stack{
 		Client:    c,
 		Namespace: ts.GetDefaultNamespace(),
-		Store:     modelstest.NewSQLite(t),
+		Store:     storetest.NewSQLite(t),
 		Brokers:   cluster.ListenAddrs(),
 		Cluster:   cluster,
 		Checks:    newCheckBack(),

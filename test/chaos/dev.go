@@ -14,7 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
-	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/workflows"
 )
 
@@ -38,7 +38,7 @@ func NewDevStack(t *testing.T, bin string, policy workflows.Policy) *Stack {
 	t.Cleanup(cancel)
 	dir := t.TempDir()
 	dataDir := filepath.Join(dir, "data")
-	s := &Stack{Driver: models.DriverSQLite}
+	s := &Stack{Driver: store.DriverSQLite}
 	s.startProducer(t, policy)
 
 	var ports [3]int
@@ -74,7 +74,7 @@ func NewDevStack(t *testing.T, bin string, policy workflows.Policy) *Stack {
 	s.Client, err = client.DialContext(ctx, client.Options{HostPort: temporalAddr, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	require.NoError(t, err)
 	t.Cleanup(s.Client.Close)
-	s.Store, err = models.Open(ctx, models.Config{Driver: models.DriverSQLite, DSN: filepath.Join(dataDir, "courier.db")})
+	s.Store, err = store.Open(ctx, store.Config{Driver: store.DriverSQLite, DSN: filepath.Join(dataDir, "courier.db")})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Store.Close() })
 

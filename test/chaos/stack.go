@@ -19,8 +19,8 @@ import (
 
 	"github.com/courier-mq/courier/devstack"
 	"github.com/courier-mq/courier/gateway"
-	"github.com/courier-mq/courier/models"
-	"github.com/courier-mq/courier/models/modelstest"
+	"github.com/courier-mq/courier/store"
+	"github.com/courier-mq/courier/store/storetest"
 	"github.com/courier-mq/courier/worker"
 	"github.com/courier-mq/courier/workflows"
 )
@@ -68,7 +68,7 @@ type Stack struct {
 	// MySQL is the proxy in front of the mirror database, nil on SQLite.
 	MySQL *Proxy
 	// Store reads the mirror directly, not through the proxy.
-	Store *models.Store
+	Store *store.Store
 	// Driver is the mirror's database driver.
 	Driver string
 	// Checks is the proxy in front of the producer's check-back endpoint.
@@ -126,7 +126,7 @@ func NewStack(t *testing.T, bin string, policy workflows.Policy) *Stack {
 	// The mirror: the worker writes it through the proxy, the test and the
 	// gateway read it directly.
 	storeCfg, workerDSN := s.mirror(t)
-	s.Store, err = models.Open(ctx, storeCfg)
+	s.Store, err = store.Open(ctx, storeCfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Store.Close() })
 	require.NoError(t, s.Store.Migrate(ctx))
@@ -190,15 +190,15 @@ func (s *Stack) startDownstream(ctx context.Context, t *testing.T, addr string) 
 // mirror picks the mirror database: a fresh MySQL database behind a proxy
 // when a server answers, else a SQLite file (then no MySQL fault can be
 // injected). It returns the store's config and the worker's DSN.
-func (s *Stack) mirror(t *testing.T) (models.Config, string) {
+func (s *Stack) mirror(t *testing.T) (store.Config, string) {
 	t.Helper()
 	if !mysqlAvailable() {
-		cfg := modelstest.SQLiteConfig(t)
-		s.Driver = models.DriverSQLite
+		cfg := storetest.SQLiteConfig(t)
+		s.Driver = store.DriverSQLite
 		return cfg, cfg.DSN
 	}
-	cfg := modelstest.MySQLConfig(t)
-	s.Driver = models.DriverMySQL
+	cfg := storetest.MySQLConfig(t)
+	s.Driver = store.DriverMySQL
 	dsn, err := mysql.ParseDSN(cfg.DSN)
 	require.NoError(t, err)
 	s.MySQL, err = NewProxy(dsn.Addr)
@@ -211,11 +211,11 @@ func (s *Stack) mirror(t *testing.T) (models.Config, string) {
 	return cfg, dsn.FormatDSN()
 }
 
-// mysqlAvailable reports whether the mirror goes to MySQL, as modelstest
-// decides it: always when COURIER_TEST_MYSQL_DSN is set (modelstest then
+// mysqlAvailable reports whether the mirror goes to MySQL, as storetest
+// decides it: always when COURIER_TEST_MYSQL_DSN is set (storetest then
 // fails if the server does not answer), else when 127.0.0.1:3306 answers.
 func mysqlAvailable() bool {
-	if _, ok := os.LookupEnv(modelstest.EnvMySQLDSN); ok {
+	if _, ok := os.LookupEnv(storetest.EnvMySQLDSN); ok {
 		return true
 	}
 	conn, err := net.DialTimeout("tcp", "127.0.0.1:3306", time.Second)

@@ -1,4 +1,4 @@
-package models_test
+package store_test
 
 import (
 	"encoding/base64"
@@ -12,11 +12,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/courier-mq/courier/models"
-	"github.com/courier-mq/courier/models/modelstest"
+	"github.com/courier-mq/courier/store"
+	"github.com/courier-mq/courier/store/storetest"
 )
 
 // listIDs lists f and returns the IDs of the single page, asserting it is the last.
-func listIDs(t *testing.T, s *models.Store, f models.Filter) []string {
+func listIDs(t *testing.T, s *store.Store, f store.Filter) []string {
 	t.Helper()
 	page, err := s.List(t.Context(), f)
 	require.NoError(t, err)
@@ -30,7 +31,7 @@ func listIDs(t *testing.T, s *models.Store, f models.Filter) []string {
 
 // walk pages through f with the given page size and returns every ID in order.
 // between runs after each page, so a test can write while a client pages.
-func walk(t *testing.T, s *models.Store, f models.Filter, between func()) []string {
+func walk(t *testing.T, s *store.Store, f store.Filter, between func()) []string {
 	t.Helper()
 	var ids []string
 	for pages := 0; ; pages++ {
@@ -52,7 +53,7 @@ func walk(t *testing.T, s *models.Store, f models.Filter, between func()) []stri
 
 func TestListFilters(t *testing.T) {
 	t.Parallel()
-	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		t0 := epoch()
 		rows := []struct {
@@ -75,24 +76,24 @@ func TestListFilters(t *testing.T) {
 
 		cases := []struct {
 			name   string
-			filter models.Filter
+			filter store.Filter
 			want   []string
 		}{
-			{"none", models.Filter{}, []string{"e", "d", "c", "b", "a"}},
-			{"status", models.Filter{Status: models.StatusDelivered}, []string{"e", "c", "b"}},
-			{"topic", models.Filter{Topic: "orders"}, []string{"e", "b", "a"}},
-			{"producer", models.Filter{Producer: "shop"}, []string{"e", "c", "a"}},
-			{"from inclusive", models.Filter{CreatedFrom: t0.Add(time.Second)}, []string{"e", "d", "c", "b"}},
-			{"to exclusive", models.Filter{CreatedTo: t0.Add(3 * time.Second)}, []string{"c", "b", "a"}},
-			{"from and to", models.Filter{CreatedFrom: t0.Add(time.Second), CreatedTo: t0.Add(3 * time.Second)}, []string{"c", "b"}},
-			{"sub-millisecond from before a row", models.Filter{CreatedFrom: t0.Add(time.Second - 500*time.Microsecond)}, []string{"e", "d", "c", "b"}},
-			{"sub-millisecond from after a row", models.Filter{CreatedFrom: t0.Add(time.Second + 500*time.Microsecond)}, []string{"e", "d", "c"}},
-			{"sub-millisecond to after a row", models.Filter{CreatedTo: t0.Add(time.Second + 500*time.Microsecond)}, []string{"b", "a"}},
-			{"from in another zone", models.Filter{CreatedFrom: t0.Add(3 * time.Second).In(time.FixedZone("X", -7*3600))}, []string{"e", "d"}},
-			{"status topic producer", models.Filter{Status: models.StatusDelivered, Topic: "orders", Producer: "shop"}, []string{"e"}},
-			{"topic and window", models.Filter{Topic: "orders", CreatedTo: t0.Add(4 * time.Second)}, []string{"b", "a"}},
-			{"status and producer", models.Filter{Status: models.StatusDelivered, Producer: "billing"}, []string{"b"}},
-			{"no match", models.Filter{Topic: "unknown"}, []string{}},
+			{"none", store.Filter{}, []string{"e", "d", "c", "b", "a"}},
+			{"status", store.Filter{Status: models.StatusDelivered}, []string{"e", "c", "b"}},
+			{"topic", store.Filter{Topic: "orders"}, []string{"e", "b", "a"}},
+			{"producer", store.Filter{Producer: "shop"}, []string{"e", "c", "a"}},
+			{"from inclusive", store.Filter{CreatedFrom: t0.Add(time.Second)}, []string{"e", "d", "c", "b"}},
+			{"to exclusive", store.Filter{CreatedTo: t0.Add(3 * time.Second)}, []string{"c", "b", "a"}},
+			{"from and to", store.Filter{CreatedFrom: t0.Add(time.Second), CreatedTo: t0.Add(3 * time.Second)}, []string{"c", "b"}},
+			{"sub-millisecond from before a row", store.Filter{CreatedFrom: t0.Add(time.Second - 500*time.Microsecond)}, []string{"e", "d", "c", "b"}},
+			{"sub-millisecond from after a row", store.Filter{CreatedFrom: t0.Add(time.Second + 500*time.Microsecond)}, []string{"e", "d", "c"}},
+			{"sub-millisecond to after a row", store.Filter{CreatedTo: t0.Add(time.Second + 500*time.Microsecond)}, []string{"b", "a"}},
+			{"from in another zone", store.Filter{CreatedFrom: t0.Add(3 * time.Second).In(time.FixedZone("X", -7*3600))}, []string{"e", "d"}},
+			{"status topic producer", store.Filter{Status: models.StatusDelivered, Topic: "orders", Producer: "shop"}, []string{"e"}},
+			{"topic and window", store.Filter{Topic: "orders", CreatedTo: t0.Add(4 * time.Second)}, []string{"b", "a"}},
+			{"status and producer", store.Filter{Status: models.StatusDelivered, Producer: "billing"}, []string{"b"}},
+			{"no match", store.Filter{Topic: "unknown"}, []string{}},
 		}
 		for _, tc := range cases {
 			require.Equal(t, tc.want, listIDs(t, s, tc.filter), tc.name)
@@ -102,7 +103,7 @@ func TestListFilters(t *testing.T) {
 
 func TestListPaginationVisitsEveryRowOnce(t *testing.T) {
 	t.Parallel()
-	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		// 23 messages over 6 distinct creation times, so pages split groups of
 		// rows that share created_at; inserted in random order.
@@ -140,16 +141,16 @@ func TestListPaginationVisitsEveryRowOnce(t *testing.T) {
 		}
 
 		for _, limit := range []int{1, 3, 4, 22, 23, 24} {
-			got := walk(t, s, models.Filter{Limit: limit}, func() {})
+			got := walk(t, s, store.Filter{Limit: limit}, func() {})
 			require.Equal(t, all, got, "limit %d", limit)
-			got = walk(t, s, models.Filter{Limit: limit, Status: models.StatusDelivered}, func() {})
+			got = walk(t, s, store.Filter{Limit: limit, Status: models.StatusDelivered}, func() {})
 			require.Equal(t, delivered, got, "limit %d, status filter", limit)
 		}
 
 		// Rows created while a client pages are newer than its cursor: the walk
 		// still sees each original row exactly once.
 		n := 0
-		got := walk(t, s, models.Filter{Limit: 5}, func() {
+		got := walk(t, s, store.Filter{Limit: 5}, func() {
 			n++
 			_, err := s.Insert(ctx, newMessage(fmt.Sprintf("new-%d", n), epoch().Add(time.Hour)))
 			require.NoError(t, err)
@@ -160,7 +161,7 @@ func TestListPaginationVisitsEveryRowOnce(t *testing.T) {
 
 func TestListLimit(t *testing.T) {
 	t.Parallel()
-	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		rows := make([]*models.Message, 501)
 		for i := range rows {
 			rows[i] = newMessage(fmt.Sprintf("m-%03d", i), epoch().Add(time.Duration(i)*time.Millisecond))
@@ -169,7 +170,7 @@ func TestListLimit(t *testing.T) {
 		require.NoError(t, s.DB().WithContext(t.Context()).CreateInBatches(rows, 100).Error)
 
 		for _, tc := range []struct{ limit, want int }{{0, 50}, {-3, 50}, {7, 7}, {500, 500}, {501, 500}, {100000, 500}} {
-			page, err := s.List(t.Context(), models.Filter{Limit: tc.limit})
+			page, err := s.List(t.Context(), store.Filter{Limit: tc.limit})
 			require.NoError(t, err)
 			require.Len(t, page.Messages, tc.want, "limit %d", tc.limit)
 			require.NotEmpty(t, page.NextCursor, "limit %d", tc.limit)
@@ -179,11 +180,11 @@ func TestListLimit(t *testing.T) {
 
 func TestListBadCursor(t *testing.T) {
 	t.Parallel()
-	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 		for _, c := range []string{"not base64!", enc("no separator"), enc("soon:m-1"), enc("1700000000000:"), "===="} {
-			_, err := s.List(t.Context(), models.Filter{Cursor: c})
-			require.ErrorIs(t, err, models.ErrBadCursor, "cursor %q", c)
+			_, err := s.List(t.Context(), store.Filter{Cursor: c})
+			require.ErrorIs(t, err, store.ErrBadCursor, "cursor %q", c)
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package models_test
+package store_test
 
 import (
 	"bytes"
@@ -14,7 +14,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/courier-mq/courier/models"
-	"github.com/courier-mq/courier/models/modelstest"
+	"github.com/courier-mq/courier/store"
+	"github.com/courier-mq/courier/store/storetest"
 )
 
 // epoch is the creation time the tests build their messages around.
@@ -56,7 +57,7 @@ func transition(id string, rev int64) models.Transition {
 }
 
 // requireTransition asserts that the row of tr.ID holds exactly what tr wrote.
-func requireTransition(t *testing.T, s *models.Store, tr models.Transition) {
+func requireTransition(t *testing.T, s *store.Store, tr models.Transition) {
 	t.Helper()
 	got, err := s.Get(t.Context(), tr.ID)
 	require.NoError(t, err)
@@ -73,7 +74,7 @@ func requireTransition(t *testing.T, s *models.Store, tr models.Transition) {
 
 func TestInsertAndDuplicate(t *testing.T) {
 	t.Parallel()
-	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		m := newMessage("m-1", epoch())
 		deliverAt := epoch().Add(time.Hour)
@@ -98,7 +99,7 @@ func TestInsertAndDuplicate(t *testing.T) {
 
 func TestInsertNormalisesTimes(t *testing.T) {
 	t.Parallel()
-	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		tokyo := time.FixedZone("JST", 9*3600)
 		created := time.Date(2026, 1, 2, 3, 4, 5, 123_456_789, tokyo)
 		deliverAt := created.Add(90 * time.Minute)
@@ -123,7 +124,7 @@ func TestInsertNormalisesTimes(t *testing.T) {
 
 func TestInsertRejectsInvalidRows(t *testing.T) {
 	t.Parallel()
-	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		tooLongID := newMessage(strings.Repeat("i", 129), epoch())
 		tooLongTopic := newMessage("m-topic", epoch())
@@ -149,7 +150,7 @@ func TestInsertRejectsInvalidRows(t *testing.T) {
 
 func TestPayloadRoundTrip(t *testing.T) {
 	t.Parallel()
-	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		payload := make([]byte, 1<<20+7)
 		_, _ = rand.Read(payload)
 		m := newMessage("m-big", epoch())
@@ -165,7 +166,7 @@ func TestPayloadRoundTrip(t *testing.T) {
 
 func TestHeadersAndConsumersRoundTrip(t *testing.T) {
 	t.Parallel()
-	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		full := newMessage("m-full", epoch())
 		full.Headers = map[string]string{"trace-id": "0af7651916cd43dd", "émoji": "📦", "empty": "", `quote"d`: "a\nb"}
@@ -187,7 +188,7 @@ func TestHeadersAndConsumersRoundTrip(t *testing.T) {
 
 func TestApplyInOrder(t *testing.T) {
 	t.Parallel()
-	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		_, err := s.Insert(ctx, newMessage("m-1", epoch()))
 		require.NoError(t, err)
@@ -209,7 +210,7 @@ func TestApplyInOrder(t *testing.T) {
 
 func TestApplyOutOfOrder(t *testing.T) {
 	t.Parallel()
-	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		_, err := s.Insert(ctx, newMessage("m-1", epoch()))
 		require.NoError(t, err)
@@ -230,7 +231,7 @@ func TestApplyOutOfOrder(t *testing.T) {
 
 func TestApplyIsFullSnapshot(t *testing.T) {
 	t.Parallel()
-	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		_, err := s.Insert(ctx, newMessage("m-1", epoch()))
 		require.NoError(t, err)
@@ -254,7 +255,7 @@ func TestApplyIsFullSnapshot(t *testing.T) {
 
 func TestApplyFitsLongErrors(t *testing.T) {
 	t.Parallel()
-	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		_, err := s.Insert(ctx, newMessage("m-1", epoch()))
 		require.NoError(t, err)
@@ -273,7 +274,7 @@ func TestApplyFitsLongErrors(t *testing.T) {
 
 func TestApplyConcurrentEndsAtMaxRevision(t *testing.T) {
 	t.Parallel()
-	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		const maxRev, workers = 120, 6
 		_, err := s.Insert(ctx, newMessage("m-1", epoch()))
@@ -317,7 +318,7 @@ func TestApplyConcurrentEndsAtMaxRevision(t *testing.T) {
 
 func TestApplyMissingRow(t *testing.T) {
 	t.Parallel()
-	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		applied, err := s.Apply(t.Context(), transition("nope", 2))
 		require.ErrorIs(t, err, models.ErrNotFound)
 		require.False(t, applied)
@@ -326,7 +327,7 @@ func TestApplyMissingRow(t *testing.T) {
 
 func TestGetUnknown(t *testing.T) {
 	t.Parallel()
-	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		_, err := s.Get(t.Context(), "nope")
 		require.ErrorIs(t, err, models.ErrNotFound)
 	})
@@ -334,7 +335,7 @@ func TestGetUnknown(t *testing.T) {
 
 func TestCountByStatus(t *testing.T) {
 	t.Parallel()
-	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		counts, err := s.CountByStatus(ctx)
 		require.NoError(t, err)
@@ -368,7 +369,7 @@ func TestCountByStatus(t *testing.T) {
 }
 
 func BenchmarkApplySQLite(b *testing.B) {
-	s := modelstest.NewSQLite(b)
+	s := storetest.NewSQLite(b)
 	ctx := b.Context()
 	_, err := s.Insert(ctx, newMessage("m-1", epoch()))
 	require.NoError(b, err)

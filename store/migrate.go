@@ -1,4 +1,4 @@
-package models
+package store
 
 import (
 	"context"
@@ -7,12 +7,13 @@ import (
 	"time"
 )
 
-// migrationsTable records which schema migrations have run, one row per version.
-const migrationsTable = "courier_schema_migrations"
-
-// TableName pins Message to the messages table that the migrations create,
-// whatever naming strategy a caller's GORM session uses.
-func (Message) TableName() string { return "messages" }
+// The tables the migrations create. messagesTable is named in every query
+// rather than derived from models.Message, so that the row type carries no
+// storage method and a caller.s naming strategy cannot move it.
+const (
+	messagesTable   = "messages"
+	migrationsTable = "courier_schema_migrations"
+)
 
 // migration is one versioned step of the schema, with its DDL for each backend.
 // Steps are never edited once released; a schema change is a new step. Each

@@ -1,4 +1,4 @@
-package models
+package store
 
 import (
 	"context"
@@ -11,10 +11,9 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
-)
 
-// ErrNotFound is returned, wrapped, when no message has the requested ID.
-var ErrNotFound = errors.New("message not found")
+	"github.com/courier-mq/courier/models"
+)
 
 // Store reads and writes the messages table. It is safe for concurrent use.
 type Store struct {
@@ -101,6 +100,11 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// messages is a query on the messages table.
+func (s *Store) messages(ctx context.Context) *gorm.DB {
+	return s.db.WithContext(ctx).Table(messagesTable).Model(&models.Message{})
+}
+
 // DB is the underlying GORM handle, for tests and operational tooling.
 func (s *Store) DB() *gorm.DB { return s.db }
 
@@ -109,7 +113,7 @@ func (s *Store) DB() *gorm.DB { return s.db }
 // in UTC at millisecond precision; m itself is not modified. ID, CreatedAt and
 // UpdatedAt are required. Any other failure, such as a value too long for its
 // column, is returned as an error.
-func (s *Store) Insert(ctx context.Context, m *Message) (created bool, err error) {
+func (s *Store) Insert(ctx context.Context, m *models.Message) (created bool, err error) {
 	if m.ID == "" || m.CreatedAt.IsZero() || m.UpdatedAt.IsZero() {
 		return false, fmt.Errorf("insert message %q: id, created_at and updated_at are required", m.ID)
 	}
@@ -118,7 +122,7 @@ func (s *Store) Insert(ctx context.Context, m *Message) (created bool, err error
 	row.LastError = errorText(row.LastError)
 	// On MySQL GORM renders this as ON DUPLICATE KEY UPDATE id=id, which ignores
 	// only the duplicate key; unlike INSERT IGNORE it keeps every other error.
-	res := s.db.WithContext(ctx).
+	res := s.messages(ctx).
 		Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, DoNothing: true}).
 		Create(&row)
 	if res.Error != nil {
@@ -131,12 +135,12 @@ func (s *Store) Insert(ctx context.Context, m *Message) (created bool, err error
 // lower than t.Revision. t is a full snapshot of those fields: a nil time clears
 // the stored one. applied is false when the stored revision is already at or
 // above t.Revision, so retried and reordered writes never move a message
-// backwards. ErrNotFound means the row does not exist (yet).
-func (s *Store) Apply(ctx context.Context, t Transition) (applied bool, err error) {
+// backwards. models.ErrNotFound means the row does not exist (yet).
+func (s *Store) Apply(ctx context.Context, t models.Transition) (applied bool, err error) {
 	if t.ID == "" || t.UpdatedAt.IsZero() {
 		return false, fmt.Errorf("apply revision %d to message %q: id and updated_at are required", t.Revision, t.ID)
 	}
-	res := s.db.WithContext(ctx).Model(&Message{}).
+	res := s.messages(ctx).
 		Where("id = ? AND revision < ?", t.ID, t.Revision).
 		UpdateColumns(map[string]any{
 			"status":       t.Status,
@@ -159,10 +163,10 @@ func (s *Store) Apply(ctx context.Context, t Transition) (applied bool, err erro
 	// newer, or it was inserted after the update looked: then its revision is
 	// still lower, and calling "stale" a write that was never applied would
 	// leave the row behind for good.
-	var stored Message
-	err = s.db.WithContext(ctx).Model(&Message{}).Select("revision").Where("id = ?", t.ID).Take(&stored).Error
+	var stored models.Message
+	err = s.messages(ctx).Select("revision").Where("id = ?", t.ID).Take(&stored).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return false, fmt.Errorf("apply revision %d to message %s: %w", t.Revision, t.ID, ErrNotFound)
+		return false, fmt.Errorf("apply revision %d to message %s: %w", t.Revision, t.ID, models.ErrNotFound)
 	}
 	if err != nil {
 		return false, fmt.Errorf("apply revision %d to message %s: look up row: %w", t.Revision, t.ID, err)
@@ -173,12 +177,12 @@ func (s *Store) Apply(ctx context.Context, t Transition) (applied bool, err erro
 	return false, nil
 }
 
-// Get returns the row of message id, or ErrNotFound.
-func (s *Store) Get(ctx context.Context, id string) (*Message, error) {
-	var m Message
-	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&m).Error
+// Get returns the row of message id, or models.ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (*models.Message, error) {
+	var m models.Message
+	err := s.messages(ctx).Where("id = ?", id).Take(&m).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fmt.Errorf("get message %s: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("get message %s: %w", id, models.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get message %s: %w", id, err)
@@ -189,18 +193,18 @@ func (s *Store) Get(ctx context.Context, id string) (*Message, error) {
 
 // CountByStatus counts the messages in each status. Every known status is in
 // the map, with 0 when no message has it, so gauges can report zeros.
-func (s *Store) CountByStatus(ctx context.Context) (map[Status]int64, error) {
+func (s *Store) CountByStatus(ctx context.Context) (map[models.Status]int64, error) {
 	var rows []struct {
-		Status Status
+		Status models.Status
 		N      int64
 	}
-	err := s.db.WithContext(ctx).Model(&Message{}).
+	err := s.messages(ctx).
 		Select("status, COUNT(*) AS n").Group("status").Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("count messages by status: %w", err)
 	}
-	counts := make(map[Status]int64, len(Statuses))
-	for _, st := range Statuses {
+	counts := make(map[models.Status]int64, len(models.Statuses))
+	for _, st := range models.Statuses {
 		counts[st] = 0
 	}
 	for _, r := range rows {

@@ -1,11 +1,11 @@
-// Package modelstest gives tests fresh, isolated message stores on every
+// Package storetest gives tests fresh, isolated message stores on every
 // available backend: a SQLite file under the test's temp dir, always, and a
 // database of its own on a MySQL/MariaDB server when one is available.
 //
 // The MySQL server is COURIER_TEST_MYSQL_DSN when that is set; the tests then
 // fail if it cannot be reached. Otherwise root@tcp(127.0.0.1:3306)/ is tried
 // with a 1s timeout and the MySQL half is skipped if it does not answer.
-package modelstest
+package storetest
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/store"
 )
 
 // EnvMySQLDSN names the environment variable holding the MySQL server DSN for
@@ -38,7 +38,7 @@ const (
 
 // NewSQLite returns a migrated store on a new SQLite file under t.TempDir(),
 // closed when the test ends.
-func NewSQLite(t testing.TB) *models.Store {
+func NewSQLite(t testing.TB) *store.Store {
 	t.Helper()
 	return open(t, SQLiteConfig(t))
 }
@@ -46,30 +46,30 @@ func NewSQLite(t testing.TB) *models.Store {
 // NewMySQL returns a migrated store on a new database of its own, closed and
 // dropped when the test ends. It skips the test when no server is configured
 // or reachable (see the package doc).
-func NewMySQL(t testing.TB) *models.Store {
+func NewMySQL(t testing.TB) *store.Store {
 	t.Helper()
 	return open(t, MySQLConfig(t))
 }
 
 // Each runs fn as a parallel subtest on a fresh store of every backend:
 // "sqlite" always, "mysql" when available (skipped otherwise).
-func Each(t *testing.T, fn func(t *testing.T, s *models.Store)) {
+func Each(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 	t.Helper()
-	EachConfig(t, func(t *testing.T, cfg models.Config) {
+	EachConfig(t, func(t *testing.T, cfg store.Config) {
 		fn(t, open(t, cfg))
 	})
 }
 
 // EachConfig is Each for tests that open stores themselves: fn gets the Config
 // of a new, empty, not yet migrated database on every backend.
-func EachConfig(t *testing.T, fn func(t *testing.T, cfg models.Config)) {
+func EachConfig(t *testing.T, fn func(t *testing.T, cfg store.Config)) {
 	t.Helper()
 	backends := []struct {
 		name   string
-		config func(testing.TB) models.Config
+		config func(testing.TB) store.Config
 	}{
-		{models.DriverSQLite, SQLiteConfig},
-		{models.DriverMySQL, MySQLConfig},
+		{store.DriverSQLite, SQLiteConfig},
+		{store.DriverMySQL, MySQLConfig},
 	}
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
@@ -80,15 +80,15 @@ func EachConfig(t *testing.T, fn func(t *testing.T, cfg models.Config)) {
 }
 
 // SQLiteConfig returns the Config of a new SQLite file under t.TempDir().
-func SQLiteConfig(t testing.TB) models.Config {
+func SQLiteConfig(t testing.TB) store.Config {
 	t.Helper()
-	return models.Config{Driver: models.DriverSQLite, DSN: filepath.Join(t.TempDir(), "courier.db")}
+	return store.Config{Driver: store.DriverSQLite, DSN: filepath.Join(t.TempDir(), "courier.db")}
 }
 
 // MySQLConfig creates an empty database courier_test_<random> on the test
 // server, drops it when the test ends and returns its Config. It skips the test
 // when no server is configured or reachable (see the package doc).
-func MySQLConfig(t testing.TB) models.Config {
+func MySQLConfig(t testing.TB) store.Config {
 	t.Helper()
 	dsn, required := os.LookupEnv(EnvMySQLDSN)
 	if !required {
@@ -104,7 +104,7 @@ func MySQLConfig(t testing.TB) models.Config {
 		pingTimeout = probeTimeout
 		server.Timeout = probeTimeout
 	}
-	admin, err := sql.Open(models.DriverMySQL, server.FormatDSN())
+	admin, err := sql.Open(store.DriverMySQL, server.FormatDSN())
 	if err != nil {
 		t.Fatalf("open MySQL test server %s: %v", server.Addr, err)
 	}
@@ -138,14 +138,14 @@ func MySQLConfig(t testing.TB) models.Config {
 	db := server.Clone()
 	db.DBName = name
 	db.Timeout = 0
-	return models.Config{Driver: models.DriverMySQL, DSN: db.FormatDSN()}
+	return store.Config{Driver: store.DriverMySQL, DSN: db.FormatDSN()}
 }
 
 // open opens and migrates the store of cfg and closes it when the test ends.
-func open(t testing.TB, cfg models.Config) *models.Store {
+func open(t testing.TB, cfg store.Config) *store.Store {
 	t.Helper()
 	ctx := context.Background()
-	s, err := models.Open(ctx, cfg)
+	s, err := store.Open(ctx, cfg)
 	if err != nil {
 		t.Fatalf("open test store: %v", err)
 	}

@@ -1,9 +1,11 @@
-package models
+package store
 
 import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/courier-mq/courier/models"
 )
 
 // dbTime is t as the store keeps it: UTC, truncated to milliseconds (MySQL
@@ -31,7 +33,7 @@ func ceilMillis(t time.Time) time.Time {
 }
 
 // normaliseMessage applies dbTime to every time in m.
-func normaliseMessage(m *Message) {
+func normaliseMessage(m *models.Message) {
 	m.CreatedAt = dbTime(m.CreatedAt)
 	m.UpdatedAt = dbTime(m.UpdatedAt)
 	m.DeliverAt = dbTimePtr(m.DeliverAt)

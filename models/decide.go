@@ -1,15 +1,29 @@
-package workflows
+package models
 
 import (
 	"fmt"
 	"slices"
-
-	"github.com/courier-mq/courier/models"
 )
 
-// Disposition is what a signal does to a message in a given state. The workflow
-// acts on it, and the gateway answers with it before signalling (200 for
-// Applied and Repeated, 409 for Rejected), so both agree by construction.
+// Action is what a producer, consumer or operator asks of a message. The
+// workflow receives each as a signal or update of the same name.
+type Action string
+
+// The four actions.
+const (
+	// Confirm: the producer's transaction committed; send the message.
+	Confirm Action = "confirm"
+	// Cancel: the producer's transaction rolled back; never send it.
+	Cancel Action = "cancel"
+	// Complete: a consumer processed the message.
+	Complete Action = "complete"
+	// Redrive: an operator sends a DEAD message again.
+	Redrive Action = "redrive"
+)
+
+// Disposition is what an action does to a message in a given state. The
+// workflow acts on it and answers with it, so whoever asks and the workflow
+// agree by construction.
 type Disposition string
 
 const (
@@ -21,32 +35,32 @@ const (
 	Rejected Disposition = "rejected"
 )
 
-// Decide returns what signal does to a message in status, with the reason
+// Decide returns what action does to a message in status, with the reason
 // when it is not Applied. consumers and completedBy matter only for
-// SignalComplete.
-func Decide(status models.Status, signal string, consumer string, consumers, completedBy []string) (Disposition, string) {
-	switch signal {
-	case SignalConfirm:
+// Complete.
+func Decide(status Status, action Action, consumer string, consumers, completedBy []string) (Disposition, string) {
+	switch action {
+	case Confirm:
 		switch status {
-		case models.StatusWaitingConfirm, models.StatusCheckExhausted:
+		case StatusWaitingConfirm, StatusCheckExhausted:
 			return Applied, ""
-		case models.StatusCancelled:
+		case StatusCancelled:
 			return Rejected, "message was cancelled"
 		default:
 			return Repeated, "message is already confirmed"
 		}
-	case SignalCancel:
+	case Cancel:
 		switch status {
-		case models.StatusWaitingConfirm, models.StatusCheckExhausted:
+		case StatusWaitingConfirm, StatusCheckExhausted:
 			return Applied, ""
-		case models.StatusCancelled:
+		case StatusCancelled:
 			return Repeated, "message is already cancelled"
 		default:
 			return Rejected, "message is already confirmed"
 		}
-	case SignalComplete:
+	case Complete:
 		switch status {
-		case models.StatusSending, models.StatusDelivered, models.StatusDead, models.StatusCompleted:
+		case StatusSending, StatusDelivered, StatusDead, StatusCompleted:
 		default:
 			return Rejected, fmt.Sprintf("message is %s, it has not been sent", status)
 		}
@@ -61,19 +75,19 @@ func Decide(status models.Status, signal string, consumer string, consumers, com
 				return Repeated, fmt.Sprintf("consumer %q already completed", consumer)
 			}
 		}
-		if status == models.StatusCompleted {
+		if status == StatusCompleted {
 			return Repeated, "message is already completed"
 		}
 		return Applied, ""
-	case SignalRedrive:
+	case Redrive:
 		switch status {
-		case models.StatusDead:
+		case StatusDead:
 			return Applied, ""
-		case models.StatusSending, models.StatusDelivered:
+		case StatusSending, StatusDelivered:
 			return Repeated, "message is already being delivered"
 		default:
 			return Rejected, fmt.Sprintf("only a DEAD message can be re-driven, message is %s", status)
 		}
 	}
-	return Rejected, fmt.Sprintf("unknown signal %q", signal)
+	return Rejected, fmt.Sprintf("unknown action %q", action)
 }

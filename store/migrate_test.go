@@ -1,4 +1,4 @@
-package models_test
+package store_test
 
 import (
 	"testing"
@@ -6,13 +6,13 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/courier-mq/courier/models"
-	"github.com/courier-mq/courier/models/modelstest"
+	"github.com/courier-mq/courier/store"
+	"github.com/courier-mq/courier/store/storetest"
 )
 
 // requireMigrated asserts the schema is complete and every migration is
 // recorded once: the store works and the migration versions are distinct.
-func requireMigrated(t *testing.T, s *models.Store) {
+func requireMigrated(t *testing.T, s *store.Store) {
 	t.Helper()
 	var total, distinct int64
 	err := s.DB().Raw("SELECT COUNT(*), COUNT(DISTINCT version) FROM courier_schema_migrations").Row().Scan(&total, &distinct)
@@ -27,8 +27,8 @@ func requireMigrated(t *testing.T, s *models.Store) {
 
 func TestMigrateIsIdempotent(t *testing.T) {
 	t.Parallel()
-	modelstest.EachConfig(t, func(t *testing.T, cfg models.Config) {
-		s, err := models.Open(t.Context(), cfg)
+	storetest.EachConfig(t, func(t *testing.T, cfg store.Config) {
+		s, err := store.Open(t.Context(), cfg)
 		require.NoError(t, err)
 		t.Cleanup(func() { require.NoError(t, s.Close()) })
 
@@ -46,11 +46,11 @@ func TestMigrateIsIdempotent(t *testing.T) {
 
 func TestMigrateConcurrently(t *testing.T) {
 	t.Parallel()
-	modelstest.EachConfig(t, func(t *testing.T, cfg models.Config) {
+	storetest.EachConfig(t, func(t *testing.T, cfg store.Config) {
 		// Separate stores stand in for separate processes starting together.
-		stores := make([]*models.Store, 4)
+		stores := make([]*store.Store, 4)
 		for i := range stores {
-			s, err := models.Open(t.Context(), cfg)
+			s, err := store.Open(t.Context(), cfg)
 			require.NoError(t, err)
 			t.Cleanup(func() { require.NoError(t, s.Close()) })
 			stores[i] = s

@@ -1,9 +1,11 @@
-package models
+package store
 
 import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/courier-mq/courier/models"
 )
 
 // Page sizes for List.
@@ -14,7 +16,7 @@ const (
 
 // Filter selects messages for List. Zero fields do not filter.
 type Filter struct {
-	Status   Status
+	Status   models.Status
 	Topic    string
 	Producer string
 	// CreatedFrom and CreatedTo bound created_at to [CreatedFrom, CreatedTo).
@@ -29,7 +31,7 @@ type Filter struct {
 
 // Page is one page of List.
 type Page struct {
-	Messages []Message
+	Messages []models.Message
 	// NextCursor fetches the next page; empty when this page is the last.
 	NextCursor string
 }
@@ -46,7 +48,7 @@ func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
 	case limit > maxListLimit:
 		limit = maxListLimit
 	}
-	q := s.db.WithContext(ctx).Model(&Message{})
+	q := s.messages(ctx)
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)
 	}
@@ -70,7 +72,7 @@ func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
 		q = q.Where("(created_at < ? OR (created_at = ? AND id < ?))", c.createdAt, c.createdAt, c.id)
 	}
 	// One extra row tells whether another page follows.
-	rows := make([]Message, 0, limit+1)
+	rows := make([]models.Message, 0, limit+1)
 	if err := q.Order("created_at DESC, id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
 		return Page{}, fmt.Errorf("list messages: %w", err)
 	}
