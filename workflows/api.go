@@ -182,28 +182,6 @@ type SignalRecord struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// ChangeLocalActivities is the workflow.GetVersion change ID under which
-// mirror writes and publishes became local activities.
-const ChangeLocalActivities = "local-activities"
-
-// VersionLocalActivities is the ChangeLocalActivities version of workflows
-// that run mirror writes and publishes as local activities. Workflows started
-// before it keep regular activities until they close.
-const VersionLocalActivities workflow.Version = 1
-
-// VersionOrderedMirror is the version of workflows whose mirror writes run
-// one after another, each started when the one before it has finished, and
-// that write no SENDING row when the publish ends within its local try. Only
-// a version pinned in the input (Input.Version) can be VersionOrderedMirror
-// or later; GetVersion answers VersionLocalActivities at most.
-const VersionOrderedMirror workflow.Version = 2
-
-// CurrentVersion is the newest workflow code version, the one new messages
-// are started with (Input.Version). Starting with the version in the input
-// is itself a version: workflows with Input.Version set never call
-// GetVersion, and those without keep calling it until they close.
-const CurrentVersion = VersionOrderedMirror
-
 // MaxSignalRecords bounds State.Signals so that a client repeating a signal
 // cannot grow the query answer without limit.
 const MaxSignalRecords = 100

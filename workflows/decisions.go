@@ -1,0 +1,196 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/courier-mq/courier/models"
+)
+
+// signalChannel is one of the four signals with its payload decoder.
+type signalChannel struct {
+	name string
+	ch   workflow.ReceiveChannel
+}
+
+// setUpdateHandlers registers the update form of each signal (see
+// UpdateResult). The validator decides with the same table as a signal, so an
+// update is applied exactly when the signal would be. It is called once the
+// message has its first status: the SDK hands an update that arrived earlier
+// to its handler the moment the handler is registered.
+func (r *messageRun) setUpdateHandlers(ctx workflow.Context) error {
+	for _, name := range []string{SignalConfirm, SignalCancel, SignalRedrive} {
+		err := workflow.SetUpdateHandlerWithOptions(ctx, name,
+			func(ctx workflow.Context, d Decision) (UpdateResult, error) {
+				return r.update(ctx, name, d, Completion{}), nil
+			},
+			workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, _ Decision) error {
+				return r.validate(name, "")
+			}},
+		)
+		if err != nil {
+			return fmt.Errorf("register %s update: %w", name, err)
+		}
+	}
+	err := workflow.SetUpdateHandlerWithOptions(ctx, SignalComplete,
+		func(ctx workflow.Context, c Completion) (UpdateResult, error) {
+			return r.update(ctx, SignalComplete, Decision{}, c), nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, c Completion) error {
+			return r.validate(SignalComplete, c.Consumer)
+		}},
+	)
+	if err != nil {
+		return fmt.Errorf("register %s update: %w", SignalComplete, err)
+	}
+	return nil
+}
+
+// validate rejects an update that would not be applied.
+func (r *messageRun) validate(name, consumer string) error {
+	outcome, reason := models.Decide(r.st.Status, models.Action(name), consumer, r.msg.Consumers, r.st.CompletedBy)
+	if outcome != models.Applied {
+		return temporal.NewApplicationError(reason, string(outcome), r.st.Status)
+	}
+	return nil
+}
+
+// update applies a validated update and wakes the lifecycle loop, which may
+// be waiting on a timer or an activity that the new status makes moot.
+func (r *messageRun) update(ctx workflow.Context, name string, d Decision, c Completion) UpdateResult {
+	res := UpdateResult{Status: r.st.Status}
+	r.apply(ctx, name, d, c)
+	r.wake.SendAsync(struct{}{})
+	return res
+}
+
+// sleep waits for d while handling signals. It reports true when the time
+// passed with the status unchanged, false when a signal changed the status.
+func (r *messageRun) sleep(ctx workflow.Context, d time.Duration) bool {
+	status := r.st.Status
+	if d <= 0 {
+		return true
+	}
+	next := workflow.Now(ctx).Add(d)
+	r.st.NextAt = &next
+	defer func() { r.st.NextAt = nil }()
+	err, done := r.awaitFuture(ctx, ctx, func(c workflow.Context) workflow.Future {
+		return workflow.NewTimer(c, d)
+	}, nil)
+	return done && err == nil && r.st.Status == status
+}
+
+// awaitFuture starts a timer or activity with start and waits for it while
+// handling signals. done is false when a signal changed the status first; the
+// timer or activity is then cancelled.
+func (r *messageRun) awaitFuture(ctx, startCtx workflow.Context, start func(workflow.Context) workflow.Future, result any) (err error, done bool) {
+	status := r.st.Status
+	cctx, cancel := workflow.WithCancel(startCtx)
+	defer cancel()
+	f := start(cctx)
+	sel := r.signalSelector(ctx)
+	sel.AddFuture(f, func(f workflow.Future) {
+		err = f.Get(ctx, result)
+		done = true
+	})
+	for !done && r.st.Status == status && ctx.Err() == nil {
+		sel.Select(ctx)
+	}
+	return err, done
+}
+
+// signalSelector returns a selector that handles any of the four signals, and
+// wakes up when the workflow is cancelled.
+func (r *messageRun) signalSelector(ctx workflow.Context) workflow.Selector {
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+	sel.AddReceive(r.wake, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil) })
+	for _, s := range r.signals {
+		sel.AddReceive(s.ch, func(c workflow.ReceiveChannel, _ bool) {
+			r.receive(ctx, s.name, c)
+		})
+	}
+	return sel
+}
+
+// receive takes one signal off its channel and acts on it. A payload that does
+// not decode is dropped by the SDK; nothing blocks on it.
+func (r *messageRun) receive(ctx workflow.Context, name string, c workflow.ReceiveChannel) {
+	var d Decision
+	var comp Completion
+	var ok bool
+	if name == SignalComplete {
+		ok = c.ReceiveAsync(&comp)
+	} else {
+		ok = c.ReceiveAsync(&d)
+	}
+	if !ok {
+		return
+	}
+	r.apply(ctx, name, d, comp)
+}
+
+// apply acts on one signal or update as Decide says, and records it.
+func (r *messageRun) apply(ctx workflow.Context, name string, d Decision, comp Completion) {
+	rec := SignalRecord{Name: name, By: d.By, Consumer: comp.Consumer}
+	var reason string
+	rec.Outcome, reason = models.Decide(r.st.Status, models.Action(name), comp.Consumer, r.msg.Consumers, r.st.CompletedBy)
+	rec.Reason = reason
+	if rec.Outcome != models.Applied {
+		if d.Reason != "" {
+			rec.Reason += " (" + d.Reason + ")"
+		}
+		r.record(ctx, rec)
+		workflow.GetLogger(ctx).Info("signal ignored", "signal", name, "outcome", rec.Outcome, "reason", reason)
+		return
+	}
+	rec.Reason = d.Reason
+	r.record(ctx, rec)
+	switch name {
+	case SignalConfirm:
+		r.confirm(ctx)
+	case SignalCancel:
+		r.transition(ctx, models.StatusCancelled)
+	case SignalComplete:
+		r.complete(ctx, comp.Consumer)
+	case SignalRedrive:
+		r.st.SendCount = 0
+		r.st.LastError = ""
+		r.startSend(ctx)
+	}
+}
+
+// complete records a consumer's completion; the message is COMPLETED when
+// every named consumer (or, with none named, anyone) has completed.
+func (r *messageRun) complete(ctx workflow.Context, consumer string) {
+	if len(r.msg.Consumers) > 0 {
+		r.st.CompletedBy = append(r.st.CompletedBy, consumer)
+		if len(r.missingConsumers()) > 0 {
+			return
+		}
+	} else if consumer != "" {
+		r.st.CompletedBy = append(r.st.CompletedBy, consumer)
+	}
+	now := workflow.Now(ctx)
+	r.st.CompletedAt = &now
+	if r.st.PublishedAt == nil {
+		// Completed while the publish's answer was still on its way: the
+		// consumer had the message, so it was published by now at the latest.
+		r.st.PublishedAt = &now
+	}
+	r.st.LastError = ""
+	r.transition(ctx, models.StatusCompleted)
+}
+
+// record keeps a signal record for the query, bounded by MaxSignalRecords.
+func (r *messageRun) record(ctx workflow.Context, rec SignalRecord) {
+	rec.At = workflow.Now(ctx)
+	if len(r.st.Signals) >= MaxSignalRecords {
+		r.st.SignalsDropped++
+		return
+	}
+	r.st.Signals = append(r.st.Signals, rec)
+}
