@@ -24,7 +24,7 @@ func setup(t *testing.T) (bench.Config, bench.Deps, *bytes.Buffer) {
 	t.Helper()
 	st := teststack.New(t, teststack.Config{})
 	gw, err := gateway.New(gateway.Config{CheckURLAllowHosts: []string{gateway.AllowLoopback}},
-		gateway.Deps{Temporal: st.Client, Store: st.Store, Registry: prometheus.NewRegistry()})
+		gateway.Deps{Messages: st.Messages, Store: st.Store, Registry: prometheus.NewRegistry()})
 	require.NoError(t, err)
 	srv := httptest.NewServer(gw.Handler())
 	t.Cleanup(srv.Close)

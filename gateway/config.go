@@ -49,9 +49,6 @@ type Config struct {
 	// workflows.DefaultPolicy's values; a message's own policy fields then
 	// override it, and the result is validated per message.
 	DefaultPolicy workflows.Policy
-	// TaskQueue is where message workflows are started. Default
-	// workflows.TaskQueue; it must be the worker's task queue.
-	TaskQueue string
 }
 
 // SetDefaults fills the zero fields of c.
@@ -63,9 +60,6 @@ func (c *Config) SetDefaults() {
 		c.DeliverAtTolerance = DefaultDeliverAtTolerance
 	}
 	c.DefaultPolicy = workflows.DefaultPolicy().Override(c.DefaultPolicy)
-	if c.TaskQueue == "" {
-		c.TaskQueue = workflows.TaskQueue
-	}
 }
 
 // Validate reports every problem with a defaulted c, one error each.
@@ -83,9 +77,6 @@ func (c Config) Validate() error {
 	}
 	if err := c.DefaultPolicy.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("default policy: %w", err))
-	}
-	if c.TaskQueue == "" {
-		errs = append(errs, errors.New("task queue is required"))
 	}
 	return errors.Join(errs...)
 }

@@ -20,7 +20,6 @@ func TestConfigDefaults(t *testing.T) {
 	require.Equal(t, DefaultMaxPayloadBytes, c.MaxPayloadBytes)
 	require.Equal(t, DefaultDeliverAtTolerance, c.DeliverAtTolerance)
 	require.Equal(t, workflows.DefaultPolicy(), c.DefaultPolicy)
-	require.Equal(t, workflows.TaskQueue, c.TaskQueue)
 
 	// A partial default policy keeps Courier's values for the rest.
 	c = Config{DefaultPolicy: workflows.Policy{CheckDelay: 5 * time.Second}}

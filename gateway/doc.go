@@ -9,17 +9,13 @@
 // the mirror, re-drive DEAD messages and watch the statistics.
 //
 // The gateway validates every request completely before it starts a workflow,
-// so bad input gets a 4xx and never leaves a half-created message behind.
-// Confirm, cancel, complete and redrive go to the workflow as updates, which
-// the workflow decides with models.Decide and answers: applied and repeated
-// requests get 200, rejected ones 409. When no worker answers in time, the
-// gateway decides with the same function and signals instead. The state it
-// then decides on comes from the workflow's description (the status search
-// attribute and the consumers memo), which needs no worker; an answer other
-// than applied from it, and a complete of a message with named consumers, is
-// checked with the workflow's state query. Reads come from the mirror table
-// (store.Store), falling back to the workflow's state query while the mirror
-// catches up.
+// so bad input gets a 4xx and never leaves a half-created message behind. It
+// speaks HTTP only: each handler decodes, authorises, calls the workflows
+// client (workflows.Client, which starts workflows, asks them to act and
+// reads their live state, and decides there what happens when no worker
+// answers) and encodes the answer: applied and repeated 200, accepted 202,
+// rejected 409. Reads come from the mirror table (store.Store), falling back
+// to the workflow while the mirror catches up.
 //
 // Errors are classified where they are born (apiError, with an HTTP status and
 // a stable code) and written in exactly one place, the echo HTTPErrorHandler,

@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 
 	"github.com/courier-mq/courier/gateway"
 	"github.com/courier-mq/courier/internal/teststack"
 	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/workflows"
 )
 
 // Topics of the shared stack. bulkTopic holds only the messages of the bulk
@@ -78,11 +80,20 @@ func (e *env) deps(kafka func(context.Context) error) gateway.Deps {
 		}
 	}
 	return gateway.Deps{
-		Temporal: e.stack.Client,
+		Messages: e.stack.Messages,
 		Store:    e.stack.Store,
 		Kafka:    kafka,
 		Logger:   slog.New(slog.DiscardHandler),
 	}
+}
+
+// messages is a workflows client over c starting workflows on taskQueue
+// (default workflows.TaskQueue), with rows as the mirror.
+func messages(t *testing.T, c client.Client, taskQueue string, rows workflows.Rows) *workflows.Client {
+	t.Helper()
+	m, err := workflows.NewClient(c, workflows.ClientConfig{TaskQueue: taskQueue, Rows: rows, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	return m
 }
 
 // serve starts a gateway on an httptest server, closed when t ends.
@@ -285,6 +296,7 @@ func TestGateway(t *testing.T) {
 		"fan-out completion":        testFanOut,
 		"unknown id":                testUnknownID,
 		"signal conflicts":          testSignalConflicts,
+		"ended workflows":           testEndedWorkflows,
 		"redrive":                   testRedrive,
 		"bulk redrive":              testBulkRedrive,
 		"get":                       testGet,

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"go.temporal.io/sdk/client"
 )
 
 // readyTimeout bounds each readiness check.
@@ -32,11 +31,8 @@ func (s *Server) healthz(c echo.Context) error {
 // dependencies; their errors go to the log only, since /readyz is open.
 func (s *Server) readyz(c echo.Context) error {
 	checks := map[string]func(context.Context) error{
-		"temporal": func(ctx context.Context) error {
-			_, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
-			return err
-		},
-		"mirror": s.store.Ping,
+		"temporal": s.messages.CheckHealth,
+		"mirror":   s.store.Ping,
 	}
 	if s.kafka != nil {
 		checks["kafka"] = s.kafka

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/models"
@@ -272,4 +273,36 @@ func testBulkRedrive(t *testing.T, e *env) {
 	}
 	require.Empty(t, e.stack.Kafka.Records("bulk-live"))
 	e.open.waitStatus(t, "bulk-live", models.StatusWaitingConfirm)
+}
+
+func testEndedWorkflows(t *testing.T, e *env) {
+	ctx := t.Context()
+	// Terminated through Temporal while DELIVERED: its last status would
+	// apply a complete, but nothing runs to apply it.
+	const terminated = "ended-terminated"
+	require.Equal(t, http.StatusCreated, e.open.post(t, "/v1/messages", e.message(terminated)).Status)
+	require.Equal(t, http.StatusOK, e.open.post(t, "/v1/messages/"+terminated+"/confirm", nil).Status)
+	e.open.waitStatus(t, terminated, models.StatusDelivered)
+	require.NoError(t, e.stack.Client.TerminateWorkflow(ctx, "msg-"+terminated, "", "test"))
+	msg := requireError(t, e.open.post(t, "/v1/messages/"+terminated+"/complete", nil), http.StatusConflict, "conflict")
+	require.Contains(t, msg, "message is DELIVERED and its workflow has ended")
+
+	// Past Temporal's retention: the workflow is gone and its final mirror
+	// row decides.
+	const deleted = "ended-deleted"
+	now := time.Now()
+	_, err := e.stack.Store.Insert(ctx, &models.Message{
+		ID: deleted, Topic: topic, Payload: []byte(`{}`), CheckURL: e.stack.Checks.URL,
+		Status: models.StatusCancelled, CreatedAt: now, UpdatedAt: now,
+	})
+	require.NoError(t, err)
+	_, err = e.stack.Client.DescribeWorkflowExecution(ctx, "msg-"+deleted, "")
+	var nf *serviceerror.NotFound
+	require.ErrorAs(t, err, &nf, "Temporal does not know the message")
+	r := e.open.post(t, "/v1/messages/"+deleted+"/cancel", nil)
+	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
+	require.Equal(t, signalResponse{ID: deleted, Status: models.StatusCancelled, Outcome: "repeated"}, decode[signalResponse](t, r))
+	msg = requireError(t, e.open.post(t, "/v1/messages/"+deleted+"/confirm", nil), http.StatusConflict, "conflict")
+	require.Contains(t, msg, "cancelled")
+	requireError(t, e.open.post(t, "/v1/messages/never-was/confirm", nil), http.StatusNotFound, "not_found")
 }

@@ -53,11 +53,12 @@ func testDependenciesUnavailable(t *testing.T, e *env) {
 	tc, err := client.NewLazyClient(client.Options{HostPort: addr})
 	require.NoError(t, err)
 	t.Cleanup(tc.Close)
-	store, err := store.Open(t.Context(), storetest.SQLiteConfig(t))
+	closed, err := store.Open(t.Context(), storetest.SQLiteConfig(t))
 	require.NoError(t, err)
-	require.NoError(t, store.Close())
+	require.NoError(t, closed.Close())
 
-	down := serve(t, gateway.Config{CheckURLAllowHosts: []string{gateway.AllowLoopback}}, gateway.Deps{Temporal: tc, Store: store, Logger: slog.New(slog.DiscardHandler)})
+	down := serve(t, gateway.Config{CheckURLAllowHosts: []string{gateway.AllowLoopback}},
+		gateway.Deps{Messages: messages(t, tc, "", closed), Store: closed, Logger: slog.New(slog.DiscardHandler)})
 	msg := requireError(t, down.get(t, "/readyz"), http.StatusServiceUnavailable, "unavailable")
 	require.Contains(t, msg, "mirror, temporal")
 	requireError(t, down.post(t, "/v1/messages", e.message("down-1")), http.StatusServiceUnavailable, "unavailable")
@@ -72,7 +73,9 @@ func testDependenciesUnavailable(t *testing.T, e *env) {
 func testNoWorker(t *testing.T, e *env) {
 	// No worker polls this task queue: the workflow starts but never runs, so
 	// neither its state query nor the mirror can answer.
-	idle := serve(t, gateway.Config{CheckURLAllowHosts: []string{gateway.AllowLoopback}, TaskQueue: "nobody-polls"}, e.deps(nil))
+	deps := e.deps(nil)
+	deps.Messages = messages(t, e.stack.Client, "nobody-polls", e.stack.Store)
+	idle := serve(t, gateway.Config{CheckURLAllowHosts: []string{gateway.AllowLoopback}}, deps)
 	const id = "idle-1"
 	r := idle.post(t, "/v1/messages", e.message(id))
 	require.Equal(t, http.StatusCreated, r.Status, "body: %s", r.Body)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/workflows"
 )
 
@@ -52,8 +51,6 @@ func (r rules) maxPrepareBody() int64 { return int64(r.maxPayload)/3*4 + 4 + 1<<
 // preparedMessage is a validated prepare request, ready to start its workflow.
 type preparedMessage struct {
 	input workflows.Input
-	// status is the message's first status, set as a search attribute at start.
-	status models.Status
 	// fingerprint identifies the request's content; a retry with the same id
 	// and fingerprint is the same request.
 	fingerprint string
@@ -138,16 +135,8 @@ func (r rules) decodePrepare(body []byte, direct bool, now time.Time) (*prepared
 	if len(req.Consumers) > 0 {
 		msg.Consumers = req.Consumers
 	}
-	status := models.StatusWaitingConfirm
-	if direct {
-		status = models.StatusSending
-		if deliverAt != nil && deliverAt.After(now) {
-			status = models.StatusScheduled
-		}
-	}
 	return &preparedMessage{
-		input:       workflows.Input{Message: msg, Policy: policy, Confirmed: direct, Version: workflows.CurrentVersion},
-		status:      status,
+		input:       workflows.Input{Message: msg, Policy: policy, Confirmed: direct},
 		fingerprint: fingerprint(msg, overrides, direct),
 	}, nil
 }

@@ -46,7 +46,7 @@ func TestDecodePrepare(t *testing.T) {
 	require.Equal(t, map[string]string{"trace-id": "t"}, msg.Headers)
 	require.Equal(t, []string{"accounting", "points"}, msg.Consumers)
 	require.Equal(t, time.Date(2030, 1, 2, 16, 0, 0, 0, time.UTC), *msg.DeliverAt)
-	require.Equal(t, models.StatusWaitingConfirm, pm.status)
+	require.Equal(t, models.StatusWaitingConfirm, pm.input.FirstStatus(testNow))
 	require.False(t, pm.input.Confirmed)
 
 	want := workflows.DefaultPolicy()
@@ -64,13 +64,13 @@ func TestDecodePrepareDirect(t *testing.T) {
 	pm, err := r.decodePrepare([]byte(body), true, testNow)
 	require.NoError(t, err)
 	require.True(t, pm.input.Confirmed)
-	require.Equal(t, models.StatusSending, pm.status)
+	require.Equal(t, models.StatusSending, pm.input.FirstStatus(testNow))
 	require.Equal(t, []byte{0, 1, 2}, pm.input.Message.Payload)
 	require.NotEmpty(t, pm.input.Message.ID, "an id is generated")
 
 	pm, err = r.decodePrepare([]byte(`{"topic":"orders","payload":1,"deliver_at":"2030-01-02T15:05:00Z"}`), true, testNow)
 	require.NoError(t, err)
-	require.Equal(t, models.StatusScheduled, pm.status)
+	require.Equal(t, models.StatusScheduled, pm.input.FirstStatus(testNow))
 
 	_, err = r.decodePrepare([]byte(body), false, testNow)
 	requireAPIError(t, err, http.StatusBadRequest, codeInvalidRequest, "check_url is required")

@@ -68,8 +68,11 @@ func viewRow(m *models.Message, withPayload bool) messageView {
 }
 
 // viewState renders a workflow's state, for a message the mirror does not
-// have yet.
-func viewState(st workflows.State) messageView {
+// have yet; without live, only what its description holds is set.
+func viewState(st workflows.State, live bool) messageView {
+	if !live {
+		return messageView{ID: st.MessageID, Topic: st.Topic, Status: st.Status, CreatedAt: st.CreatedAt, Source: "workflow"}
+	}
 	return messageView{
 		ID: st.MessageID, Topic: st.Topic, Consumers: st.Consumers, DeliverAt: st.DeliverAt,
 		Status: st.Status, CheckCount: st.CheckCount, SendCount: st.SendCount, LastError: st.LastError,
@@ -99,12 +102,9 @@ func (s *Server) get(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	if live {
-		st, err := s.query(ctx, id)
-		if isNotFound(err) {
-			return notFound(id)
-		}
+		st, err := s.messages.State(ctx, id)
 		if err != nil {
-			return temporalFailure("query message "+id, err)
+			return messageError(id, err)
 		}
 		return c.JSON(http.StatusOK, st)
 	}
@@ -115,20 +115,11 @@ func (s *Server) get(c echo.Context) error {
 	if !errors.Is(err, models.ErrNotFound) {
 		return unavailable("the message mirror", err)
 	}
-	st, err := s.query(ctx, id)
-	if isNotFound(err) {
-		return notFound(id)
-	}
-	if err == nil {
-		return c.JSON(http.StatusOK, viewState(st))
-	}
-	// No worker answers the query: the search attributes still tell the status.
-	s.logger.Warn("state query failed, falling back to the workflow's search attributes", "id", id, "error", err)
-	d, err := s.describe(ctx, id)
+	st, live, err := s.messages.Current(ctx, id)
 	if err != nil {
-		return err
+		return messageError(id, err)
 	}
-	return c.JSON(http.StatusOK, messageView{ID: id, Topic: d.topic, Status: d.status, CreatedAt: d.started, Source: "workflow"})
+	return c.JSON(http.StatusOK, viewState(st, live))
 }
 
 // listResponse answers GET /v1/messages.

@@ -83,12 +83,12 @@ func (s *Server) redriveDead(c echo.Context) error {
 		}
 		for _, m := range page.Messages {
 			seen++
-			res, err := s.signal(ctx, m.ID, workflows.SignalRedrive, "", workflows.Decision{By: caller(c), Reason: req.Reason})
+			a, err := s.ask(ctx, m.ID, workflows.Request{Action: models.Redrive, By: caller(c), Reason: req.Reason})
 			switch {
 			case err != nil:
 				ae := classify(err)
 				resp.Failed = append(resp.Failed, redriveFailed{ID: m.ID, Error: errorDetail{Code: ae.code, Message: ae.msg}})
-			case res.Outcome == models.Applied:
+			case a.Disposition == models.Applied:
 				resp.Redriven++
 			}
 		}

@@ -12,16 +12,17 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.temporal.io/sdk/client"
 
+	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/workflows"
 )
 
 // Deps are what the gateway talks to.
 type Deps struct {
-	// Temporal starts, signals, queries and describes message workflows.
-	Temporal client.Client
+	// Messages starts message workflows, asks them to act and reads their
+	// live state.
+	Messages *workflows.Client
 	// Store is the messages mirror the read routes answer from.
 	Store *store.Store
 	// Kafka is the readiness probe for Kafka; nil means /readyz does not
@@ -39,7 +40,7 @@ type Server struct {
 	cfg      Config
 	rules    rules
 	keys     keyring
-	temporal client.Client
+	messages *workflows.Client
 	store    *store.Store
 	kafka    func(ctx context.Context) error
 	logger   *slog.Logger
@@ -65,8 +66,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)
 	}
-	if deps.Temporal == nil || deps.Store == nil {
-		return nil, errors.New("gateway needs a Temporal client and a message store")
+	if deps.Messages == nil || deps.Store == nil {
+		return nil, errors.New("gateway needs the workflows client and the message store")
 	}
 	allow, err := parseAllowList(cfg.CheckURLAllowHosts)
 	if err != nil {
@@ -81,7 +82,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			defaultPolicy: cfg.DefaultPolicy,
 		},
 		keys:     newKeyring(cfg.APIKeys),
-		temporal: deps.Temporal,
+		messages: deps.Messages,
 		store:    deps.Store,
 		kafka:    deps.Kafka,
 		logger:   deps.Logger,
@@ -119,10 +120,10 @@ func (s *Server) newEcho() *echo.Echo {
 	e.GET("/v1/messages", s.list, admin)
 	e.POST("/v1/messages/redrive", s.redriveDead, admin)
 	e.GET("/v1/messages/:id", s.get, admin)
-	e.POST("/v1/messages/:id/confirm", s.signalRoute(workflows.SignalConfirm), producer)
-	e.POST("/v1/messages/:id/cancel", s.signalRoute(workflows.SignalCancel), producer)
-	e.POST("/v1/messages/:id/complete", s.signalRoute(workflows.SignalComplete), consumer)
-	e.POST("/v1/messages/:id/redrive", s.signalRoute(workflows.SignalRedrive), admin)
+	e.POST("/v1/messages/:id/confirm", s.signalRoute(models.Confirm), producer)
+	e.POST("/v1/messages/:id/cancel", s.signalRoute(models.Cancel), producer)
+	e.POST("/v1/messages/:id/complete", s.signalRoute(models.Complete), consumer)
+	e.POST("/v1/messages/:id/redrive", s.signalRoute(models.Redrive), admin)
 	e.GET("/v1/stats", s.stats, admin)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

@@ -60,6 +60,27 @@ type UpdateResult struct {
 // QueryState returns the message's State.
 const QueryState = "state"
 
+// Memo fields set at start. With them the workflow's description alone, which
+// needs no worker, tells whether a start is a retry and decides an action.
+const (
+	// memoFingerprint holds the starter's fingerprint of its request.
+	memoFingerprint = "courier_fingerprint"
+	// memoDecision holds a decisionMemo.
+	memoDecision = "courier_decision"
+	// memoConsumers held the named consumers as a list in workflows started
+	// before memoDecision. Temporal drops a memo field whose value is an
+	// empty list, so it was missing for messages without named consumers;
+	// it is still read for the others until none of them is open (see
+	// versions.go for how an operator checks).
+	memoConsumers = "courier_consumers"
+)
+
+// decisionMemo is what deciding an action needs beyond the status: the
+// message's named consumers. An object, never empty, so Temporal keeps it.
+type decisionMemo struct {
+	Consumers []string `json:"consumers"`
+}
+
 // Search attributes upserted at every transition, so the Temporal Web UI can list
 // e.g. CourierStatus = "DEAD". Both are Keyword attributes registered on the
 // namespace before the first workflow starts.
@@ -103,6 +124,26 @@ type Input struct {
 	// from before versions were pinned): the workflow then asks GetVersion,
 	// as it always did.
 	Version workflow.Version `json:"version,omitempty"`
+}
+
+// FirstStatus is the status the message enters when its workflow starts at
+// now: WAITING_CONFIRM for a prepared message, and for a direct send the
+// status a confirmation leads to. The client sets it as the status search
+// attribute at start; the workflow enters it by the same rule.
+func (in Input) FirstStatus(now time.Time) models.Status {
+	if !in.Confirmed {
+		return models.StatusWaitingConfirm
+	}
+	return confirmedStatus(in.Message.DeliverAt, now)
+}
+
+// confirmedStatus is the status a message confirmed at now enters:
+// SCHEDULED while its deliver_at is ahead, else SENDING.
+func confirmedStatus(deliverAt *time.Time, now time.Time) models.Status {
+	if deliverAt != nil && deliverAt.After(now) {
+		return models.StatusScheduled
+	}
+	return models.StatusSending
 }
 
 // Result is how a MessageWorkflow ended.

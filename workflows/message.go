@@ -325,11 +325,11 @@ func (r *messageRun) confirmed(ctx workflow.Context) models.Status {
 	now := workflow.Now(ctx)
 	r.st.ConfirmedAt = &now
 	r.st.LastError = ""
-	if r.msg.DeliverAt != nil && r.msg.DeliverAt.After(now) {
-		return models.StatusScheduled
+	status := confirmedStatus(r.msg.DeliverAt, now)
+	if status == models.StatusSending {
+		r.st.SendCount++
 	}
-	r.st.SendCount++
-	return models.StatusSending
+	return status
 }
 
 // startSend counts a new send and enters SENDING; publish does the send.

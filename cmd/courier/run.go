@@ -14,6 +14,7 @@ import (
 	"github.com/courier-mq/courier/gateway"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/worker"
+	"github.com/courier-mq/courier/workflows"
 )
 
 // roles says which parts a process runs.
@@ -90,8 +91,12 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, r roles, s *se
 		}
 		registry := prometheus.NewRegistry()
 		registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		messages, err := workflows.NewClient(s.temporal, workflows.ClientConfig{Rows: s.store, Logger: logger})
+		if err != nil {
+			return err
+		}
 		gw, err := gateway.New(gc, gateway.Deps{
-			Temporal: s.temporal,
+			Messages: messages,
 			Store:    s.store,
 			Kafka:    probe,
 			Logger:   logger,

@@ -17,6 +17,7 @@ import (
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/store/storetest"
 	"github.com/courier-mq/courier/worker"
+	"github.com/courier-mq/courier/workflows"
 )
 
 // Config shapes a Stack. The zero value is usable.
@@ -40,6 +41,8 @@ type Stack struct {
 	Namespace string
 	// Store is the SQLite mirror the worker writes.
 	Store *store.Store
+	// Messages is the workflows client over Client and Store.
+	Messages *workflows.Client
 	// Brokers are the kfake broker's addresses.
 	Brokers []string
 	// Cluster is the kfake broker itself, for tests that break it.
@@ -83,6 +86,8 @@ func New(t *testing.T, cfg Config) *Stack {
 		Cluster:   cluster,
 		Checks:    newCheckBack(),
 	}
+	s.Messages, err = workflows.NewClient(c, workflows.ClientConfig{Rows: s.Store, Logger: logger})
+	require.NoError(t, err)
 	check := httptest.NewServer(s.Checks)
 	t.Cleanup(check.Close)
 	s.Checks.URL = check.URL

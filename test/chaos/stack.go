@@ -134,10 +134,12 @@ func NewStack(t *testing.T, bin string, policy workflows.Policy) *Stack {
 	s.startProducer(t, policy)
 
 	// The gateway, in this process, over real HTTP.
+	messages, err := workflows.NewClient(s.Client, workflows.ClientConfig{Rows: s.Store, Logger: quiet})
+	require.NoError(t, err)
 	gw, err := gateway.New(gateway.Config{
 		CheckURLAllowHosts: []string{gateway.AllowLoopback},
 		DefaultPolicy:      policy,
-	}, gateway.Deps{Temporal: s.Client, Store: s.Store, Logger: quiet, Registry: prometheus.NewRegistry()})
+	}, gateway.Deps{Messages: messages, Store: s.Store, Logger: quiet, Registry: prometheus.NewRegistry()})
 	require.NoError(t, err)
 	api := httptest.NewServer(gw.Handler())
 	t.Cleanup(api.Close)
