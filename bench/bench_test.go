@@ -23,8 +23,9 @@ import (
 func setup(t *testing.T) (bench.Config, bench.Deps, *bytes.Buffer) {
 	t.Helper()
 	st := teststack.New(t, teststack.Config{})
-	gw, err := gateway.New(gateway.Config{CheckURLAllowHosts: []string{gateway.AllowLoopback}},
-		gateway.Deps{Messages: st.Messages, Store: st.Store, Registry: prometheus.NewRegistry()})
+	parts := st.Parts
+	parts.Registry = prometheus.NewRegistry()
+	gw, err := parts.Gateway(gateway.Config{CheckURLAllowHosts: []string{gateway.AllowLoopback}}, "")
 	require.NoError(t, err)
 	srv := httptest.NewServer(gw.Handler())
 	t.Cleanup(srv.Close)

@@ -38,6 +38,13 @@ type Config struct {
 	StickyCacheSize int
 }
 
+// DefaultConfig is Config with every default set.
+func DefaultConfig() Config {
+	var c Config
+	c.SetDefaults()
+	return c
+}
+
 // SetDefaults fills every zero field with its default.
 func (c *Config) SetDefaults() {
 	if c.TaskQueue == "" {

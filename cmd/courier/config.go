@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/app"
 	"github.com/courier-mq/courier/gateway"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/worker"
@@ -27,8 +29,8 @@ type Config struct {
 	KafkaVersion  string
 	KafkaClientID string
 
-	DBDriver      string
-	DBDSN         string
+	// Store is the mirror database.
+	Store         store.Config
 	DBAutoMigrate bool
 
 	HTTPAddr           string
@@ -44,9 +46,8 @@ type Config struct {
 	ResendIntervals    string
 	PublishMaxInterval time.Duration
 
-	WorkerMaxActivities int
-	WorkerStopTimeout   time.Duration
-	WorkerStickyCache   int
+	// Worker holds the worker's flags over worker.DefaultConfig.
+	Worker worker.Config
 
 	LogLevel  string
 	LogFormat string
@@ -111,8 +112,8 @@ func (c *Config) register(fs *flag.FlagSet, cmd string) {
 	}
 	devDB := cmd == "dev"
 	if !devDB {
-		str(&c.DBDriver, "db-driver", store.DriverMySQL, "mirror database driver: mysql or sqlite")
-		str(&c.DBDSN, "db-dsn", "", "mirror database DSN: user:pass@tcp(host:3306)/db for mysql, a file path for sqlite")
+		str(&c.Store.Driver, "db-driver", store.DriverMySQL, "mirror database driver: mysql or sqlite")
+		str(&c.Store.DSN, "db-dsn", "", "mirror database DSN: user:pass@tcp(host:3306)/db for mysql, a file path for sqlite")
 	}
 	if cmd == "migrate" {
 		return
@@ -124,7 +125,7 @@ func (c *Config) register(fs *flag.FlagSet, cmd string) {
 	}
 	str(&c.TemporalNamespace, "temporal-namespace", "default", "Temporal namespace")
 	str(&c.KafkaVersion, "kafka-version", "", "oldest Kafka version in the cluster, e.g. 3.7.0 (default: sarama's)")
-	str(&c.KafkaClientID, "kafka-client-id", "courier", "Kafka client id")
+	str(&c.KafkaClientID, "kafka-client-id", activities.DefaultClientID, "Kafka client id")
 
 	if cmd == "gateway" || cmd == "all" || cmd == "dev" {
 		addr := ":8080"
@@ -135,7 +136,7 @@ func (c *Config) register(fs *flag.FlagSet, cmd string) {
 		str(&c.HTTPAddr, "http-addr", addr, "gateway listen address")
 		str(&c.APIKeys, "api-keys", "", "API keys: key:name:role[+role],... with roles producer, consumer, admin; empty runs the gateway open")
 		str(&c.CheckURLAllowHosts, "check-url-allow-hosts", allow, "hosts a check_url may name: host, *.suffix or loopback, comma-separated")
-		integer(&c.MaxPayloadBytes, "max-payload-bytes", 1<<20, "largest message payload accepted")
+		integer(&c.MaxPayloadBytes, "max-payload-bytes", gateway.DefaultMaxPayloadBytes, "largest message payload accepted")
 		dur(&c.CheckDelay, "check-delay", defaults.CheckDelay, "default wait before the first check-back")
 		fs.Float64Var(&c.CheckBackoff, "check-backoff", c.envFloat("check-backoff", defaults.CheckBackoff), "default growth of the wait between check-backs ("+envName("check-backoff")+")")
 		dur(&c.CheckMaxDelay, "check-max-delay", defaults.CheckMaxDelay, "default cap on the wait between check-backs")
@@ -145,9 +146,10 @@ func (c *Config) register(fs *flag.FlagSet, cmd string) {
 		dur(&c.PublishMaxInterval, "publish-max-interval", defaults.PublishMaxInterval, "default cap on the backoff between publish retries")
 	}
 	if cmd == "worker" || cmd == "all" || cmd == "dev" {
-		integer(&c.WorkerMaxActivities, "worker-max-activities", 500, "activities (publishes, check-backs, mirror writes) in flight")
-		dur(&c.WorkerStopTimeout, "worker-stop-timeout", 30*time.Second, "how long shutdown waits for in-flight activities")
-		integer(&c.WorkerStickyCache, "worker-sticky-cache", 1000, "workflows kept in memory between their tasks; evicted ones are rebuilt from history")
+		c.Worker = worker.DefaultConfig()
+		integer(&c.Worker.MaxConcurrentActivities, "worker-max-activities", c.Worker.MaxConcurrentActivities, "activities (publishes, check-backs, mirror writes) in flight")
+		dur(&c.Worker.StopTimeout, "worker-stop-timeout", c.Worker.StopTimeout, "how long shutdown waits for in-flight activities")
+		integer(&c.Worker.StickyCacheSize, "worker-sticky-cache", c.Worker.StickyCacheSize, "workflows kept in memory between their tasks; evicted ones are rebuilt from history")
 	}
 	if cmd == "dev" {
 		str(&c.Dev.DataDir, "data-dir", ".courier", "where the embedded stack keeps its data")
@@ -178,11 +180,11 @@ func (c *Config) Validate(cmd string) error {
 	case "bench":
 		return errors.Join(append(errs, c.Bench.validate())...)
 	case "migrate":
-		errs = append(errs, c.storeConfig().Validate())
+		errs = append(errs, c.Store.Validate())
 		return errors.Join(errs...)
 	}
 	if cmd != "dev" {
-		errs = append(errs, c.storeConfig().Validate())
+		errs = append(errs, c.Store.Validate())
 		if c.TemporalAddress == "" {
 			errs = append(errs, errors.New("temporal-address is required"))
 		}
@@ -199,7 +201,7 @@ func (c *Config) Validate(cmd string) error {
 		}
 	}
 	if cmd == "worker" || cmd == "all" || cmd == "dev" {
-		errs = append(errs, c.workerConfig().Validate())
+		errs = append(errs, c.Worker.Validate())
 	}
 	if cmd == "dev" {
 		if c.Dev.DataDir == "" {
@@ -261,18 +263,19 @@ func (c *Config) gatewayConfig() (gateway.Config, error) {
 	return gc, errors.Join(errs...)
 }
 
-func (c *Config) workerConfig() worker.Config {
-	wc := worker.Config{
-		MaxConcurrentActivities: c.WorkerMaxActivities,
-		StopTimeout:             c.WorkerStopTimeout,
-		StickyCacheSize:         c.WorkerStickyCache,
+// connectConfig says where the parts of a gateway or worker process are.
+func (c *Config) connectConfig() app.ConnectConfig {
+	return app.ConnectConfig{
+		TemporalAddress:   c.TemporalAddress,
+		TemporalNamespace: c.TemporalNamespace,
+		Store:             c.Store,
+		Migrate:           c.DBAutoMigrate,
+		Kafka: activities.ProducerConfig{
+			Brokers:  splitList(c.KafkaBrokers),
+			ClientID: c.KafkaClientID,
+			Version:  c.KafkaVersion,
+		},
 	}
-	wc.SetDefaults()
-	return wc
-}
-
-func (c *Config) storeConfig() store.Config {
-	return store.Config{Driver: c.DBDriver, DSN: c.DBDSN}
 }
 
 // logValue prints the configuration at debug level with secrets masked.
@@ -281,8 +284,8 @@ func (c *Config) logValue() slog.Value {
 		slog.String("temporal_address", c.TemporalAddress),
 		slog.String("temporal_namespace", c.TemporalNamespace),
 		slog.String("kafka_brokers", c.KafkaBrokers),
-		slog.String("db_driver", c.DBDriver),
-		slog.String("db_dsn", maskDSN(c.DBDSN)),
+		slog.String("db_driver", c.Store.Driver),
+		slog.String("db_dsn", maskDSN(c.Store.DSN)),
 		slog.String("http_addr", c.HTTPAddr),
 		slog.Int("api_keys", len(splitList(c.APIKeys))),
 		slog.String("check_url_allow_hosts", c.CheckURLAllowHosts),
@@ -290,7 +293,7 @@ func (c *Config) logValue() slog.Value {
 		slog.Duration("check_delay", c.CheckDelay),
 		slog.Int("check_max_attempts", c.CheckMaxAttempts),
 		slog.String("resend_intervals", c.ResendIntervals),
-		slog.Int("worker_max_activities", c.WorkerMaxActivities),
+		slog.Int("worker_max_activities", c.Worker.MaxConcurrentActivities),
 	)
 }
 

@@ -7,6 +7,11 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/gateway"
+	"github.com/courier-mq/courier/worker"
+	"github.com/courier-mq/courier/workflows"
 )
 
 func TestInvalidConfigurationSaysEveryProblem(t *testing.T) {
@@ -55,4 +60,18 @@ func TestVersion(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	require.Equal(t, 0, run(context.Background(), []string{"version"}, &stdout, &stderr))
 	require.True(t, strings.HasPrefix(stdout.String(), "courier "), stdout.String())
+}
+
+func TestDefaultsAreThePackagesOwn(t *testing.T) {
+	var cfg Config
+	fs := newFlagSet(&cfg, "all")
+	require.NoError(t, fs.Parse(nil))
+	require.Equal(t, worker.DefaultConfig(), cfg.Worker)
+	gc, err := cfg.gatewayConfig()
+	require.NoError(t, err)
+	want := gateway.Config{CheckURLAllowHosts: gc.CheckURLAllowHosts}
+	want.SetDefaults()
+	require.Equal(t, want, gc, "the gateway's config is its own defaults")
+	require.Equal(t, workflows.DefaultPolicy(), gc.DefaultPolicy)
+	require.Equal(t, activities.DefaultClientID, cfg.connectConfig().Kafka.ClientID)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/courier-mq/courier/app"
 	"github.com/courier-mq/courier/devstack"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/worker"
@@ -85,20 +86,25 @@ func runDev(ctx context.Context, cfg *Config, logger *slog.Logger, out io.Writer
 		cfg.KafkaBrokers = strings.Join(k.Addrs(), ",")
 	}
 	if cfg.Dev.MySQL != "" {
-		cfg.DBDriver, cfg.DBDSN = store.DriverMySQL, cfg.Dev.MySQL
+		cfg.Store = store.Config{Driver: store.DriverMySQL, DSN: cfg.Dev.MySQL}
 		if err := createDatabase(ctx, cfg.Dev.MySQL); err != nil {
 			return err
 		}
 	} else {
-		cfg.DBDriver, cfg.DBDSN = store.DriverSQLite, filepath.Join(dir, "courier.db")
+		cfg.Store = store.Config{Driver: store.DriverSQLite, DSN: filepath.Join(dir, "courier.db")}
 	}
 
 	r := roles{gateway: true, worker: true}
-	s, err := connect(ctx, cfg, logger, r, true)
+	ar, err := cfg.appRoles(r)
 	if err != nil {
 		return err
 	}
-	stops = append(stops, func() error { s.close(); return nil })
+	cfg.DBAutoMigrate = true
+	conn, err := app.Connect(ctx, cfg.connectConfig(), true, logger)
+	if err != nil {
+		return err
+	}
+	stops = append(stops, conn.Close)
 
 	fmt.Fprintf(out, "Courier dev stack is running (data in %s)\n", dir)
 	fmt.Fprintf(out, "  gateway       http://%s\n", dialAddr(cfg.HTTPAddr))
@@ -110,10 +116,10 @@ func runDev(ctx context.Context, cfg *Config, logger *slog.Logger, out io.Writer
 		fmt.Fprintf(out, "  temporal ui   %s\n", uiURL)
 	}
 	fmt.Fprintf(out, "  kafka         %s\n", cfg.KafkaBrokers)
-	fmt.Fprintf(out, "  mirror        %s %s\n", cfg.DBDriver, maskDSN(cfg.DBDSN))
+	fmt.Fprintf(out, "  mirror        %s %s\n", cfg.Store.Driver, maskDSN(cfg.Store.DSN))
 	fmt.Fprintln(out, "Press Ctrl-C to stop; start again to resume every message in flight.")
 
-	return serve(ctx, cfg, logger, r, s)
+	return conn.Run(ctx, ar)
 }
 
 // dialAddr turns a listen address like ":8080" into one a client can use.

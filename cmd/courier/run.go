@@ -2,19 +2,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"go.temporal.io/sdk/client"
-	"golang.org/x/sync/errgroup"
-
-	"github.com/courier-mq/courier/activities"
-	"github.com/courier-mq/courier/gateway"
-	"github.com/courier-mq/courier/store"
-	"github.com/courier-mq/courier/worker"
-	"github.com/courier-mq/courier/workflows"
+	"github.com/courier-mq/courier/app"
 )
 
 // roles says which parts a process runs.
@@ -22,110 +12,43 @@ type roles struct {
 	gateway, worker bool
 }
 
-// services are the connections one courier process holds.
-type services struct {
-	temporal client.Client
-	store    *store.Store
-	kafka    *kafka      // worker processes
-	probe    *kafkaProbe // gateway-only processes
-}
-
-func (s *services) close() {
-	if s.kafka != nil {
-		_ = s.kafka.Close()
-	}
-	if s.probe != nil {
-		_ = s.probe.Close()
-	}
-	if s.store != nil {
-		_ = s.store.Close()
-	}
-	if s.temporal != nil {
-		s.temporal.Close()
-	}
-}
-
-// connect opens what the roles need.
-func connect(ctx context.Context, cfg *Config, logger *slog.Logger, r roles, migrate bool) (*services, error) {
-	s := &services{}
-	var err error
-	if s.store, err = openStore(ctx, cfg, logger, migrate); err != nil {
-		return nil, err
-	}
-	if s.temporal, err = dialTemporal(ctx, cfg, logger); err != nil {
-		s.close()
-		return nil, err
-	}
+// appRoles are r with their packages' configs, composed from c.
+func (c *Config) appRoles(r roles) (app.Roles, error) {
+	var ar app.Roles
 	if r.worker {
-		if s.kafka, err = connectKafka(ctx, cfg, logger); err != nil {
-			s.close()
-			return nil, err
-		}
-	} else {
-		s.probe = &kafkaProbe{cfg: cfg}
-	}
-	return s, nil
-}
-
-// serve runs the gateway and/or worker until ctx ends.
-func serve(ctx context.Context, cfg *Config, logger *slog.Logger, r roles, s *services) error {
-	g, ctx := errgroup.WithContext(ctx)
-	if r.worker {
-		acts := &activities.Activities{
-			Producer: s.kafka.producer,
-			Mirror:   s.store,
-			HTTP:     activities.NewCheckClient(),
-		}
-		g.Go(func() error {
-			return worker.Run(ctx, cfg.workerConfig(), worker.Deps{Client: s.temporal, Activities: acts, Logger: logger})
-		})
+		w := c.Worker
+		ar.Worker = &w
 	}
 	if r.gateway {
-		gc, err := cfg.gatewayConfig()
+		gc, err := c.gatewayConfig()
 		if err != nil {
-			return err
+			return app.Roles{}, err
 		}
-		probe := s.probe.ready
-		if s.kafka != nil {
-			probe = s.kafka.ready
-		}
-		registry := prometheus.NewRegistry()
-		registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-		messages, err := workflows.NewClient(s.temporal, workflows.ClientConfig{Rows: s.store, Logger: logger})
-		if err != nil {
-			return err
-		}
-		gw, err := gateway.New(gc, gateway.Deps{
-			Messages: messages,
-			Store:    s.store,
-			Kafka:    probe,
-			Logger:   logger,
-			Registry: registry,
-		})
-		if err != nil {
-			return fmt.Errorf("gateway: %w", err)
-		}
-		g.Go(func() error { return gw.Run(ctx, cfg.HTTPAddr) })
+		ar.Gateway = &app.GatewayRole{Config: gc, Addr: c.HTTPAddr}
 	}
-	return g.Wait()
+	return ar, nil
 }
 
 // runServices is `courier gateway`, `courier worker` and `courier all`.
 func runServices(ctx context.Context, cfg *Config, logger *slog.Logger, r roles) error {
-	s, err := connect(ctx, cfg, logger, r, cfg.DBAutoMigrate)
+	ar, err := cfg.appRoles(r)
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	return serve(ctx, cfg, logger, r, s)
+	conn, err := app.Connect(ctx, cfg.connectConfig(), r.worker, logger)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close() }()
+	return conn.Run(ctx, ar)
 }
 
 // runMigrate is `courier migrate`: apply the mirror's schema migrations.
 func runMigrate(ctx context.Context, cfg *Config, logger *slog.Logger) error {
-	mirror, err := openStore(ctx, cfg, logger, true)
+	mirror, err := app.OpenStore(ctx, cfg.Store, true, logger)
 	if err != nil {
 		return err
 	}
-	logger.Info("mirror schema is up to date", "driver", cfg.DBDriver)
+	logger.Info("mirror schema is up to date", "driver", cfg.Store.Driver)
 	return mirror.Close()
 }

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/app"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/store/storetest"
 	"github.com/courier-mq/courier/worker"
@@ -41,6 +42,9 @@ type Stack struct {
 	Namespace string
 	// Store is the SQLite mirror the worker writes.
 	Store *store.Store
+	// Parts are the stack's Temporal client, store and producer, assembled
+	// as the binary assembles them; build a gateway with Parts.Gateway.
+	Parts app.Parts
 	// Messages is the workflows client over Client and Store.
 	Messages *workflows.Client
 	// Brokers are the kfake broker's addresses.
@@ -86,18 +90,16 @@ func New(t *testing.T, cfg Config) *Stack {
 		Cluster:   cluster,
 		Checks:    newCheckBack(),
 	}
-	s.Messages, err = workflows.NewClient(c, workflows.ClientConfig{Rows: s.Store, Logger: logger})
+	s.Parts = app.Parts{Temporal: c, Store: s.Store, Producer: producer, Logger: logger}
+	s.Messages, err = s.Parts.Messages("")
 	require.NoError(t, err)
 	check := httptest.NewServer(s.Checks)
 	t.Cleanup(check.Close)
 	s.Checks.URL = check.URL
 	s.Kafka = consume(t, s.Brokers, cfg.Topics)
 
-	acts := &activities.Activities{Producer: producer, Mirror: s.Store, HTTP: activities.NewCheckClient()}
 	var g errgroup.Group
-	g.Go(func() error {
-		return worker.Run(ctx, worker.Config{StopTimeout: time.Second}, worker.Deps{Client: c, Activities: acts, Logger: logger})
-	})
+	g.Go(func() error { return s.Parts.RunWorker(ctx, worker.Config{StopTimeout: time.Second}) })
 	t.Cleanup(func() {
 		cancel()
 		require.NoError(t, g.Wait())

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/courier-mq/courier/app"
 	"github.com/courier-mq/courier/devstack"
 	"github.com/courier-mq/courier/gateway"
 	"github.com/courier-mq/courier/store"
@@ -134,12 +135,11 @@ func NewStack(t *testing.T, bin string, policy workflows.Policy) *Stack {
 	s.startProducer(t, policy)
 
 	// The gateway, in this process, over real HTTP.
-	messages, err := workflows.NewClient(s.Client, workflows.ClientConfig{Rows: s.Store, Logger: quiet})
-	require.NoError(t, err)
-	gw, err := gateway.New(gateway.Config{
+	parts := app.Parts{Temporal: s.Client, Store: s.Store, Logger: quiet, Registry: prometheus.NewRegistry()}
+	gw, err := parts.Gateway(gateway.Config{
 		CheckURLAllowHosts: []string{gateway.AllowLoopback},
 		DefaultPolicy:      policy,
-	}, gateway.Deps{Messages: messages, Store: s.Store, Logger: quiet, Registry: prometheus.NewRegistry()})
+	}, "")
 	require.NoError(t, err)
 	api := httptest.NewServer(gw.Handler())
 	t.Cleanup(api.Close)

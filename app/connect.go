@@ -1,10 +1,11 @@
-package main
+package app
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,9 +53,67 @@ var errPermanent = errors.New("not retried")
 // name, wrong credentials, no access.
 var mysqlPermanent = map[uint16]bool{1044: true, 1045: true, 1049: true, 1698: true}
 
+// ConnectConfig says where a process's parts are.
+type ConnectConfig struct {
+	TemporalAddress   string
+	TemporalNamespace string
+	Store             store.Config
+	// Migrate applies the mirror's schema migrations once it answers.
+	Migrate bool
+	Kafka   activities.ProducerConfig
+}
+
+// Connected are the parts Connect opened; Close closes them.
+type Connected struct {
+	Parts
+	closers []func() error
+}
+
+// Close closes every connection, the last opened first.
+func (c *Connected) Close() error {
+	var errs []error
+	for i := len(c.closers) - 1; i >= 0; i-- {
+		errs = append(errs, c.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// Connect opens the parts a process needs, waiting up to two minutes for
+// each one that is not up yet: the mirror, Temporal (and Courier's search
+// attributes on its namespace) and, with producer set (a worker), the Kafka
+// producer. Without it, Kafka is only probed for readiness, connecting on
+// first use so that a gateway starts while Kafka is down.
+func Connect(ctx context.Context, cfg ConnectConfig, producer bool, logger *slog.Logger) (*Connected, error) {
+	c := &Connected{Parts: Parts{Logger: logger}}
+	var err error
+	if c.Store, err = OpenStore(ctx, cfg.Store, cfg.Migrate, logger); err != nil {
+		return nil, err
+	}
+	c.closers = append(c.closers, c.Store.Close)
+	if c.Temporal, err = dialTemporal(ctx, cfg, logger); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	c.closers = append(c.closers, func() error { c.Temporal.Close(); return nil })
+	if !producer {
+		probe := &kafkaProbe{cfg: cfg.Kafka}
+		c.KafkaReady = probe.ready
+		c.closers = append(c.closers, probe.Close)
+		return c, nil
+	}
+	k, err := connectKafka(ctx, cfg.Kafka, logger)
+	if err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	c.Producer, c.KafkaReady = k.producer, k.ready
+	c.closers = append(c.closers, k.Close)
+	return c, nil
+}
+
 // dialTemporal connects to the Temporal frontend and makes sure Courier's
 // search attributes exist on the namespace.
-func dialTemporal(ctx context.Context, cfg *Config, logger *slog.Logger) (client.Client, error) {
+func dialTemporal(ctx context.Context, cfg ConnectConfig, logger *slog.Logger) (client.Client, error) {
 	var c client.Client
 	err := retry(ctx, logger, "Temporal at "+cfg.TemporalAddress, func(ctx context.Context) error {
 		var err error
@@ -77,12 +136,13 @@ func dialTemporal(ctx context.Context, cfg *Config, logger *slog.Logger) (client
 	return c, nil
 }
 
-// openStore opens the mirror database, migrating it when asked to.
-func openStore(ctx context.Context, cfg *Config, logger *slog.Logger, migrate bool) (*store.Store, error) {
+// OpenStore opens the mirror database, waiting for it as Connect does, and
+// migrates it when asked to.
+func OpenStore(ctx context.Context, cfg store.Config, migrate bool, logger *slog.Logger) (*store.Store, error) {
 	var mirror *store.Store
 	err := retry(ctx, logger, "mirror database", func(ctx context.Context) error {
 		var err error
-		mirror, err = store.Open(ctx, cfg.storeConfig())
+		mirror, err = store.Open(ctx, cfg)
 		var myErr *mysql.MySQLError
 		if errors.As(err, &myErr) && mysqlPermanent[myErr.Number] {
 			return fmt.Errorf("%w (%w)", err, errPermanent)
@@ -101,14 +161,6 @@ func openStore(ctx context.Context, cfg *Config, logger *slog.Logger, migrate bo
 	return mirror, nil
 }
 
-func (c *Config) producerConfig() activities.ProducerConfig {
-	return activities.ProducerConfig{
-		Brokers:  splitList(c.KafkaBrokers),
-		ClientID: c.KafkaClientID,
-		Version:  c.KafkaVersion,
-	}
-}
-
 // kafka is one sarama client shared by the producer and the readiness probe.
 type kafka struct {
 	client   sarama.Client
@@ -116,14 +168,14 @@ type kafka struct {
 }
 
 // connectKafka connects to the brokers and builds the idempotent producer.
-func connectKafka(ctx context.Context, cfg *Config, logger *slog.Logger) (*kafka, error) {
-	sc, err := activities.ProducerSaramaConfig(cfg.producerConfig())
+func connectKafka(ctx context.Context, cfg activities.ProducerConfig, logger *slog.Logger) (*kafka, error) {
+	sc, err := activities.ProducerSaramaConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
 	k := &kafka{}
-	err = retry(ctx, logger, "Kafka at "+cfg.KafkaBrokers, func(context.Context) error {
-		k.client, err = sarama.NewClient(splitList(cfg.KafkaBrokers), sc)
+	err = retry(ctx, logger, "Kafka at "+strings.Join(cfg.Brokers, ","), func(context.Context) error {
+		k.client, err = sarama.NewClient(cfg.Brokers, sc)
 		return err
 	})
 	if err != nil {
@@ -155,7 +207,7 @@ func (k *kafka) Close() error {
 // kafkaProbe is the gateway's readiness probe when it runs without a worker:
 // it connects on first use, so the gateway starts even while Kafka is down.
 type kafkaProbe struct {
-	cfg *Config
+	cfg activities.ProducerConfig
 	mu  sync.Mutex
 	cl  sarama.Client
 }
@@ -164,12 +216,12 @@ func (p *kafkaProbe) ready(context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cl == nil {
-		sc, err := activities.ProducerSaramaConfig(p.cfg.producerConfig())
+		sc, err := activities.ProducerSaramaConfig(p.cfg)
 		if err != nil {
 			return err
 		}
 		sc.Metadata.Retry.Max = 0
-		if p.cl, err = sarama.NewClient(splitList(p.cfg.KafkaBrokers), sc); err != nil {
+		if p.cl, err = sarama.NewClient(p.cfg.Brokers, sc); err != nil {
 			return fmt.Errorf("kafka: %w", err)
 		}
 	}

@@ -1,0 +1,126 @@
+// Package app assembles one Courier process from its parts: the worker with
+// its activities, the workflows client and the gateway, over a Temporal
+// client, the mirror store and a Kafka producer. It is the one place they are
+// wired together, used by the binary's commands (which dial the parts, see
+// Connect), the test stack and the fault suite (which start them in
+// process).
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/IBM/sarama"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/sdk/client"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/gateway"
+	"github.com/courier-mq/courier/store"
+	"github.com/courier-mq/courier/worker"
+	"github.com/courier-mq/courier/workflows"
+)
+
+// Parts are what a Courier process is made of, already connected.
+type Parts struct {
+	Temporal client.Client
+	Store    *store.Store
+	// Producer publishes for the worker; a process without a worker needs
+	// none.
+	Producer sarama.SyncProducer
+	// KafkaReady is the gateway's readiness probe for Kafka; nil leaves Kafka
+	// out of /readyz.
+	KafkaReady func(context.Context) error
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Registry receives the gateway's metrics; nil means a new one with the
+	// Go and process collectors.
+	Registry *prometheus.Registry
+}
+
+// Roles are what one process runs, each with its package's own config. A nil
+// role is not run.
+type Roles struct {
+	Worker  *worker.Config
+	Gateway *GatewayRole
+}
+
+// GatewayRole is the gateway's config and where it listens.
+type GatewayRole struct {
+	Config gateway.Config
+	Addr   string
+}
+
+// Run runs roles until ctx ends or one of them fails.
+func (p Parts) Run(ctx context.Context, roles Roles) error {
+	if roles.Worker == nil && roles.Gateway == nil {
+		return errors.New("nothing to run: neither worker nor gateway")
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	if roles.Worker != nil {
+		cfg := *roles.Worker
+		g.Go(func() error { return p.RunWorker(ctx, cfg) })
+	}
+	if roles.Gateway != nil {
+		// The gateway starts workflows on the worker's task queue.
+		taskQueue := ""
+		if roles.Worker != nil {
+			taskQueue = roles.Worker.TaskQueue
+		}
+		gw, err := p.Gateway(roles.Gateway.Config, taskQueue)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return gw.Run(ctx, roles.Gateway.Addr) })
+	}
+	return g.Wait()
+}
+
+// RunWorker runs the worker with the activities over p until ctx ends.
+func (p Parts) RunWorker(ctx context.Context, cfg worker.Config) error {
+	if p.Producer == nil {
+		return errors.New("worker needs a Kafka producer")
+	}
+	acts := &activities.Activities{
+		Producer: p.Producer,
+		Mirror:   p.Store,
+		HTTP:     activities.NewCheckClient(),
+	}
+	return worker.Run(ctx, cfg, worker.Deps{Client: p.Temporal, Activities: acts, Logger: p.logger()})
+}
+
+// Messages is the workflows client over p, starting workflows on taskQueue
+// (empty: workflows.TaskQueue).
+func (p Parts) Messages(taskQueue string) (*workflows.Client, error) {
+	return workflows.NewClient(p.Temporal, workflows.ClientConfig{TaskQueue: taskQueue, Rows: p.Store, Logger: p.logger()})
+}
+
+// Gateway builds the gateway over p, starting workflows on taskQueue
+// (empty: workflows.TaskQueue).
+func (p Parts) Gateway(cfg gateway.Config, taskQueue string) (*gateway.Server, error) {
+	messages, err := p.Messages(taskQueue)
+	if err != nil {
+		return nil, err
+	}
+	gw, err := gateway.New(cfg, gateway.Deps{
+		Messages: messages,
+		Store:    p.Store,
+		Kafka:    p.KafkaReady,
+		Logger:   p.logger(),
+		Registry: p.Registry,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	return gw, nil
+}
+
+func (p Parts) logger() *slog.Logger {
+	if p.Logger == nil {
+		return slog.Default()
+	}
+	return p.Logger
+}
