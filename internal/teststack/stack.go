@@ -40,6 +40,9 @@ type Stack struct {
 	Client client.Client
 	// Namespace is the Temporal namespace the worker serves.
 	Namespace string
+	// HostPort is the Temporal frontend's address, for tests that dial
+	// their own client.
+	HostPort string
 	// Store is the SQLite mirror the worker writes.
 	Store *store.Store
 	// Parts are the stack's Temporal client, store and producer, assembled
@@ -85,6 +88,7 @@ func New(t *testing.T, cfg Config) *Stack {
 	s := &Stack{
 		Client:    c,
 		Namespace: ts.GetDefaultNamespace(),
+		HostPort:  ts.GetFrontendHostPort(),
 		Store:     storetest.NewSQLite(t),
 		Brokers:   cluster.ListenAddrs(),
 		Cluster:   cluster,
