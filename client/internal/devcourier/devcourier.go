@@ -1,0 +1,172 @@
+// Package devcourier runs a real Courier for the client module's tests:
+// `courier dev` built from this repository and started as its own process on
+// free ports, with a fast policy (first check-back after a second, resends
+// two seconds apart), so the client, the producer and the consumer are tested
+// against the real gateway, workflow and broker without linking any of them.
+package devcourier
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Courier is a running `courier dev`.
+type Courier struct {
+	// URL is the gateway's base URL.
+	URL string
+	// Kafka is the embedded broker's address.
+	Kafka string
+	cmd   *exec.Cmd
+	log   *syncBuffer
+	dir   string
+}
+
+// Options shape the dev stack.
+type Options struct {
+	// Args are extra `courier dev` flags, e.g. "--resend-intervals", "1s".
+	Args []string
+}
+
+// Start builds courier and starts `courier dev` in a new temporary
+// directory. Stop it with Stop.
+func Start(opts Options) (*Courier, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "courier-dev-")
+	if err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(dir, "courier")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/courier")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build courier: %v\n%s", err, out)
+	}
+	ports := make([]int, 3)
+	for i := range ports {
+		if ports[i], err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	c := &Courier{
+		URL:   fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
+		Kafka: fmt.Sprintf("127.0.0.1:%d", ports[2]),
+		log:   &syncBuffer{},
+		dir:   dir,
+	}
+	args := append([]string{"dev",
+		"--data-dir", filepath.Join(dir, "data"),
+		"--no-ui",
+		"--http-addr", fmt.Sprintf("127.0.0.1:%d", ports[0]),
+		"--temporal-port", strconv.Itoa(ports[1]),
+		"--kafka-port", strconv.Itoa(ports[2]),
+		"--worker-stop-timeout", "1s",
+		"--check-delay", "1s",
+		"--check-max-delay", "2s",
+		"--check-timeout", "2s",
+		"--resend-intervals", "2s,2s,2s",
+		"--log-level", "warn",
+	}, opts.Args...)
+	c.cmd = exec.Command(bin, args...)
+	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
+	if err := c.cmd.Start(); err != nil {
+		return nil, err
+	}
+	if err := c.waitReady(2 * time.Minute); err != nil {
+		c.Stop()
+		return nil, fmt.Errorf("%w\n%s", err, c.log.String())
+	}
+	return c, nil
+}
+
+func (c *Courier) waitReady(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(c.URL + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return errors.New("courier dev did not become ready")
+}
+
+// Stop stops courier dev and removes its directory.
+func (c *Courier) Stop() {
+	if c.cmd != nil && c.cmd.Process != nil {
+		_ = c.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = c.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = c.cmd.Process.Kill()
+			<-done
+		}
+	}
+	_ = os.RemoveAll(c.dir)
+}
+
+// Log is what courier dev wrote so far.
+func (c *Courier) Log() string { return c.log.String() }
+
+// syncBuffer is a buffer the process writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// repoRoot is the Courier checkout this module sits in.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && bytes.HasPrefix(b, []byte("module github.com/courier-mq/courier\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("not inside a Courier checkout")
+		}
+		dir = parent
+	}
+}
+
+func freePort() (int, error) {
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
