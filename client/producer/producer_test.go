@@ -1,0 +1,241 @@
+package producer_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/courier-mq/courier/client"
+	"github.com/courier-mq/courier/client/internal/devcourier"
+	"github.com/courier-mq/courier/client/internal/testdb"
+	"github.com/courier-mq/courier/client/producer"
+)
+
+var courier *devcourier.Courier
+
+func TestMain(m *testing.M) {
+	var err error
+	if courier, err = devcourier.Start(devcourier.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, "start courier dev:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	courier.Stop()
+	os.Exit(code)
+}
+
+// later is a policy under which Courier does not check back during a test:
+// the test calls the check itself.
+var later = &client.Policy{CheckDelay: time.Hour, CheckMaxDelay: time.Hour}
+
+// setup is a producer over db with its barrier table and a payments table.
+func setup(t *testing.T, db testdb.DB, courierAPI producer.Courier) (*producer.Producer, *client.Client) {
+	t.Helper()
+	c, err := client.New(client.Config{URL: courier.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if courierAPI == nil {
+		courierAPI = c
+	}
+	checks := httptest.NewUnstartedServer(nil)
+	p, err := producer.New(courierAPI, db.DB, producer.Config{CheckURL: "http://" + checks.Listener.Addr().String() + "/check", Producer: "payments"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks.Config.Handler = p.CheckHandler()
+	checks.Start()
+	t.Cleanup(checks.Close)
+	if err := p.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Migrate(t.Context()); err != nil {
+		t.Fatal("a second Migrate changes nothing: ", err)
+	}
+	testdb.Exec(t, db.DB, "CREATE TABLE payments (id VARCHAR(64) PRIMARY KEY)")
+	return p, c
+}
+
+func pay(db testdb.DB, id string) func(tx *sql.Tx) error {
+	return func(tx *sql.Tx) error {
+		q := "INSERT INTO payments (id) VALUES (?)"
+		if db.Name == "postgres" {
+			q = "INSERT INTO payments (id) VALUES ($1)"
+		}
+		_, err := tx.Exec(q, id)
+		return err
+	}
+}
+
+func paid(t *testing.T, db testdb.DB, id string) bool {
+	t.Helper()
+	q := "SELECT COUNT(*) FROM payments WHERE id = ?"
+	if db.Name == "postgres" {
+		q = "SELECT COUNT(*) FROM payments WHERE id = $1"
+	}
+	var n int
+	if err := db.DB.QueryRow(q, id).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n == 1
+}
+
+func waitStatus(t *testing.T, c *client.Client, id string, want client.Status) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v, err := c.Get(t.Context(), id)
+		if err == nil && v.Status == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("message %s: want %s, have %s (%v)", id, want, v.Status, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestCheckBackWhileTheTransactionIsOpen stages the race that loses
+// messages elsewhere: the check-back arrives while the business transaction
+// is still open. The answer must wait for the outcome (or be UNKNOWN), and
+// must never be ROLLED_BACK for a transaction that then commits.
+func TestCheckBackWhileTheTransactionIsOpen(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.DB) {
+		p, c := setup(t, db, nil)
+		for _, commit := range []bool{true, false} {
+			msg := &client.Message{Topic: "payments", Payload: []byte(`{}`), Policy: later}
+			inside, release := make(chan struct{}), make(chan struct{})
+			done := make(chan error, 1)
+			go func() {
+				done <- p.Transaction(t.Context(), msg, func(tx *sql.Tx) error {
+					if err := pay(db, "pay-"+msg.ID)(tx); err != nil {
+						return err
+					}
+					close(inside)
+					<-release
+					if !commit {
+						return errors.New("card declined")
+					}
+					return nil
+				})
+			}()
+			<-inside
+
+			// A check-back that gives up while the transaction is open
+			// learns nothing; it is not ROLLED_BACK.
+			short, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+			status, err := p.Check(short, msg.ID)
+			cancel()
+			if err == nil {
+				t.Fatalf("commit=%v: check-back answered %s while the transaction was open", commit, status)
+			}
+			// One that waits gets the outcome.
+			answer := make(chan string, 1)
+			go func() {
+				status, err := p.Check(t.Context(), msg.ID)
+				if err != nil {
+					status = "error: " + err.Error()
+				}
+				answer <- status
+			}()
+			select {
+			case s := <-answer:
+				t.Fatalf("commit=%v: check-back answered %s before the transaction ended", commit, s)
+			case <-time.After(300 * time.Millisecond):
+			}
+			close(release)
+			err = <-done
+			want := "COMMITTED"
+			if !commit {
+				want = "ROLLED_BACK"
+				if err == nil || err.Error() != "card declined" {
+					t.Fatalf("the business error is returned unchanged: %v", err)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if s := <-answer; s != want {
+				t.Fatalf("commit=%v: waiting check-back answered %s, want %s", commit, s, want)
+			}
+			if s, err := p.Check(t.Context(), msg.ID); s != want || err != nil {
+				t.Fatalf("commit=%v: a later check-back answered %s, %v", commit, s, err)
+			}
+			if paid(t, db, "pay-"+msg.ID) != commit {
+				t.Fatalf("commit=%v: payment row present = %v", commit, !commit)
+			}
+			if commit {
+				waitStatus(t, c, msg.ID, client.StatusDelivered)
+			} else {
+				waitStatus(t, c, msg.ID, client.StatusCancelled)
+			}
+		}
+	})
+}
+
+// TestCheckBackBeforeTheTransaction: ROLLED_BACK answered before the
+// transaction began stays true: the transaction cannot commit.
+func TestCheckBackBeforeTheTransaction(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.DB) {
+		p, _ := setup(t, db, nil)
+		id := client.NewID()
+		if s, err := p.Check(t.Context(), id); s != "ROLLED_BACK" || err != nil {
+			t.Fatalf("no transaction: %s, %v", s, err)
+		}
+		ran := false
+		err := p.Transaction(t.Context(), &client.Message{ID: id, Topic: "payments", Payload: []byte(`{}`), Policy: later}, func(tx *sql.Tx) error {
+			ran = true
+			return nil
+		})
+		if !errors.Is(err, producer.ErrCheckedBack) || ran {
+			t.Fatalf("transaction after ROLLED_BACK: %v (business ran: %v)", err, ran)
+		}
+		if s, _ := p.Check(t.Context(), id); s != "ROLLED_BACK" {
+			t.Fatalf("the answer changed to %s", s)
+		}
+	})
+}
+
+// lostConfirm is a Courier whose confirms never arrive.
+type lostConfirm struct{ *client.Client }
+
+func (lostConfirm) Confirm(context.Context, string, string) (client.Answer, error) {
+	return client.Answer{}, errors.New("connection reset")
+}
+
+// TestCourierChecksBack: the confirm is lost after the commit; Courier's own
+// check-back, through the handler, confirms the message.
+func TestCourierChecksBack(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.DB) {
+		c, _ := client.New(client.Config{URL: courier.URL})
+		p, _ := setup(t, db, lostConfirm{c})
+		msg := &client.Message{Topic: "payments", Payload: []byte(`{}`)}
+		if err := p.Transaction(t.Context(), msg, pay(db, "lost-"+client.NewID())); err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, c, msg.ID, client.StatusDelivered)
+	})
+}
+
+func TestCleanup(t *testing.T) {
+	db := testdb.Open(t, "sqlite")
+	p, _ := setup(t, db, nil)
+	if _, err := p.Check(t.Context(), "old"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Cleanup(t.Context(), time.Minute); err == nil {
+		t.Fatal("a retention under an hour is refused")
+	}
+	testdb.Exec(t, db.DB, "UPDATE courier_barrier SET created_at = ?", time.Now().Add(-48*time.Hour).UnixMilli())
+	if _, err := p.Check(t.Context(), "new"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := p.Cleanup(t.Context(), 24*time.Hour)
+	if err != nil || n != 1 {
+		t.Fatalf("cleanup deleted %d, %v", n, err)
+	}
+}
