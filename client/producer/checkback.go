@@ -61,7 +61,7 @@ func answer(w http.ResponseWriter, code int, a checkAnswer) {
 func (p *Producer) Check(ctx context.Context, id string) (string, error) {
 	d, table := p.cfg.Dialect, p.cfg.Table
 	for attempt := 1; ; attempt++ {
-		_, err := p.db.ExecContext(ctx, d.insertIfAbsent(table), id, outcomeRolledBack, time.Now().UnixMilli())
+		_, err := p.db.ExecContext(ctx, insertIfAbsent(d, table), id, outcomeRolledBack, time.Now().UnixMilli())
 		if err == nil {
 			break
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/courier-mq/courier/client"
+	"github.com/courier-mq/courier/client/dialect"
 )
 
 // Courier is what the producer calls of Courier's API; *client.Client is
@@ -27,7 +28,7 @@ type Config struct {
 	// Producer names the service in its messages (optional).
 	Producer string
 	// Dialect is the database's SQL; empty detects it from the driver.
-	Dialect Dialect
+	Dialect dialect.Dialect
 	// Table is the barrier table's name. Default DefaultTable.
 	Table string
 	// Logger reports what the caller cannot act on (a confirm that failed
@@ -57,19 +58,14 @@ func New(courier Courier, db *sql.DB, cfg Config) (*Producer, error) {
 	if cfg.Table == "" {
 		cfg.Table = DefaultTable
 	}
-	if !tableName.MatchString(cfg.Table) {
-		return nil, fmt.Errorf("producer: table %q is not a plain SQL name", cfg.Table)
+	if err := dialect.CheckTable(cfg.Table); err != nil {
+		return nil, fmt.Errorf("producer: %w", err)
 	}
-	if cfg.Dialect == "" {
-		d, err := DetectDialect(db)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Dialect = d
+	d, err := dialect.Resolve(cfg.Dialect, db)
+	if err != nil {
+		return nil, fmt.Errorf("producer: %w", err)
 	}
-	if !cfg.Dialect.valid() {
-		return nil, fmt.Errorf("producer: unknown dialect %q", cfg.Dialect)
-	}
+	cfg.Dialect = d
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -78,7 +74,8 @@ func New(courier Courier, db *sql.DB, cfg Config) (*Producer, error) {
 
 // Migrate creates the barrier table and its index unless they exist.
 func (p *Producer) Migrate(ctx context.Context) error {
-	for _, stmt := range []string{p.cfg.Dialect.Schema(p.cfg.Table), p.cfg.Dialect.index(p.cfg.Table)} {
+	d, t := p.cfg.Dialect, p.cfg.Table
+	for _, stmt := range []string{Schema(d, t), d.CreateIndex(t+"_created", t, "created_at")} {
 		if stmt == "" {
 			continue
 		}
@@ -156,7 +153,7 @@ func (p *Producer) Run(ctx context.Context, msg *client.Message, begin func(cont
 		p.cancel(ctx, id, "transaction did not begin")
 		return fmt.Errorf("producer: begin transaction for message %s: %w", id, err)
 	}
-	if err := tx.Exec(ctx, p.cfg.Dialect.insert(p.cfg.Table), id, outcomeCommitted, time.Now().UnixMilli()); err != nil {
+	if err := tx.Exec(ctx, insert(p.cfg.Dialect, p.cfg.Table), id, outcomeCommitted, time.Now().UnixMilli()); err != nil {
 		_ = tx.Rollback()
 		if outcome, oerr := p.outcome(ctx, id); oerr == nil && outcome == outcomeRolledBack {
 			return fmt.Errorf("%w (message %s)", ErrCheckedBack, id)
@@ -189,7 +186,7 @@ func (p *Producer) cancel(ctx context.Context, id, reason string) {
 // outcome reads message id's barrier row.
 func (p *Producer) outcome(ctx context.Context, id string) (string, error) {
 	var outcome string
-	err := p.db.QueryRowContext(ctx, p.cfg.Dialect.selectOutcome(p.cfg.Table), id).Scan(&outcome)
+	err := p.db.QueryRowContext(ctx, selectOutcome(p.cfg.Dialect, p.cfg.Table), id).Scan(&outcome)
 	return outcome, err
 }
 
@@ -201,7 +198,7 @@ func (p *Producer) Cleanup(ctx context.Context, retention time.Duration) (int64,
 	if retention < time.Hour {
 		return 0, fmt.Errorf("producer: retention %s is under an hour; it must outlast every check-back schedule", retention)
 	}
-	res, err := p.db.ExecContext(ctx, p.cfg.Dialect.deleteBefore(p.cfg.Table), time.Now().Add(-retention).UnixMilli())
+	res, err := p.db.ExecContext(ctx, deleteBefore(p.cfg.Dialect, p.cfg.Table), time.Now().Add(-retention).UnixMilli())
 	if err != nil {
 		return 0, fmt.Errorf("producer: clean up barrier table: %w", err)
 	}

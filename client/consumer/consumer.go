@@ -1,0 +1,285 @@
+// Package consumer is the downstream half of Courier's reliable-message
+// pattern: Run reads a topic through a Kafka consumer group (sarama) and
+// gives each Courier message to a handler exactly once per consumer, in a
+// transaction of the consumer's own database, then tells Courier the message
+// is complete.
+//
+// Per record, in one transaction: insert a dedupe row (consumer, message
+// id); when it exists already the message was processed before (Courier
+// re-sends until it hears complete) and the handler is skipped; else the
+// handler runs with the transaction; commit. Then Complete, retried by the
+// client; if it still fails, Courier re-sends the message on its schedule,
+// the dedupe row skips the handler and the complete is tried again.
+//
+// Records of a partition are handled in order, one at a time. A handler
+// that keeps failing does not hold its partition: after Config.Attempts
+// tries the record is passed over without completing, Courier re-sends it on
+// its resend schedule, and a message never completed becomes DEAD in
+// Courier, visible and re-drivable once the cause is fixed. Records without
+// a courier-message-id header are not Courier's and are passed over.
+//
+// Offsets are committed for records handled or passed over, also on a
+// graceful stop (cancel the context given to Run).
+package consumer
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/courier-mq/courier/client"
+	"github.com/courier-mq/courier/client/dialect"
+)
+
+// Kafka record headers Courier sets.
+const (
+	HeaderMessageID = "courier-message-id"
+	HeaderAttempt   = "courier-attempt"
+)
+
+// Completer is what the consumer calls of Courier's API; *client.Client is
+// one.
+type Completer interface {
+	Complete(ctx context.Context, id, consumer string) (client.Answer, error)
+}
+
+// Config shapes a Consumer.
+type Config struct {
+	// Brokers are the Kafka bootstrap brokers.
+	Brokers []string
+	// Topics are read.
+	Topics []string
+	// Name is the consumer group and the consumer's name in its completes
+	// (a message naming its consumers must name this one).
+	Name string
+	// Courier receives the completes. Required.
+	Courier Completer
+	// DB holds the dedupe table and the handler's own tables. Required.
+	DB *sql.DB
+	// Dialect is DB's SQL; empty detects it from the driver.
+	Dialect dialect.Dialect
+	// Table is the dedupe table's name. Default DefaultTable.
+	Table string
+	// Attempts is how many times a failing handler is tried for one
+	// delivery before the record is passed over. Default 3.
+	Attempts int
+	// Sarama tunes the consumer group; nil is a default config reading new
+	// groups from the oldest offset.
+	Sarama *sarama.Config
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultTable is the dedupe table's default name.
+const DefaultTable = "courier_dedupe"
+
+// Message is one Courier message as the handler gets it.
+type Message struct {
+	ID        string
+	Topic     string
+	Key       []byte
+	Payload   []byte
+	Headers   map[string]string
+	Attempt   int
+	Partition int32
+	Offset    int64
+}
+
+// Handler processes one message in tx. An error rolls tx back; see the
+// package doc for what follows.
+type Handler func(ctx context.Context, tx *sql.Tx, msg Message) error
+
+// Consumer reads Courier messages.
+type Consumer struct {
+	cfg Config
+}
+
+// New returns a Consumer for cfg. Create its table with Migrate.
+func New(cfg Config) (*Consumer, error) {
+	var errs []error
+	if len(cfg.Brokers) == 0 || len(cfg.Topics) == 0 || cfg.Name == "" {
+		errs = append(errs, errors.New("consumer: brokers, topics and a name are required"))
+	}
+	if cfg.Courier == nil || cfg.DB == nil {
+		errs = append(errs, errors.New("consumer: Courier and a database are required"))
+	}
+	if cfg.Table == "" {
+		cfg.Table = DefaultTable
+	}
+	if err := dialect.CheckTable(cfg.Table); err != nil {
+		errs = append(errs, fmt.Errorf("consumer: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	d, err := dialect.Resolve(cfg.Dialect, cfg.DB)
+	if err != nil {
+		return nil, fmt.Errorf("consumer: %w", err)
+	}
+	cfg.Dialect = d
+	if cfg.Attempts <= 0 {
+		cfg.Attempts = 3
+	}
+	if cfg.Sarama == nil {
+		cfg.Sarama = sarama.NewConfig()
+		cfg.Sarama.Consumer.Offsets.Initial = sarama.OffsetOldest
+		cfg.Sarama.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategySticky()}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Consumer{cfg: cfg}, nil
+}
+
+// Migrate creates the dedupe table unless it exists.
+func (c *Consumer) Migrate(ctx context.Context) error {
+	t := c.cfg.Table
+	ddl := "CREATE TABLE IF NOT EXISTS " + t + ` (
+	consumer VARCHAR(128) NOT NULL,
+	message_id VARCHAR(128) NOT NULL,
+	created_at BIGINT NOT NULL,
+	PRIMARY KEY (consumer, message_id)
+)`
+	for _, stmt := range []string{ddl, c.cfg.Dialect.CreateIndex(t+"_created", t, "created_at")} {
+		if stmt == "" {
+			continue
+		}
+		if _, err := c.cfg.DB.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("consumer: create dedupe table %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// Run consumes until ctx ends, then commits the offsets of what it handled
+// and returns nil; or returns the error that stopped it.
+func (c *Consumer) Run(ctx context.Context, handler Handler) error {
+	group, err := sarama.NewConsumerGroup(c.cfg.Brokers, c.cfg.Name, c.cfg.Sarama)
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", c.cfg.Name, err)
+	}
+	defer func() { _ = group.Close() }()
+	go func() {
+		for err := range group.Errors() {
+			c.cfg.Logger.Warn("courier consumer: kafka", "consumer", c.cfg.Name, "error", err)
+		}
+	}()
+	h := &groupHandler{c: c, handler: handler}
+	for ctx.Err() == nil {
+		if err := group.Consume(ctx, c.cfg.Topics, h); err != nil {
+			if errors.Is(err, sarama.ErrClosedConsumerGroup) || ctx.Err() != nil {
+				break
+			}
+			c.cfg.Logger.Warn("courier consumer: session ended", "consumer", c.cfg.Name, "error", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	return nil
+}
+
+// groupHandler is the sarama side of Run.
+type groupHandler struct {
+	c       *Consumer
+	handler Handler
+}
+
+func (h *groupHandler) Setup(sarama.ConsumerGroupSession) error   { return nil }
+func (h *groupHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+
+// ConsumeClaim handles a partition's records in order.
+func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	for {
+		select {
+		case <-sess.Context().Done():
+			return nil
+		case rec, ok := <-claim.Messages():
+			if !ok {
+				return nil
+			}
+			h.c.handle(sess.Context(), rec, h.handler)
+			sess.MarkMessage(rec, "")
+		}
+	}
+}
+
+// handle processes one record as the package doc says.
+func (c *Consumer) handle(ctx context.Context, rec *sarama.ConsumerMessage, handler Handler) {
+	msg := Message{Topic: rec.Topic, Key: rec.Key, Payload: rec.Value, Headers: map[string]string{}, Partition: rec.Partition, Offset: rec.Offset}
+	for _, h := range rec.Headers {
+		msg.Headers[string(h.Key)] = string(h.Value)
+	}
+	msg.ID = msg.Headers[HeaderMessageID]
+	msg.Attempt, _ = strconv.Atoi(msg.Headers[HeaderAttempt])
+	log := c.cfg.Logger.With("consumer", c.cfg.Name, "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "id", msg.ID)
+	if msg.ID == "" {
+		log.Warn("courier consumer: record without " + HeaderMessageID + " passed over")
+		return
+	}
+	var err error
+	for attempt := 1; attempt <= c.cfg.Attempts && ctx.Err() == nil; attempt++ {
+		if err = c.process(ctx, msg, handler); err == nil {
+			break
+		}
+		log.Warn("courier consumer: handler failed", "attempt", attempt, "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		log.Error("courier consumer: message passed over without completing; Courier sends it again on its schedule", "error", err)
+		return
+	}
+	if _, err := c.cfg.Courier.Complete(context.WithoutCancel(ctx), msg.ID, c.cfg.Name); err != nil && !errors.Is(err, client.ErrConflict) {
+		log.Warn("courier consumer: complete failed; the next resend completes it", "error", err)
+	} else if err != nil {
+		log.Error("courier consumer: complete refused", "error", err)
+	}
+}
+
+// process runs handler for msg in a transaction with its dedupe row.
+func (c *Consumer) process(ctx context.Context, msg Message, handler Handler) error {
+	tx, err := c.cfg.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	d := c.cfg.Dialect
+	insert := d.InsertIfAbsent("INSERT INTO "+c.cfg.Table+" (consumer, message_id, created_at) VALUES ("+d.Params(3)+")", "consumer, message_id")
+	res, err := tx.ExecContext(ctx, insert, c.cfg.Name, msg.ID, time.Now().UnixMilli())
+	if err != nil {
+		return fmt.Errorf("dedupe row: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("dedupe row: %w", err)
+	} else if n == 0 {
+		return nil // processed before: only the complete is missing
+	}
+	if err := handler(ctx, tx, msg); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Cleanup deletes dedupe rows older than retention, which must outlast the
+// resend schedule of Courier's messages (a deleted row lets a late resend
+// run the handler again). It refuses a retention under a day.
+func (c *Consumer) Cleanup(ctx context.Context, retention time.Duration) (int64, error) {
+	if retention < 24*time.Hour {
+		return 0, fmt.Errorf("consumer: retention %s is under a day; it must outlast every resend schedule", retention)
+	}
+	res, err := c.cfg.DB.ExecContext(ctx, "DELETE FROM "+c.cfg.Table+" WHERE created_at < "+c.cfg.Dialect.Params(1), time.Now().Add(-retention).UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("consumer: clean up dedupe table: %w", err)
+	}
+	return res.RowsAffected()
+}

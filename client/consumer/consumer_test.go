@@ -1,0 +1,143 @@
+package consumer_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/courier-mq/courier/client"
+	"github.com/courier-mq/courier/client/consumer"
+	"github.com/courier-mq/courier/client/internal/devcourier"
+	"github.com/courier-mq/courier/client/internal/testdb"
+)
+
+var courier *devcourier.Courier
+
+func TestMain(m *testing.M) {
+	var err error
+	if courier, err = devcourier.Start(devcourier.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, "start courier dev:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	courier.Stop()
+	os.Exit(code)
+}
+
+// TestRunProcessesOnceAndCompletes sends messages, some twice over
+// (Courier's resends), and one whose handler always fails: every other
+// message is processed exactly once and COMPLETED; the failing one does not
+// hold its partition and ends DEAD, not completed.
+func TestRunProcessesOnceAndCompletes(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db testdb.DB) {
+		ctx := t.Context()
+		c, err := client.New(client.Config{URL: courier.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		topic := "consumer-" + db.Name
+		testdb.Exec(t, db.DB, "CREATE TABLE vouchers (message_id VARCHAR(128) PRIMARY KEY)")
+		insert := "INSERT INTO vouchers (message_id) VALUES (?)"
+		if db.Name == "postgres" {
+			insert = "INSERT INTO vouchers (message_id) VALUES ($1)"
+		}
+		const n = 20
+		var ids []string
+		poison := ""
+		for i := range n {
+			m := &client.Message{Topic: topic, Key: fmt.Sprint(i % 3), Payload: []byte(fmt.Sprintf(`{"n":%d}`, i))}
+			if _, err := c.Send(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+			if i == 7 {
+				poison = m.ID
+			} else {
+				ids = append(ids, m.ID)
+			}
+		}
+		var mu sync.Mutex
+		calls := map[string]int{}
+		poisonSends := map[int]bool{}
+		handler := func(ctx context.Context, tx *sql.Tx, msg consumer.Message) error {
+			mu.Lock()
+			calls[msg.ID]++
+			mu.Unlock()
+			if msg.ID == poison {
+				mu.Lock()
+				poisonSends[msg.Attempt] = true
+				mu.Unlock()
+				return errors.New("cannot book this one")
+			}
+			_, err := tx.ExecContext(ctx, insert, msg.ID)
+			return err
+		}
+		cons, err := consumer.New(consumer.Config{Brokers: []string{courier.Kafka}, Topics: []string{topic}, Name: "accounting", Courier: c, DB: db.DB, Attempts: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cons.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		run := func(ctx context.Context) {
+			if err := cons.Run(ctx, handler); err != nil {
+				t.Error(err)
+			}
+		}
+		// First run stops half-way; the second picks up from its offsets.
+		first, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { run(first); close(done) }()
+		time.Sleep(3 * time.Second)
+		stop()
+		<-done
+		second, stop2 := context.WithCancel(ctx)
+		t.Cleanup(stop2)
+		go run(second)
+
+		deadline := time.Now().Add(60 * time.Second)
+		for _, id := range ids {
+			for {
+				v, err := c.Get(ctx, id)
+				if err == nil && v.Status == client.StatusCompleted {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: %s (%v)", id, v.Status, err)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		for {
+			v, _ := c.Get(ctx, poison)
+			if v.Status == client.StatusDead {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the failing message is %s, want DEAD", v.Status)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		var rows int
+		if err := db.DB.QueryRow("SELECT COUNT(*) FROM vouchers").Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if rows != n-1 {
+			t.Fatalf("%d vouchers for %d messages", rows, n-1)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(poisonSends) < 2 {
+			t.Fatalf("the failing message was tried on sends %v; each resend tries it again", poisonSends)
+		}
+		for _, id := range ids {
+			if calls[id] != 1 {
+				t.Fatalf("handler ran %d times for %s", calls[id], id)
+			}
+		}
+	})
+}
