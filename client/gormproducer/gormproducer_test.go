@@ -1,0 +1,113 @@
+package gormproducer_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+
+	"gorm.io/driver/mysql"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/courier-mq/courier/client"
+	"github.com/courier-mq/courier/client/gormproducer"
+	"github.com/courier-mq/courier/client/internal/devcourier"
+	"github.com/courier-mq/courier/client/internal/testdb"
+	"github.com/courier-mq/courier/client/producer"
+)
+
+var courier *devcourier.Courier
+
+func TestMain(m *testing.M) {
+	var err error
+	if courier, err = devcourier.Start(devcourier.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, "start courier dev:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	courier.Stop()
+	os.Exit(code)
+}
+
+type payment struct {
+	ID     string `gorm:"primaryKey;size:64"`
+	Amount int
+}
+
+func TestGORMTransaction(t *testing.T) {
+	for _, name := range []string{"mysql", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			db := testdb.Open(t, name)
+			var dialector gorm.Dialector = mysql.New(mysql.Config{Conn: db.DB})
+			if name == "postgres" {
+				dialector = postgres.New(postgres.Config{Conn: db.DB})
+			}
+			gdb, err := gorm.Open(dialector, &gorm.Config{Logger: logger.Discard})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := gdb.AutoMigrate(&payment{}); err != nil {
+				t.Fatal(err)
+			}
+			c, _ := client.New(client.Config{URL: courier.URL})
+			checks := httptest.NewUnstartedServer(nil)
+			p, err := producer.New(c, db.DB, producer.Config{CheckURL: "http://" + checks.Listener.Addr().String()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checks.Config.Handler = p.CheckHandler()
+			checks.Start()
+			t.Cleanup(checks.Close)
+			if err := p.Migrate(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			later := &client.Policy{CheckDelay: time.Hour, CheckMaxDelay: time.Hour}
+
+			ok := &client.Message{Topic: "gorm", Payload: []byte(`{}`), Policy: later}
+			if err := gormproducer.Transaction(t.Context(), p, gdb, ok, func(tx *gorm.DB) error {
+				return tx.Create(&payment{ID: "p-" + ok.ID, Amount: 42}).Error
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if s, err := p.Check(t.Context(), ok.ID); s != "COMMITTED" || err != nil {
+				t.Fatalf("committed: check-back %s, %v", s, err)
+			}
+			declined := errors.New("declined")
+			bad := &client.Message{Topic: "gorm", Payload: []byte(`{}`), Policy: later}
+			if err := gormproducer.Transaction(t.Context(), p, gdb, bad, func(tx *gorm.DB) error {
+				if err := tx.Create(&payment{ID: "p-" + bad.ID}).Error; err != nil {
+					return err
+				}
+				return declined
+			}); !errors.Is(err, declined) {
+				t.Fatalf("business error: %v", err)
+			}
+			if s, err := p.Check(t.Context(), bad.ID); s != "ROLLED_BACK" || err != nil {
+				t.Fatalf("rolled back: check-back %s, %v", s, err)
+			}
+			var n int64
+			gdb.Model(&payment{}).Count(&n)
+			if n != 1 {
+				t.Fatalf("%d payments, want the committed one", n)
+			}
+			for id, want := range map[string]client.Status{ok.ID: client.StatusDelivered, bad.ID: client.StatusCancelled} {
+				deadline := time.Now().Add(30 * time.Second)
+				for {
+					v, err := c.Get(t.Context(), id)
+					if err == nil && v.Status == want {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%s: %s, want %s", id, v.Status, want)
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		})
+	}
+}
