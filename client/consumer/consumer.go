@@ -70,7 +70,9 @@ type Config struct {
 	// delivery before the record is passed over. Default 3.
 	Attempts int
 	// Sarama tunes the consumer group; nil is a default config reading new
-	// groups from the oldest offset.
+	// groups from the oldest offset, with a rebalance timeout (20 s) under
+	// the read timeout (30 s), so that the group forms again after a
+	// consumer crashed. Keep that relation in a config of your own.
 	Sarama *sarama.Config
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
@@ -130,6 +132,12 @@ func New(cfg Config) (*Consumer, error) {
 		cfg.Sarama = sarama.NewConfig()
 		cfg.Sarama.Consumer.Offsets.Initial = sarama.OffsetOldest
 		cfg.Sarama.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategySticky()}
+		// A JoinGroup is answered when the rebalance ends, which waits up
+		// to the rebalance timeout for members that died without leaving
+		// (a crash). sarama's default of 60 s outlasts its 30 s read
+		// timeout, so after a crash every join timed out, left a member
+		// the next rebalance waited for, and the group never formed.
+		cfg.Sarama.Consumer.Group.Rebalance.Timeout = 20 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
