@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
@@ -18,26 +16,7 @@ import (
 // courier is the real Courier every test of this package talks to.
 var courier *devcourier.Courier
 
-func TestMain(m *testing.M) {
-	var err error
-	courier, err = devcourier.Start(devcourier.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start courier dev:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	courier.Stop()
-	os.Exit(code)
-}
-
-func newClient(t *testing.T) *client.Client {
-	t.Helper()
-	c, err := client.New(client.Config{URL: courier.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func TestMain(m *testing.M) { devcourier.RunTests(m, &courier) }
 
 // must returns v, failing t on err: must(c.Get(ctx, id))(t).
 func must[T any](v T, err error) func(t *testing.T) T {
@@ -50,25 +29,9 @@ func must[T any](v T, err error) func(t *testing.T) T {
 	}
 }
 
-// waitStatus polls Get until message id has status want.
-func waitStatus(t *testing.T, c *client.Client, id string, want client.Status) client.View {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		v, err := c.Get(t.Context(), id)
-		if err == nil && v.Status == want {
-			return v
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("message %s: want %s, have %+v (err %v)", id, want, v, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func TestEveryRoute(t *testing.T) {
 	t.Parallel()
-	c := newClient(t)
+	c := courier.Client(t)
 	ctx := t.Context()
 	check := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"status":"UNKNOWN"}`))
@@ -100,11 +63,11 @@ func TestEveryRoute(t *testing.T) {
 	if _, err := c.Cancel(ctx, msg.ID, ""); !errors.Is(err, client.ErrConflict) {
 		t.Fatalf("cancel after confirm: %v", err)
 	}
-	waitStatus(t, c, msg.ID, client.StatusDelivered)
+	devcourier.WaitStatus(t, c, msg.ID, client.StatusDelivered)
 	if a := must(c.Complete(ctx, msg.ID, "accounting"))(t); a.Outcome != client.Applied {
 		t.Fatalf("complete: %+v", a)
 	}
-	v := waitStatus(t, c, msg.ID, client.StatusCompleted)
+	v := devcourier.WaitStatus(t, c, msg.ID, client.StatusCompleted)
 	if b, err := v.Bytes(); err != nil || string(b) != string(msg.Payload) {
 		t.Fatalf("payload read back: %q, %v", b, err)
 	}
@@ -122,18 +85,18 @@ func TestEveryRoute(t *testing.T) {
 	if a := must(c.Cancel(ctx, cancelled.ID, "rolled back"))(t); a.Outcome != client.Applied {
 		t.Fatalf("cancel: %+v", a)
 	}
-	waitStatus(t, c, cancelled.ID, client.StatusCancelled)
+	devcourier.WaitStatus(t, c, cancelled.ID, client.StatusCancelled)
 
 	// Send; never completed, so DEAD after the resends; then redrive.
 	sent := &client.Message{Topic: "client-dead", Payload: []byte("y"), Policy: &client.Policy{ResendIntervals: []time.Duration{time.Second}}}
 	if p := must(c.Send(ctx, sent))(t); p.Status != client.StatusSending {
 		t.Fatalf("send: %+v", p)
 	}
-	waitStatus(t, c, sent.ID, client.StatusDead)
+	devcourier.WaitStatus(t, c, sent.ID, client.StatusDead)
 	if a := must(c.Redrive(ctx, sent.ID, "fixed"))(t); a.Outcome != client.Applied {
 		t.Fatalf("redrive: %+v", a)
 	}
-	waitStatus(t, c, sent.ID, client.StatusDead)
+	devcourier.WaitStatus(t, c, sent.ID, client.StatusDead)
 	r := must(c.RedriveDead(ctx, "client-dead", 10, "again"))(t)
 	if r.Redriven != 1 || len(r.Failed) != 0 {
 		t.Fatalf("bulk redrive: %+v", r)

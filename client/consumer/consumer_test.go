@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -18,16 +17,7 @@ import (
 
 var courier *devcourier.Courier
 
-func TestMain(m *testing.M) {
-	var err error
-	if courier, err = devcourier.Start(devcourier.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, "start courier dev:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	courier.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { devcourier.RunTests(m, &courier) }
 
 // TestRunProcessesOnceAndCompletes sends messages, some twice over
 // (Courier's resends), and one whose handler always fails: every other
@@ -36,10 +26,7 @@ func TestMain(m *testing.M) {
 func TestRunProcessesOnceAndCompletes(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.DB) {
 		ctx := t.Context()
-		c, err := client.New(client.Config{URL: courier.URL})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := courier.Client(t)
 		topic := "consumer-" + db.Name
 		testdb.Exec(t, db.DB, "CREATE TABLE vouchers (message_id VARCHAR(128) PRIMARY KEY)")
 		insert := "INSERT INTO vouchers (message_id) VALUES (?)"

@@ -2,9 +2,7 @@ package gormproducer_test
 
 import (
 	"errors"
-	"fmt"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
@@ -22,16 +20,7 @@ import (
 
 var courier *devcourier.Courier
 
-func TestMain(m *testing.M) {
-	var err error
-	if courier, err = devcourier.Start(devcourier.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, "start courier dev:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	courier.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { devcourier.RunTests(m, &courier) }
 
 type payment struct {
 	ID     string `gorm:"primaryKey;size:64"`
@@ -54,7 +43,7 @@ func TestGORMTransaction(t *testing.T) {
 			if err := gdb.AutoMigrate(&payment{}); err != nil {
 				t.Fatal(err)
 			}
-			c, _ := client.New(client.Config{URL: courier.URL})
+			c := courier.Client(t)
 			checks := httptest.NewUnstartedServer(nil)
 			p, err := producer.New(c, db.DB, producer.Config{CheckURL: "http://" + checks.Listener.Addr().String()})
 			if err != nil {
@@ -95,19 +84,8 @@ func TestGORMTransaction(t *testing.T) {
 			if n != 1 {
 				t.Fatalf("%d payments, want the committed one", n)
 			}
-			for id, want := range map[string]client.Status{ok.ID: client.StatusDelivered, bad.ID: client.StatusCancelled} {
-				deadline := time.Now().Add(30 * time.Second)
-				for {
-					v, err := c.Get(t.Context(), id)
-					if err == nil && v.Status == want {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("%s: %s, want %s", id, v.Status, want)
-					}
-					time.Sleep(100 * time.Millisecond)
-				}
-			}
+			devcourier.WaitStatus(t, c, ok.ID, client.StatusDelivered)
+			devcourier.WaitStatus(t, c, bad.ID, client.StatusCancelled)
 		})
 	}
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
@@ -18,16 +16,7 @@ import (
 
 var courier *devcourier.Courier
 
-func TestMain(m *testing.M) {
-	var err error
-	if courier, err = devcourier.Start(devcourier.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, "start courier dev:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	courier.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { devcourier.RunTests(m, &courier) }
 
 // later is a policy under which Courier does not check back during a test:
 // the test calls the check itself.
@@ -36,10 +25,7 @@ var later = &client.Policy{CheckDelay: time.Hour, CheckMaxDelay: time.Hour}
 // setup is a producer over db with its barrier table and a payments table.
 func setup(t *testing.T, db testdb.DB, courierAPI producer.Courier) (*producer.Producer, *client.Client) {
 	t.Helper()
-	c, err := client.New(client.Config{URL: courier.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := courier.Client(t)
 	if courierAPI == nil {
 		courierAPI = c
 	}
@@ -83,21 +69,6 @@ func paid(t *testing.T, db testdb.DB, id string) bool {
 		t.Fatal(err)
 	}
 	return n == 1
-}
-
-func waitStatus(t *testing.T, c *client.Client, id string, want client.Status) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		v, err := c.Get(t.Context(), id)
-		if err == nil && v.Status == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("message %s: want %s, have %s (%v)", id, want, v.Status, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // TestCheckBackWhileTheTransactionIsOpen stages the race that loses
@@ -169,9 +140,9 @@ func TestCheckBackWhileTheTransactionIsOpen(t *testing.T) {
 				t.Fatalf("commit=%v: payment row present = %v", commit, !commit)
 			}
 			if commit {
-				waitStatus(t, c, msg.ID, client.StatusDelivered)
+				devcourier.WaitStatus(t, c, msg.ID, client.StatusDelivered)
 			} else {
-				waitStatus(t, c, msg.ID, client.StatusCancelled)
+				devcourier.WaitStatus(t, c, msg.ID, client.StatusCancelled)
 			}
 		}
 	})
@@ -211,13 +182,13 @@ func (lostConfirm) Confirm(context.Context, string, string) (client.Answer, erro
 // check-back, through the handler, confirms the message.
 func TestCourierChecksBack(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.DB) {
-		c, _ := client.New(client.Config{URL: courier.URL})
+		c := courier.Client(t)
 		p, _ := setup(t, db, lostConfirm{c})
 		msg := &client.Message{Topic: "payments", Payload: []byte(`{}`)}
 		if err := p.Transaction(t.Context(), msg, pay(db, "lost-"+client.NewID())); err != nil {
 			t.Fatal(err)
 		}
-		waitStatus(t, c, msg.ID, client.StatusDelivered)
+		devcourier.WaitStatus(t, c, msg.ID, client.StatusDelivered)
 	})
 }
 

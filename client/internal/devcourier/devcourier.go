@@ -18,7 +18,10 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
+
+	"github.com/courier-mq/courier/client"
 )
 
 // Courier is a running `courier dev`.
@@ -121,6 +124,45 @@ func (c *Courier) Stop() {
 		}
 	}
 	_ = os.RemoveAll(c.dir)
+}
+
+// RunTests is a test binary's TestMain: it starts a Courier into *c, runs
+// the tests, stops it and exits with their code.
+func RunTests(m *testing.M, c **Courier) {
+	var err error
+	if *c, err = Start(Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, "start courier dev:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	(*c).Stop()
+	os.Exit(code)
+}
+
+// Client is a client of c, failing t if it cannot be made.
+func (c *Courier) Client(t testing.TB) *client.Client {
+	t.Helper()
+	cl, err := client.New(client.Config{URL: c.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+// WaitStatus polls message id until its status is want, for up to 30 s.
+func WaitStatus(t testing.TB, c *client.Client, id string, want client.Status) client.View {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v, err := c.Get(context.Background(), id)
+		if err == nil && v.Status == want {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("message %s: want %s, have %q (%v)", id, want, v.Status, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // Log is what courier dev wrote so far.
