@@ -213,14 +213,17 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 			if !ok {
 				return nil
 			}
-			h.c.handle(sess.Context(), rec, h.handler)
-			sess.MarkMessage(rec, "")
+			if h.c.handle(sess.Context(), rec, h.handler) {
+				sess.MarkMessage(rec, "")
+			}
 		}
 	}
 }
 
-// handle processes one record as the package doc says.
-func (c *Consumer) handle(ctx context.Context, rec *sarama.ConsumerMessage, handler Handler) {
+// handle processes one record as the package doc says. done is false when
+// the consumer is stopping before the record was dealt with: its offset is
+// not committed, and the next session reads it again.
+func (c *Consumer) handle(ctx context.Context, rec *sarama.ConsumerMessage, handler Handler) (done bool) {
 	msg := Message{Topic: rec.Topic, Key: rec.Key, Payload: rec.Value, Headers: map[string]string{}, Partition: rec.Partition, Offset: rec.Offset}
 	for _, h := range rec.Headers {
 		msg.Headers[string(h.Key)] = string(h.Value)
@@ -230,28 +233,35 @@ func (c *Consumer) handle(ctx context.Context, rec *sarama.ConsumerMessage, hand
 	log := c.cfg.Logger.With("consumer", c.cfg.Name, "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "id", msg.ID)
 	if msg.ID == "" {
 		log.Warn("courier consumer: record without " + HeaderMessageID + " passed over")
-		return
+		return true
 	}
-	var err error
-	for attempt := 1; attempt <= c.cfg.Attempts && ctx.Err() == nil; attempt++ {
-		if err = c.process(ctx, msg, handler); err == nil {
+	for attempt := 1; ; attempt++ {
+		if ctx.Err() != nil {
+			return false
+		}
+		err := c.process(ctx, msg, handler)
+		if err == nil {
 			break
 		}
+		if ctx.Err() != nil {
+			return false
+		}
 		log.Warn("courier consumer: handler failed", "attempt", attempt, "error", err)
+		if attempt == c.cfg.Attempts {
+			log.Error("courier consumer: message passed over without completing; Courier sends it again on its schedule", "error", err)
+			return true
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
 		}
-	}
-	if err != nil {
-		log.Error("courier consumer: message passed over without completing; Courier sends it again on its schedule", "error", err)
-		return
 	}
 	if _, err := c.cfg.Courier.Complete(context.WithoutCancel(ctx), msg.ID, c.cfg.Name); err != nil && !errors.Is(err, client.ErrConflict) {
 		log.Warn("courier consumer: complete failed; the next resend completes it", "error", err)
 	} else if err != nil {
 		log.Error("courier consumer: complete refused", "error", err)
 	}
+	return true
 }
 
 // process runs handler for msg in a transaction with its dedupe row.

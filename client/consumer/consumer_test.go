@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,11 +36,14 @@ func TestRunProcessesOnceAndCompletes(t *testing.T) {
 		}
 		const n = 20
 		var ids []string
-		poison := ""
+		poison, slow := "", ""
 		for i := range n {
 			m := &client.Message{Topic: topic, Key: fmt.Sprint(i % 3), Payload: []byte(fmt.Sprintf(`{"n":%d}`, i))}
 			if _, err := c.Send(ctx, m); err != nil {
 				t.Fatal(err)
+			}
+			if i == 11 {
+				slow = m.ID
 			}
 			if i == 7 {
 				poison = m.ID
@@ -50,9 +54,21 @@ func TestRunProcessesOnceAndCompletes(t *testing.T) {
 		var mu sync.Mutex
 		calls := map[string]int{}
 		poisonSends := map[int]bool{}
+		// slow blocks the first run until it stops; it must then be read
+		// again from its own record (send 1), not skipped until a resend.
+		var firstRun atomic.Bool
+		firstRun.Store(true)
+		slowSend := 0
 		handler := func(ctx context.Context, tx *sql.Tx, msg consumer.Message) error {
+			if msg.ID == slow && firstRun.Load() {
+				<-ctx.Done()
+				return ctx.Err()
+			}
 			mu.Lock()
 			calls[msg.ID]++
+			if msg.ID == slow {
+				slowSend = msg.Attempt
+			}
 			mu.Unlock()
 			if msg.ID == poison {
 				mu.Lock()
@@ -82,6 +98,7 @@ func TestRunProcessesOnceAndCompletes(t *testing.T) {
 		time.Sleep(3 * time.Second)
 		stop()
 		<-done
+		firstRun.Store(false)
 		second, stop2 := context.WithCancel(ctx)
 		t.Cleanup(stop2)
 		go run(second)
@@ -120,6 +137,9 @@ func TestRunProcessesOnceAndCompletes(t *testing.T) {
 		defer mu.Unlock()
 		if len(poisonSends) < 2 {
 			t.Fatalf("the failing message was tried on sends %v; each resend tries it again", poisonSends)
+		}
+		if slowSend != 1 {
+			t.Fatalf("the message interrupted by the stop was handled from send %d, want its first record read again", slowSend)
 		}
 		for _, id := range ids {
 			if calls[id] != 1 {
