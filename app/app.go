@@ -59,21 +59,26 @@ func (p Parts) Run(ctx context.Context, roles Roles) error {
 	if roles.Worker == nil && roles.Gateway == nil {
 		return errors.New("nothing to run: neither worker nor gateway")
 	}
-	g, ctx := errgroup.WithContext(ctx)
-	if roles.Worker != nil {
-		cfg := *roles.Worker
-		g.Go(func() error { return p.RunWorker(ctx, cfg) })
-	}
+	// Everything is built before anything runs, so that a bad config
+	// leaves nothing running behind the error.
+	var gw *gateway.Server
 	if roles.Gateway != nil {
 		// The gateway starts workflows on the worker's task queue.
 		taskQueue := ""
 		if roles.Worker != nil {
 			taskQueue = roles.Worker.TaskQueue
 		}
-		gw, err := p.Gateway(roles.Gateway.Config, taskQueue)
-		if err != nil {
+		var err error
+		if gw, err = p.Gateway(roles.Gateway.Config, taskQueue); err != nil {
 			return err
 		}
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	if roles.Worker != nil {
+		cfg := *roles.Worker
+		g.Go(func() error { return p.RunWorker(ctx, cfg) })
+	}
+	if gw != nil {
 		g.Go(func() error { return gw.Run(ctx, roles.Gateway.Addr) })
 	}
 	return g.Wait()
