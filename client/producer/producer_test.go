@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,5 +210,33 @@ func TestCleanup(t *testing.T) {
 	n, err := p.Cleanup(t.Context(), 24*time.Hour)
 	if err != nil || n != 1 {
 		t.Fatalf("cleanup deleted %d, %v", n, err)
+	}
+}
+
+// TestCheckHandlerNeverGuesses: a check-back the handler cannot answer from
+// the database is UNKNOWN with a non-2xx status, never a verdict.
+func TestCheckHandlerNeverGuesses(t *testing.T) {
+	db := testdb.Open(t, "sqlite")
+	p, _ := setup(t, db, nil)
+	h := p.CheckHandler()
+	call := func(method, body string) (int, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, "/check", strings.NewReader(body)))
+		return rec.Code, rec.Body.String()
+	}
+	if code, body := call(http.MethodPost, `{"message_id":"m-1"}`); code != http.StatusOK || !strings.Contains(body, `"ROLLED_BACK"`) {
+		t.Fatalf("no transaction: %d %s", code, body)
+	}
+	if code, _ := call(http.MethodGet, ""); code != http.StatusMethodNotAllowed {
+		t.Fatalf("GET: %d", code)
+	}
+	if code, body := call(http.MethodPost, `{"id":"m-2"}`); code != http.StatusBadRequest || !strings.Contains(body, `"UNKNOWN"`) {
+		t.Fatalf("no message_id: %d %s", code, body)
+	}
+	if err := db.DB.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := call(http.MethodPost, `{"message_id":"m-3"}`); code != http.StatusServiceUnavailable || !strings.Contains(body, `"UNKNOWN"`) {
+		t.Fatalf("database gone: %d %s", code, body)
 	}
 }
