@@ -1,10 +1,12 @@
 package devstack
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"strconv"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -12,10 +14,7 @@ import (
 
 func TestUI(t *testing.T) {
 	t.Parallel()
-	cfg := setupUI(t)
-
-	ui, err := StartUI(t.Context(), cfg)
-	require.NoError(t, err)
+	ui := startUI(t)
 
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, ui.URL(), nil)
 	require.NoError(t, err)
@@ -31,6 +30,23 @@ func TestUI(t *testing.T) {
 	require.NoError(t, ui.Stop())
 	_, err = http.DefaultClient.Do(req.Clone(t.Context()))
 	require.Error(t, err, "the UI still answers after Stop")
+}
+
+// startUI starts the UI on a free port. A port found free can be taken by
+// another process (a parallel test's outgoing connection) before the UI
+// binds it; then it tries another one, a few times.
+func startUI(t *testing.T) *UI {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		ui, err := StartUI(t.Context(), setupUI(t))
+		if err == nil {
+			return ui
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || attempt == 5 {
+			require.NoError(t, err)
+		}
+		t.Logf("port taken before the UI bound it, trying another: %v", err)
+	}
 }
 
 // setupUI points the UI at a frontend address nothing listens on: the UI
