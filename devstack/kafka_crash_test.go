@@ -17,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/courier-mq/courier/internal/freeport"
 )
 
 // The kill -9 test runs the broker in a child process: this test binary,
@@ -70,7 +72,7 @@ type placedRecord struct {
 func TestKafkaKeepsAcknowledgedRecordsAcrossKill9(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	port, err := freePort(loopback)
+	port, err := freeport.Port(loopback)
 	require.NoError(t, err)
 	addr := net.JoinHostPort(loopback, strconv.Itoa(port))
 	const topic = "devstack.crash"

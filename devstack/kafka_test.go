@@ -9,6 +9,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/courier-mq/courier/internal/freeport"
 )
 
 func TestKafka(t *testing.T) {
@@ -58,7 +60,7 @@ func TestKafka(t *testing.T) {
 
 func setupKafka(t *testing.T) KafkaConfig {
 	t.Helper()
-	port, err := freePort(loopback)
+	port, err := freeport.Port(loopback)
 	require.NoError(t, err)
 	return KafkaConfig{DataDir: t.TempDir(), Port: port, Partitions: 4}
 }

@@ -12,6 +12,8 @@ import (
 	"go.temporal.io/server/common/membership/static"
 	"go.temporal.io/server/common/primitives"
 	"go.temporal.io/server/temporal"
+
+	"github.com/courier-mq/courier/internal/freeport"
 )
 
 // clusterName names the single cluster; it is stored in the database, so it
@@ -32,7 +34,7 @@ func serverOptions(cfg TemporalConfig, stores temporalStores, logger serverLogge
 	// Every port but the frontend's gRPC port is a free one, so none clashes
 	// with a Temporal server or anything else on the well-known ports (7234,
 	// 7235, 7239, 7243, ...). The HTTP API serves Nexus and curl users.
-	httpPort, err := freePort(cfg.Host)
+	httpPort, err := freeport.Port(cfg.Host)
 	if err != nil {
 		return nil, fmt.Errorf("port for temporal frontend http: %w", err)
 	}
@@ -46,7 +48,7 @@ func serverOptions(cfg TemporalConfig, stores temporalStores, logger serverLogge
 	for _, name := range []primitives.ServiceName{
 		primitives.HistoryService, primitives.MatchingService, primitives.WorkerService,
 	} {
-		port, err := freePort(loopback)
+		port, err := freeport.Port(loopback)
 		if err != nil {
 			return nil, fmt.Errorf("port for temporal %s service: %w", name, err)
 		}

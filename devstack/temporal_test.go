@@ -20,6 +20,8 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	_ "modernc.org/sqlite" // registers driver "sqlite" for reading the files back
+
+	"github.com/courier-mq/courier/internal/freeport"
 )
 
 var (
@@ -103,7 +105,7 @@ func checkRestart(t *testing.T, cfg TemporalConfig, shards int32) {
 
 func setupTemporal(t *testing.T) TemporalConfig {
 	t.Helper()
-	port, err := freePort(loopback)
+	port, err := freeport.Port(loopback)
 	require.NoError(t, err)
 	return TemporalConfig{
 		DataDir:   t.TempDir(),

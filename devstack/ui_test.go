@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/courier-mq/courier/internal/freeport"
 )
 
 func TestUI(t *testing.T) {
@@ -53,9 +55,9 @@ func startUI(t *testing.T) *UI {
 // serves its pages without one, and the Temporal test covers the frontend.
 func setupUI(t *testing.T) UIConfig {
 	t.Helper()
-	port, err := freePort(loopback)
+	port, err := freeport.Port(loopback)
 	require.NoError(t, err)
-	frontend, err := freePort(loopback)
+	frontend, err := freeport.Port(loopback)
 	require.NoError(t, err)
 	return UIConfig{Port: port, TemporalHostPort: net.JoinHostPort(loopback, strconv.Itoa(frontend))}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -21,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/internal/freeport"
 )
 
 // devProcess is a `courier dev` started from the built binary, as a user would.
@@ -261,10 +261,9 @@ func consumeOne(t *testing.T, broker, id string) *sarama.ConsumerMessage {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Port("127.0.0.1")
 	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // syncBuffer collects a child process's output safely.

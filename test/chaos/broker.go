@@ -7,6 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/courier-mq/courier/internal/freeport"
 )
 
 // Broker is a one-node kfake Kafka broker, persisted to a data directory,
@@ -34,7 +36,7 @@ type Broker struct {
 // StartBroker starts a broker persisted to dataDir with topics of partitions
 // partitions each, behind a new proxy.
 func StartBroker(dataDir string, topics []string, partitions int32) (*Broker, error) {
-	port, err := freePort()
+	port, err := freeport.Port("127.0.0.1")
 	if err != nil {
 		return nil, err
 	}
@@ -112,13 +114,3 @@ type advertisingListener struct {
 
 // Addr is the advertised address, not the bound one.
 func (l advertisingListener) Addr() net.Addr { return l.addr }
-
-// freePort asks the kernel for a free loopback port.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}

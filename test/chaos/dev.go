@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/courier-mq/courier/internal/freeport"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/workflows"
 )
@@ -44,7 +45,7 @@ func NewDevStack(t *testing.T, bin string, policy workflows.Policy) *Stack {
 	var ports [3]int
 	for i := range ports {
 		var err error
-		ports[i], err = freePort()
+		ports[i], err = freeport.Port("127.0.0.1")
 		require.NoError(t, err)
 	}
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])

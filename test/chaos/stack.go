@@ -20,6 +20,7 @@ import (
 	"github.com/courier-mq/courier/app"
 	"github.com/courier-mq/courier/devstack"
 	"github.com/courier-mq/courier/gateway"
+	"github.com/courier-mq/courier/internal/freeport"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/store/storetest"
 	"github.com/courier-mq/courier/worker"
@@ -100,7 +101,7 @@ func NewStack(t *testing.T, bin string, policy workflows.Policy) *Stack {
 
 	// Temporal, on a fixed port so that a restart comes back where clients
 	// look for it.
-	port, err := freePort()
+	port, err := freeport.Port("127.0.0.1")
 	require.NoError(t, err)
 	serverLog, err := os.Create(filepath.Join(dir, "temporal.log"))
 	require.NoError(t, err)

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -27,6 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite"
 
+	"github.com/courier-mq/courier/internal/freeport"
 	"github.com/courier-mq/courier/test/chaos"
 )
 
@@ -373,10 +373,9 @@ func ids(t *testing.T, path, query string) map[string]bool {
 func freePorts(t *testing.T, n int) []int {
 	ports := make([]int, n)
 	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		var err error
+		ports[i], err = freeport.Port("127.0.0.1")
 		require.NoError(t, err)
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-		defer ln.Close()
 	}
 	return ports
 }

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -29,10 +30,11 @@ type Courier struct {
 	// URL is the gateway's base URL.
 	URL string
 	// Kafka is the embedded broker's address.
-	Kafka string
-	cmd   *exec.Cmd
-	log   *syncBuffer
-	dir   string
+	Kafka  string
+	cmd    *exec.Cmd
+	exited <-chan struct{}
+	log    *syncBuffer
+	dir    string
 }
 
 // Options shape the dev stack.
@@ -56,13 +58,35 @@ func Start(opts Options) (*Courier, error) {
 	build := exec.Command("go", "build", "-o", bin, "./cmd/courier")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
+		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("build courier: %v\n%s", err, out)
 	}
+	// A free port is released before courier binds it, and on a busy
+	// machine an outgoing connection can take it in between: then courier
+	// exits with "address already in use" and another set of ports is tried.
+	for attempt := 1; ; attempt++ {
+		c, err := start(bin, dir, opts)
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			if err != nil {
+				_ = os.RemoveAll(dir)
+			}
+			return c, err
+		}
+	}
+}
+
+// start runs bin as `courier dev` on new free ports with its data under dir.
+func start(bin, dir string, opts Options) (*Courier, error) {
 	ports := make([]int, 3)
 	for i := range ports {
+		var err error
 		if ports[i], err = freePort(); err != nil {
 			return nil, err
 		}
+	}
+	data := filepath.Join(dir, "data")
+	if err := os.RemoveAll(data); err != nil {
+		return nil, err
 	}
 	c := &Courier{
 		URL:   fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
@@ -71,7 +95,7 @@ func Start(opts Options) (*Courier, error) {
 		dir:   dir,
 	}
 	args := append([]string{"dev",
-		"--data-dir", filepath.Join(dir, "data"),
+		"--data-dir", data,
 		"--no-ui",
 		"--http-addr", fmt.Sprintf("127.0.0.1:%d", ports[0]),
 		"--temporal-port", strconv.Itoa(ports[1]),
@@ -88,8 +112,11 @@ func Start(opts Options) (*Courier, error) {
 	if err := c.cmd.Start(); err != nil {
 		return nil, err
 	}
+	exited := make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(exited) }()
+	c.exited = exited
 	if err := c.waitReady(2 * time.Minute); err != nil {
-		c.Stop()
+		c.stop()
 		return nil, fmt.Errorf("%w\n%s", err, c.log.String())
 	}
 	return c, nil
@@ -105,25 +132,30 @@ func (c *Courier) waitReady(limit time.Duration) error {
 				return nil
 			}
 		}
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-c.exited:
+			return errors.New("courier dev exited before it became ready")
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	return errors.New("courier dev did not become ready")
 }
 
 // Stop stops courier dev and removes its directory.
 func (c *Courier) Stop() {
-	if c.cmd != nil && c.cmd.Process != nil {
-		_ = c.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = c.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = c.cmd.Process.Kill()
-			<-done
-		}
-	}
+	c.stop()
 	_ = os.RemoveAll(c.dir)
+}
+
+// stop ends the process: SIGTERM, then SIGKILL after 20 s.
+func (c *Courier) stop() {
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.exited:
+	case <-time.After(20 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+	}
 }
 
 // RunTests is a test binary's TestMain: it starts a Courier into *c, runs

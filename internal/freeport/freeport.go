@@ -1,0 +1,71 @@
+// Package freeport picks TCP ports for servers whose address must be known
+// before they start: the embedded Temporal services and the test stacks.
+//
+// Asking the kernel for port 0 and releasing it leaves a window in which the
+// port can be taken before it is bound again, and the kernel draws port 0
+// from the same ephemeral range as every outgoing connection's local port: on
+// a busy machine (a test suite dialling databases and brokers) one of those
+// connections takes the port often enough to fail CI. So Port draws from
+// below the ephemeral range, where only explicit binds land, and checks that
+// the port is free by binding it.
+package freeport
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// floor is the lowest port Port draws: above the registered services most
+// often run on a developer's machine.
+const floor = 10000
+
+// Port returns a TCP port that was free on host a moment ago and lies outside
+// the kernel's ephemeral range when that range leaves room below it.
+func Port(host string) (int, error) {
+	if low := ephemeralLow(); low-floor >= 1000 {
+		for range 100 {
+			port := floor + rand.IntN(low-floor)
+			if free(host, port) {
+				return port, nil
+			}
+		}
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("find a free port on %s: %w", host, err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// free reports whether port can be bound on host now.
+func free(host string, port int) bool {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}
+
+// ephemeralLow is the first port of Linux's ephemeral range, or 0 where it
+// cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) != 2 {
+		return 0
+	}
+	low, err := strconv.Atoi(fields[0])
+	if err != nil {
+		return 0
+	}
+	return low
+}
