@@ -15,9 +15,9 @@ import (
 // Publish writes one send of a message to Kafka and reports where it landed.
 // The record carries the message's key (an empty key is a null key, spread
 // over the partitions), its payload, its headers and Courier's
-// HeaderMessageID and HeaderAttempt, which replace any user header of the
-// same name compared case-insensitively, so no consumer can mistake one for
-// Courier's.
+// HeaderMessageID, HeaderAttempt and (for a message with a producer name)
+// HeaderProducer, which replace any user header of the same name compared
+// case-insensitively, so no consumer can mistake one for Courier's.
 //
 // A refusal that no retry can change (see permanentKafkaError) is a
 // non-retryable application error of type ErrTypePublishRejected; every other
@@ -57,13 +57,13 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishResul
 func producerMessage(in PublishInput) *sarama.ProducerMessage {
 	names := make([]string, 0, len(in.Headers))
 	for name := range in.Headers {
-		if strings.EqualFold(name, HeaderMessageID) || strings.EqualFold(name, HeaderAttempt) {
+		if strings.EqualFold(name, HeaderMessageID) || strings.EqualFold(name, HeaderAttempt) || strings.EqualFold(name, HeaderProducer) {
 			continue
 		}
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	headers := make([]sarama.RecordHeader, 0, len(names)+2)
+	headers := make([]sarama.RecordHeader, 0, len(names)+3)
 	for _, name := range names {
 		headers = append(headers, sarama.RecordHeader{Key: []byte(name), Value: []byte(in.Headers[name])})
 	}
@@ -71,6 +71,9 @@ func producerMessage(in PublishInput) *sarama.ProducerMessage {
 		sarama.RecordHeader{Key: []byte(HeaderMessageID), Value: []byte(in.MessageID)},
 		sarama.RecordHeader{Key: []byte(HeaderAttempt), Value: []byte(strconv.Itoa(in.Attempt))},
 	)
+	if in.Producer != "" {
+		headers = append(headers, sarama.RecordHeader{Key: []byte(HeaderProducer), Value: []byte(in.Producer)})
+	}
 	msg := &sarama.ProducerMessage{
 		Topic:   in.Topic,
 		Value:   sarama.ByteEncoder(in.Payload),

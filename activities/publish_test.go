@@ -202,9 +202,11 @@ func TestPublishCourierHeadersOverrideUserHeaders(t *testing.T) {
 		Headers: map[string]string{
 			activities.HeaderMessageID: "spoofed",
 			"Courier-Attempt":          "99",
+			"COURIER-PRODUCER":         "billing",
 			"x-user":                   "kept",
 		},
-		Attempt: 2,
+		Producer: "orders",
+		Attempt:  2,
 	})
 	require.NoError(t, err)
 
@@ -213,6 +215,7 @@ func TestPublishCourierHeadersOverrideUserHeaders(t *testing.T) {
 		"x-user":                   "kept",
 		activities.HeaderMessageID: "m-1",
 		activities.HeaderAttempt:   "2",
+		activities.HeaderProducer:  "orders",
 	}, headers(t, got[0]))
 }
 

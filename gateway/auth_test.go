@@ -24,8 +24,8 @@ func testAuth(t *testing.T, e *env) {
 		{http.MethodPost, "/v1/messages/auth-none/complete", nil, []string{"consumer"}},
 		{http.MethodPost, "/v1/messages/auth-none/redrive", nil, nil},
 		{http.MethodPost, "/v1/messages/redrive", map[string]any{}, nil},
-		{http.MethodGet, "/v1/messages", nil, nil},
-		{http.MethodGet, "/v1/messages/auth-none", nil, nil},
+		{http.MethodGet, "/v1/messages", nil, []string{"producer"}},
+		{http.MethodGet, "/v1/messages/auth-none", nil, []string{"producer", "consumer"}},
 		{http.MethodGet, "/v1/stats", nil, nil},
 	}
 	keys := map[string]string{"producer": producerKey, "consumer": consumerKey, "admin": adminKey}

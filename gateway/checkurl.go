@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/courier-mq/courier/models"
 )
 
 // AllowLoopback is the CheckURLAllowHosts entry that allows the loopback
@@ -79,7 +81,7 @@ func canonicalName(s string) (string, error) {
 	}
 	labels := strings.Split(name, ".")
 	for _, label := range labels {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' || !nameChars(label, "-") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' || !models.NameChars(label, "-") {
 			return "", fmt.Errorf("label %q is not a valid DNS label", clip(label))
 		}
 	}

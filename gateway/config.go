@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/courier-mq/courier/access"
 	"github.com/courier-mq/courier/workflows"
 )
 
@@ -27,9 +28,10 @@ const (
 // Config is the gateway's configuration. Call SetDefaults, then Validate; New
 // does both.
 type Config struct {
-	// APIKeys are the keys callers authenticate with (see ParseAPIKeys). Empty
-	// leaves the gateway open to anyone who can reach it; New logs a warning.
-	APIKeys []APIKey
+	// APIKeys are the identities callers authenticate as (see
+	// access.ParseKeys). Empty leaves the gateway open to anyone who can
+	// reach it, as an admin; New logs a warning.
+	APIKeys []access.Key
 	// CheckURLAllowHosts are the hosts a message's check_url may name: exact
 	// host names or IP addresses, "*.example.com" for any name under
 	// example.com (not example.com itself), or "loopback" for 127.0.0.0/8, ::1
@@ -65,7 +67,9 @@ func (c *Config) SetDefaults() {
 // Validate reports every problem with a defaulted c, one error each.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, validateAPIKeys(c.APIKeys)...)
+	if err := access.Validate(c.APIKeys); err != nil {
+		errs = append(errs, err)
+	}
 	if _, err := parseAllowList(c.CheckURLAllowHosts); err != nil {
 		errs = append(errs, err)
 	}

@@ -102,6 +102,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	ae := classify(err)
+	if r, ok := refusal(err); ok {
+		s.metrics.refused.WithLabelValues(string(r.Reason)).Inc()
+	}
 	attrs := []any{"method", c.Request().Method, "path", c.Request().URL.Path, "status", ae.status, "code", ae.code, "error", err}
 	switch {
 	case ae.status == http.StatusServiceUnavailable:
@@ -130,6 +133,12 @@ func classify(err error) *apiError {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return ae
+	}
+	if r, ok := refusal(err); ok {
+		if r.Unauthenticated() {
+			return newError(http.StatusUnauthorized, codeUnauthorized, "%s", r.Message)
+		}
+		return newError(http.StatusForbidden, codeForbidden, "%s", r.Message)
 	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {

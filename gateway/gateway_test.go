@@ -9,12 +9,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
+	"github.com/courier-mq/courier/access"
 	"github.com/courier-mq/courier/gateway"
 	"github.com/courier-mq/courier/internal/teststack"
 	"github.com/courier-mq/courier/models"
@@ -28,12 +30,37 @@ const (
 	bulkTopic = "bulk-redrive"
 )
 
-// API keys of the keyed gateway, one per role.
+// API keys of the keyed gateway. producerKey, consumerKey and adminKey are
+// one per role; the others are the identities of the access matrix
+// (access_test.go).
 const (
-	producerKey = "producer-key-0123456789"
-	consumerKey = "consumer-key-0123456789"
-	adminKey    = "admin-key-0123456789abc"
+	producerKey     = "producer-key-0123456789"
+	billingKey      = "billing-key-0123456789"
+	paymentsKey     = "payments-key-0123456789"
+	consumerKey     = "consumer-key-0123456789"
+	shippingKey     = "shipping-key-0123456789"
+	auditKey        = "audit-key-0123456789abc"
+	adminKey        = "admin-key-0123456789abc"
+	adminNextKey    = "admin-next-key-0123456789"
+	orders, billing = "orders-svc", "billing"
 )
+
+// identities are the keyed gateway's keys, some given by their hash as
+// production configures them, and two for ops while one replaces the other.
+func identities() []access.Key {
+	hash := func(secret string) string { return strings.TrimPrefix(access.Hash(secret), "sha256:") }
+	producer, consumer := []access.Role{access.Producer}, []access.Role{access.Consumer}
+	return []access.Key{
+		{Secret: producerKey, Name: orders, Roles: producer, Topics: []string{topic, bulkTopic}},
+		{SHA256: hash(billingKey), Name: billing, Roles: producer, Topics: []string{topic}},
+		{Secret: paymentsKey, Name: "payments", Roles: producer, Topics: []string{"payments.*"}},
+		{Secret: consumerKey, Name: "accounting", Roles: consumer, Topics: []string{topic}},
+		{SHA256: hash(shippingKey), Name: "shipping", Roles: consumer, Topics: []string{"*"}},
+		{Secret: auditKey, Name: "audit", Roles: consumer, Topics: []string{bulkTopic}},
+		{Secret: adminKey, Name: "ops", Roles: []access.Role{access.Admin}},
+		{SHA256: hash(adminNextKey), Name: "ops", Roles: []access.Role{access.Admin}},
+	}
+}
 
 // env is one Courier engine shared by every test of the binary, with
 // gateways in front of it.
@@ -41,7 +68,7 @@ type env struct {
 	stack *teststack.Stack
 	// open has no API keys and allows loopback check URLs.
 	open *api
-	// keyed has one key per role.
+	// keyed has the keys of identities().
 	keyed *api
 }
 
@@ -58,11 +85,7 @@ func setup(t *testing.T) *env {
 	e.open = serve(t, gateway.Config{CheckURLAllowHosts: []string{gateway.AllowLoopback}}, e.deps(nil))
 	e.keyed = serve(t, gateway.Config{
 		CheckURLAllowHosts: []string{gateway.AllowLoopback},
-		APIKeys: []gateway.APIKey{
-			{Key: producerKey, Name: "orders-svc", Roles: []gateway.Role{gateway.RoleProducer}},
-			{Key: consumerKey, Name: "accounting", Roles: []gateway.Role{gateway.RoleConsumer}},
-			{Key: adminKey, Name: "ops", Roles: []gateway.Role{gateway.RoleAdmin}},
-		},
+		APIKeys:            identities(),
 	}, e.deps(nil))
 	return e
 }
@@ -310,6 +333,8 @@ func TestGateway(t *testing.T) {
 		"openapi":                   testOpenAPI,
 		"routing errors":            testRoutingErrors,
 		"auth":                      testAuth,
+		"access matrix":             testAccessMatrix,
+		"refusals are counted":      testRefusalsCounted,
 		"check url allow-list":      testCheckURLAllowList,
 		"hostile input":             testHostileInput,
 		"run drains and shuts down": testRun,

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/courier-mq/courier/models"
 )
 
 // maxJSONDepth bounds how deeply a request body's arrays and objects nest.
@@ -232,7 +234,7 @@ func (s *textScanner) where() string {
 		switch {
 		case st.index >= 0:
 			b.WriteString("[" + strconv.Itoa(st.index) + "]")
-		case st.name != "" && nameChars(st.name, "_"):
+		case st.name != "" && models.NameChars(st.name, "_"):
 			b.WriteString("." + st.name)
 		default:
 			b.WriteString("[" + strconv.Quote(st.name) + "]")

@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/models"
 )
 
 // nested is a payload of depth levels of arrays: [[[...]]].
@@ -70,11 +73,11 @@ func TestDecodePrepareRefusesWhatConsumersCannotRead(t *testing.T) {
 		`{"topic":"orders","payload":"\ud800"}`,
 		`{"topic":"orders","payload":` + nested(101) + `}`,
 	} {
-		_, err := r.decodePrepare([]byte(body), true, testNow)
+		_, err := r.decodePrepare([]byte(body), true, testNow, access.Anonymous)
 		requireAPIError(t, err, http.StatusBadRequest, codeInvalidJSON, "payload")
 	}
 	// The same bytes as payload_base64 are fine: Kafka carries any bytes.
-	pm, err := r.decodePrepare([]byte(`{"topic":"orders","payload_base64":"//4="}`), true, testNow)
+	pm, err := r.decodePrepare([]byte(`{"topic":"orders","payload_base64":"//4="}`), true, testNow, access.Anonymous)
 	require.NoError(t, err)
 	require.Equal(t, []byte{0xff, 0xfe}, pm.input.Message.Payload)
 }
@@ -82,12 +85,12 @@ func TestDecodePrepareRefusesWhatConsumersCannotRead(t *testing.T) {
 func TestDecodePrepareID(t *testing.T) {
 	t.Parallel()
 	r := testRules(t)
-	_, err := r.decodePrepare([]byte(`{"id":"","topic":"orders","payload":1}`), true, testNow)
+	_, err := r.decodePrepare([]byte(`{"id":"","topic":"orders","payload":1}`), true, testNow, access.Anonymous)
 	requireAPIError(t, err, http.StatusBadRequest, codeInvalidRequest, `id is empty: leave "id" out`)
 
 	for _, body := range []string{`{"topic":"orders","payload":1}`, `{"id":null,"topic":"orders","payload":1}`} {
-		pm, err := r.decodePrepare([]byte(body), true, testNow)
+		pm, err := r.decodePrepare([]byte(body), true, testNow, access.Anonymous)
 		require.NoError(t, err, body)
-		require.NoError(t, checkID(pm.input.Message.ID), "a generated id")
+		require.NoError(t, models.CheckID(pm.input.Message.ID), "a generated id")
 	}
 }

@@ -25,7 +25,7 @@ func (s *Server) prepare(direct bool) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		pm, err := s.rules.decodePrepare(body, direct, time.Now())
+		pm, err := s.rules.decodePrepare(body, direct, time.Now(), caller(c))
 		if err != nil {
 			return err
 		}
@@ -38,7 +38,7 @@ func (s *Server) prepare(direct bool) echo.HandlerFunc {
 		if !started.Created {
 			return c.JSON(http.StatusOK, resp)
 		}
-		s.logger.Info("message prepared", "id", id, "topic", pm.input.Message.Topic, "status", started.Status, "by", caller(c))
+		s.logger.Info("message prepared", "id", id, "topic", pm.input.Message.Topic, "status", started.Status, "by", caller(c).Name)
 		return c.JSON(http.StatusCreated, resp)
 	}
 }

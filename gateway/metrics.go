@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/courier-mq/courier/access"
 )
 
 // metrics are the gateway's Prometheus metrics.
@@ -18,6 +20,7 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	signals  *prometheus.CounterVec
+	refused  *prometheus.CounterVec
 }
 
 // unmatchedRoute labels requests that matched no route, so that probing
@@ -44,8 +47,15 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "courier_gateway_signals_total",
 			Help: "Signal requests (confirm, cancel, complete, redrive) by outcome: applied, repeated, rejected or failed.",
 		}, []string{"signal", "outcome"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "courier_gateway_refused_requests_total",
+			Help: "Requests refused by access control, by reason: no_key, bad_key, role, topic, owner or identity.",
+		}, []string{"reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.signals} {
+	for _, r := range []access.Reason{access.NoKey, access.BadKey, access.NoRole, access.NoTopic, access.NotOwner, access.OtherName} {
+		m.refused.WithLabelValues(string(r)) // every reason is exported from the start, at 0
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.signals, m.refused} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register gateway metrics: %w", err)
 		}

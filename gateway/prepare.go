@@ -14,6 +14,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/courier-mq/courier/access"
+
+	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/workflows"
 )
 
@@ -57,9 +60,11 @@ type preparedMessage struct {
 }
 
 // decodePrepare decodes and validates a prepare (direct false) or send (direct
-// true) request body received at now. Every error is an *apiError: 413 for a
-// payload over the limit, else 400 with every problem found.
-func (r rules) decodePrepare(body []byte, direct bool, now time.Time) (*preparedMessage, error) {
+// true) request body that caller sent at now. The message's producer is the
+// one caller may produce as (access.Identity.Produce). Errors are an
+// *apiError (413 for a payload over the limit, else 400 with every problem
+// found) or caller's *access.Refusal.
+func (r rules) decodePrepare(body []byte, direct bool, now time.Time, caller access.Identity) (*preparedMessage, error) {
 	if int64(len(body)) > r.maxPrepareBody() {
 		return nil, tooLarge("request body is larger than %d bytes", r.maxPrepareBody())
 	}
@@ -86,12 +91,12 @@ func (r rules) decodePrepare(body []byte, direct bool, now time.Time) (*prepared
 		add(errors.New(`id is empty: leave "id" out to have one generated`))
 	default:
 		id = *req.ID
-		add(checkID(id))
+		add(models.CheckID(id))
 	}
 	if req.Topic == "" {
 		add(errors.New("topic is required"))
 	} else {
-		add(checkTopic(req.Topic))
+		add(models.CheckTopic(req.Topic))
 	}
 	if utf8.RuneCountInString(req.Key) > maxKeyLen {
 		add(fmt.Errorf("key is longer than %d characters", maxKeyLen))
@@ -104,7 +109,7 @@ func (r rules) decodePrepare(body []byte, direct bool, now time.Time) (*prepared
 		add(errors.New("check_url is required: Courier asks it whether the message's transaction committed"))
 	}
 	if req.Producer != "" {
-		add(checkProducer(req.Producer))
+		add(models.CheckProducer(req.Producer))
 	}
 	add(checkConsumers(req.Consumers))
 	deliverAt, err := r.deliverAt(req.DeliverAt, now)
@@ -121,6 +126,10 @@ func (r rules) decodePrepare(body []byte, direct bool, now time.Time) (*prepared
 	if err := errors.Join(errs...); err != nil {
 		return nil, invalid("%s", joinLines(err))
 	}
+	producer, err := caller.Produce(req.Topic, req.Producer)
+	if err != nil {
+		return nil, err
+	}
 
 	msg := workflows.Message{
 		ID:        id,
@@ -128,7 +137,7 @@ func (r rules) decodePrepare(body []byte, direct bool, now time.Time) (*prepared
 		Key:       req.Key,
 		Payload:   payload,
 		Headers:   nilIfEmpty(req.Headers),
-		Producer:  req.Producer,
+		Producer:  producer,
 		CheckURL:  req.CheckURL,
 		DeliverAt: deliverAt,
 	}
@@ -215,7 +224,7 @@ func checkConsumers(consumers []string) error {
 	var errs []error
 	seen := map[string]bool{}
 	for _, c := range consumers {
-		if err := checkConsumer(c); err != nil {
+		if err := models.CheckConsumer(c); err != nil {
 			errs = append(errs, err)
 		} else if seen[c] {
 			errs = append(errs, fmt.Errorf("consumer %q is listed twice", c))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/courier-mq/courier/access"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/workflows"
 )
@@ -38,7 +39,7 @@ const validPrepare = `{"id":"m-1","topic":"orders","key":"k","payload":{"a": [1,
 func TestDecodePrepare(t *testing.T) {
 	t.Parallel()
 	r := testRules(t)
-	pm, err := r.decodePrepare([]byte(validPrepare), false, testNow)
+	pm, err := r.decodePrepare([]byte(validPrepare), false, testNow, access.Anonymous)
 	require.NoError(t, err)
 	msg := pm.input.Message
 	require.Equal(t, "m-1", msg.ID)
@@ -61,18 +62,18 @@ func TestDecodePrepareDirect(t *testing.T) {
 	t.Parallel()
 	r := testRules(t)
 	body := `{"topic":"orders","payload_base64":"AAEC"}`
-	pm, err := r.decodePrepare([]byte(body), true, testNow)
+	pm, err := r.decodePrepare([]byte(body), true, testNow, access.Anonymous)
 	require.NoError(t, err)
 	require.True(t, pm.input.Confirmed)
 	require.Equal(t, models.StatusSending, pm.input.FirstStatus(testNow))
 	require.Equal(t, []byte{0, 1, 2}, pm.input.Message.Payload)
 	require.NotEmpty(t, pm.input.Message.ID, "an id is generated")
 
-	pm, err = r.decodePrepare([]byte(`{"topic":"orders","payload":1,"deliver_at":"2030-01-02T15:05:00Z"}`), true, testNow)
+	pm, err = r.decodePrepare([]byte(`{"topic":"orders","payload":1,"deliver_at":"2030-01-02T15:05:00Z"}`), true, testNow, access.Anonymous)
 	require.NoError(t, err)
 	require.Equal(t, models.StatusScheduled, pm.input.FirstStatus(testNow))
 
-	_, err = r.decodePrepare([]byte(body), false, testNow)
+	_, err = r.decodePrepare([]byte(body), false, testNow, access.Anonymous)
 	requireAPIError(t, err, http.StatusBadRequest, codeInvalidRequest, "check_url is required")
 }
 
@@ -81,7 +82,7 @@ func TestFingerprint(t *testing.T) {
 	r := testRules(t)
 	fp := func(body string, direct bool) string {
 		t.Helper()
-		pm, err := r.decodePrepare([]byte(body), direct, testNow)
+		pm, err := r.decodePrepare([]byte(body), direct, testNow, access.Anonymous)
 		require.NoError(t, err)
 		return pm.fingerprint
 	}
@@ -122,11 +123,11 @@ func TestDecodePrepareErrors(t *testing.T) {
 		{`{"topic":"orders","payload":1,"check_url":"http://a.example.com/","headers":{"COURIER-message-id":"x"}}`, 400, codeInvalidRequest, "reserved prefix"},
 		{`{"topic":"orders","payload":1,"check_url":"http://example.com/"}`, 400, codeInvalidRequest, "not on the allow-list"},
 	} {
-		_, err := r.decodePrepare([]byte(tc.body), false, testNow)
+		_, err := r.decodePrepare([]byte(tc.body), false, testNow, access.Anonymous)
 		requireAPIError(t, err, tc.status, tc.code, tc.msg)
 	}
 	// Within the tolerance, a deliver_at in the past is fine.
-	_, err := r.decodePrepare([]byte(`{"topic":"orders","payload":1,"check_url":"http://localhost/","deliver_at":"2030-01-02T15:03:30Z"}`), false, testNow)
+	_, err := r.decodePrepare([]byte(`{"topic":"orders","payload":1,"check_url":"http://localhost/","deliver_at":"2030-01-02T15:03:30Z"}`), false, testNow, access.Anonymous)
 	require.NoError(t, err)
 }
 
@@ -156,7 +157,7 @@ func FuzzDecodePrepare(f *testing.F) {
 	}
 	r := testRules(f)
 	f.Fuzz(func(t *testing.T, body []byte, direct bool) {
-		pm, err := r.decodePrepare(body, direct, testNow)
+		pm, err := r.decodePrepare(body, direct, testNow, access.Anonymous)
 		if err != nil {
 			var ae *apiError
 			require.True(t, errors.As(err, &ae), "untyped error %T: %v", err, err)
@@ -168,8 +169,8 @@ func FuzzDecodePrepare(f *testing.F) {
 		// sent as text every consumer reads alike.
 		require.True(t, utf8.Valid(body), "a body that is not UTF-8 was accepted")
 		msg := pm.input.Message
-		require.NoError(t, checkID(msg.ID))
-		require.NoError(t, checkTopic(msg.Topic))
+		require.NoError(t, models.CheckID(msg.ID))
+		require.NoError(t, models.CheckTopic(msg.Topic))
 		require.LessOrEqual(t, len(msg.Payload), r.maxPayload)
 		require.NoError(t, pm.input.Policy.Validate())
 		require.NoError(t, checkHeaders(msg.Headers))
@@ -195,7 +196,7 @@ func BenchmarkDecodePrepare(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := r.decodePrepare(body, false, testNow); err != nil {
+				if _, err := r.decodePrepare(body, false, testNow, access.Anonymous); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -208,7 +209,7 @@ func BenchmarkDecodePrepareInvalid(b *testing.B) {
 	body := []byte(`{"id":"bad id","topic":"a/b","payload":1,"check_url":"file:///etc/passwd","consumers":["x","x"]}`)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := r.decodePrepare(body, false, testNow); err == nil {
+		if _, err := r.decodePrepare(body, false, testNow, access.Anonymous); err == nil {
 			b.Fatal("invalid body accepted")
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/courier-mq/courier/access"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/workflows"
@@ -82,7 +83,9 @@ func viewState(st workflows.State, live bool) messageView {
 }
 
 // get handles GET /v1/messages/{id}: the mirror row, or with ?live=1 the
-// workflow's full State (checks, publishes, signals and what comes next).
+// workflow's full State (checks, publishes, signals and what comes next). An
+// admin reads every message; a producer its own, a consumer those it may
+// complete.
 // While the mirror has no row yet, the workflow answers: its state query, or
 // when no worker answers, its search attributes.
 func (s *Server) get(c echo.Context) error {
@@ -101,6 +104,15 @@ func (s *Server) get(c echo.Context) error {
 		}
 	}
 	ctx := c.Request().Context()
+	if who := caller(c); !who.Is(access.Admin) {
+		m, err := s.owner(ctx, id, who)
+		if err != nil {
+			return err
+		}
+		if err := who.Read(m); err != nil {
+			return err
+		}
+	}
 	if live {
 		st, err := s.messages.State(ctx, id)
 		if err != nil {
@@ -130,7 +142,8 @@ type listResponse struct {
 }
 
 // list handles GET /v1/messages: the mirror's messages, newest first,
-// filtered and paged by cursor. Items carry no payload.
+// filtered and paged by cursor. Items carry no payload. A producer lists only
+// its own messages; an admin every producer's.
 func (s *Server) list(c echo.Context) error {
 	q := c.QueryParams()
 	if err := onlyParams(q, "status", "topic", "producer", "created_from", "created_to", "limit", "cursor"); err != nil {
@@ -138,6 +151,9 @@ func (s *Server) list(c echo.Context) error {
 	}
 	f, err := listFilter(q)
 	if err != nil {
+		return err
+	}
+	if f.Producer, err = caller(c).ListAs(f.Producer); err != nil {
 		return err
 	}
 	page, err := s.store.List(c.Request().Context(), f)
@@ -170,13 +186,13 @@ func listFilter(q url.Values) (store.Filter, error) {
 	}
 	if v := q.Get("topic"); v != "" {
 		f.Topic = v
-		if err := checkTopic(v); err != nil {
+		if err := models.CheckTopic(v); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if v := q.Get("producer"); v != "" {
 		f.Producer = v
-		if err := checkProducer(v); err != nil {
+		if err := models.CheckProducer(v); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -55,7 +55,7 @@ func (s *Server) redriveDead(c echo.Context) error {
 	var errs []error
 	if req.Topic == "" {
 		errs = append(errs, errors.New("topic is required"))
-	} else if err := checkTopic(req.Topic); err != nil {
+	} else if err := models.CheckTopic(req.Topic); err != nil {
 		errs = append(errs, err)
 	}
 	limit := defaultRedriveLimit
@@ -83,7 +83,7 @@ func (s *Server) redriveDead(c echo.Context) error {
 		}
 		for _, m := range page.Messages {
 			seen++
-			a, err := s.ask(ctx, m.ID, workflows.Request{Action: models.Redrive, By: caller(c), Reason: req.Reason})
+			a, err := s.ask(ctx, m.ID, workflows.Request{Action: models.Redrive, By: caller(c).Name, Reason: req.Reason})
 			switch {
 			case err != nil:
 				ae := classify(err)
@@ -97,6 +97,6 @@ func (s *Server) redriveDead(c echo.Context) error {
 		}
 		filter.Cursor = page.NextCursor
 	}
-	s.logger.Info("bulk re-drive", "topic", req.Topic, "redriven", resp.Redriven, "failed", len(resp.Failed), "by", caller(c))
+	s.logger.Info("bulk re-drive", "topic", req.Topic, "redriven", resp.Redriven, "failed", len(resp.Failed), "by", caller(c).Name)
 	return c.JSON(http.StatusOK, resp)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/courier-mq/courier/access"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/workflows"
@@ -39,7 +40,7 @@ type Deps struct {
 type Server struct {
 	cfg      Config
 	rules    rules
-	keys     keyring
+	keys     *access.Keyring
 	messages *workflows.Client
 	store    *store.Store
 	kafka    func(ctx context.Context) error
@@ -73,6 +74,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)
 	}
+	keys, err := access.NewKeyring(cfg.APIKeys)
+	if err != nil {
+		return nil, fmt.Errorf("gateway config: %w", err)
+	}
 	s := &Server{
 		cfg: cfg,
 		rules: rules{
@@ -81,7 +86,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			allow:         allow,
 			defaultPolicy: cfg.DefaultPolicy,
 		},
-		keys:     newKeyring(cfg.APIKeys),
+		keys:     keys,
 		messages: deps.Messages,
 		store:    deps.Store,
 		kafka:    deps.Kafka,
@@ -94,8 +99,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.keys.open() {
+	if s.keys.Open() {
 		s.logger.Warn("gateway has no API keys: every /v1 route is open to anyone who can reach it")
+	}
+	for i, k := range cfg.APIKeys {
+		if k.Secret != "" {
+			s.logger.Warn("an API key is configured in plain text; configure its hash instead (courier apikey hash)", "entry", i+1, "name", k.Name)
+		}
 	}
 	if allow.empty() {
 		s.logger.Warn("gateway allows no check URL host: prepare is refused, only direct send works")
@@ -112,14 +122,17 @@ func (s *Server) newEcho() *echo.Echo {
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.observe, s.recoverPanic, secureHeaders)
 
-	producer := s.authorize(RoleProducer)
-	consumer := s.authorize(RoleConsumer)
-	admin := s.authorize(RoleAdmin)
+	producer := s.authorize(access.Producer)
+	consumer := s.authorize(access.Consumer)
+	admin := s.authorize(access.Admin)
+	// Reads are for admins, and for producers and consumers of their own
+	// messages (decided by the handlers).
+	reader := s.authorize(access.Producer, access.Consumer)
 	e.POST("/v1/messages", s.prepare(false), producer)
 	e.POST("/v1/messages/send", s.prepare(true), producer)
-	e.GET("/v1/messages", s.list, admin)
+	e.GET("/v1/messages", s.list, producer)
 	e.POST("/v1/messages/redrive", s.redriveDead, admin)
-	e.GET("/v1/messages/:id", s.get, admin)
+	e.GET("/v1/messages/:id", s.get, reader)
 	e.POST("/v1/messages/:id/confirm", s.signalRoute(models.Confirm), producer)
 	e.POST("/v1/messages/:id/cancel", s.signalRoute(models.Cancel), producer)
 	e.POST("/v1/messages/:id/complete", s.signalRoute(models.Complete), consumer)

@@ -33,7 +33,9 @@ type signalResponse struct {
 
 // signalRoute handles POST /v1/messages/{id}/<action> with the workflow's
 // answer: 200 for applied and repeated, 202 for accepted (the workflow
-// decides when it runs), 409 for rejected.
+// decides when it runs), 409 for rejected. Before the workflow is asked, the
+// caller must be allowed to act on the message: its producer for confirm and
+// cancel, a consumer of its topic (and one it names) for complete.
 func (s *Server) signalRoute(action models.Action) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id, err := pathID(c)
@@ -44,6 +46,8 @@ func (s *Server) signalRoute(action models.Action) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		ctx := c.Request().Context()
+		who := caller(c)
 		req := workflows.Request{Action: action}
 		if action == models.Complete {
 			var cr completionRequest
@@ -51,11 +55,17 @@ func (s *Server) signalRoute(action models.Action) echo.HandlerFunc {
 				return err
 			}
 			if cr.Consumer != "" {
-				if err := checkConsumer(cr.Consumer); err != nil {
+				if err := models.CheckConsumer(cr.Consumer); err != nil {
 					return invalid("%v", err)
 				}
 			}
-			req.Consumer = cr.Consumer
+			m, err := s.owner(ctx, id, who)
+			if err != nil {
+				return err
+			}
+			if req.Consumer, err = who.Complete(m, cr.Consumer); err != nil {
+				return err
+			}
 		} else {
 			var dr decisionRequest
 			if err := decodeStrict(body, &dr, true); err != nil {
@@ -64,9 +74,18 @@ func (s *Server) signalRoute(action models.Action) echo.HandlerFunc {
 			if utf8.RuneCountInString(dr.Reason) > maxReasonLen {
 				return invalid("reason is longer than %d characters", maxReasonLen)
 			}
-			req.By, req.Reason = caller(c), dr.Reason
+			if action != models.Redrive { // re-drive is an admin's route
+				m, err := s.owner(ctx, id, who)
+				if err != nil {
+					return err
+				}
+				if err := who.Decide(m); err != nil {
+					return err
+				}
+			}
+			req.By, req.Reason = who.Name, dr.Reason
 		}
-		a, err := s.ask(c.Request().Context(), id, req)
+		a, err := s.ask(ctx, id, req)
 		if err != nil {
 			return err
 		}
@@ -111,7 +130,7 @@ func messageError(id string, err error) error {
 func pathID(c echo.Context) (string, error) {
 	raw := c.Param("id")
 	id, err := url.PathUnescape(raw)
-	if err != nil || checkID(id) != nil {
+	if err != nil || models.CheckID(id) != nil {
 		return "", notFound(clip(raw))
 	}
 	return id, nil

@@ -18,8 +18,9 @@ import (
 // with their types. They must exist on the namespace before a workflow runs.
 func SearchAttributes() map[string]enumspb.IndexedValueType {
 	return map[string]enumspb.IndexedValueType{
-		workflows.SearchAttrStatus.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		workflows.SearchAttrTopic.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		workflows.SearchAttrStatus.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		workflows.SearchAttrTopic.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		workflows.SearchAttrProducer.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	}
 }
 

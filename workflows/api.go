@@ -81,12 +81,15 @@ type decisionMemo struct {
 	Consumers []string `json:"consumers"`
 }
 
-// Search attributes upserted at every transition, so the Temporal Web UI can list
-// e.g. CourierStatus = "DEAD". Both are Keyword attributes registered on the
-// namespace before the first workflow starts.
+// Search attributes, so the Temporal Web UI can list e.g. CourierStatus =
+// "DEAD" or CourierProducer = "orders". Status and topic are upserted at
+// every transition; the producer is set once, at start, for messages that
+// name one. All are Keyword attributes registered on the namespace before the
+// first workflow starts.
 var (
-	SearchAttrStatus = temporal.NewSearchAttributeKeyKeyword("CourierStatus")
-	SearchAttrTopic  = temporal.NewSearchAttributeKeyKeyword("CourierTopic")
+	SearchAttrStatus   = temporal.NewSearchAttributeKeyKeyword("CourierStatus")
+	SearchAttrTopic    = temporal.NewSearchAttributeKeyKeyword("CourierTopic")
+	SearchAttrProducer = temporal.NewSearchAttributeKeyKeyword("CourierProducer")
 )
 
 // Message is what the producer prepared: immutable for the message's life.

@@ -96,16 +96,20 @@ func (c *Client) Start(ctx context.Context, in Input, fingerprint string) (Start
 	in.Version = CurrentVersion
 	status := in.FirstStatus(time.Now())
 	id := in.Message.ID
+	attrs := []temporal.SearchAttributeUpdate{
+		SearchAttrStatus.ValueSet(string(status)),
+		SearchAttrTopic.ValueSet(in.Message.Topic),
+	}
+	if in.Message.Producer != "" {
+		attrs = append(attrs, SearchAttrProducer.ValueSet(in.Message.Producer))
+	}
 	_, err := c.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                                       WorkflowID(id),
 		TaskQueue:                                c.taskQueue,
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			SearchAttrStatus.ValueSet(string(status)),
-			SearchAttrTopic.ValueSet(in.Message.Topic),
-		),
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(attrs...),
 		Memo: map[string]any{
 			memoFingerprint: fingerprint,
 			memoDecision:    decisionMemo{Consumers: append([]string{}, in.Message.Consumers...)},
@@ -331,6 +335,41 @@ func (c *Client) Current(ctx context.Context, id string) (st State, live bool, e
 	return State{MessageID: id, Topic: d.topic, Status: d.status, CreatedAt: d.started}, false, nil
 }
 
+// Owner is who a message belongs to: fixed when it is prepared, so a
+// decision taken on it cannot be outdated by the time it is acted on.
+type Owner struct {
+	// Producer is empty for a message prepared without a producer name.
+	Producer  string
+	Topic     string
+	Consumers []string
+}
+
+// Owner returns who message id belongs to, from its workflow's description
+// (no worker needed), or from its mirror row when the description cannot
+// tell (a workflow past retention, or started before the producer search
+// attribute).
+func (c *Client) Owner(ctx context.Context, id string) (Owner, error) {
+	d, err := c.describe(ctx, id)
+	if err != nil && !errors.Is(err, models.ErrNotFound) {
+		return Owner{}, err
+	}
+	if err == nil && d.producer != "" && d.consumersKnown {
+		return Owner{Producer: d.producer, Topic: d.topic, Consumers: d.consumers}, nil
+	}
+	row, rerr := c.rows.Get(ctx, id)
+	switch {
+	case rerr == nil:
+		return Owner{Producer: row.Producer, Topic: row.Topic, Consumers: row.Consumers}, nil
+	case !errors.Is(rerr, models.ErrNotFound):
+		return Owner{}, &UnavailableError{Dependency: "the message mirror", Err: rerr}
+	case err != nil:
+		return Owner{}, err
+	}
+	// The mirror has not caught up with a just-started workflow, whose
+	// description then has all there is.
+	return Owner{Producer: d.producer, Topic: d.topic, Consumers: d.consumers}, nil
+}
+
 // CheckHealth reports whether the Temporal frontend answers.
 func (c *Client) CheckHealth(ctx context.Context) error {
 	_, err := c.temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
@@ -339,10 +378,13 @@ func (c *Client) CheckHealth(ctx context.Context) error {
 
 // described is what a workflow's description tells about its message.
 type described struct {
-	status  models.Status
-	topic   string
-	started time.Time
-	closed  bool
+	status models.Status
+	topic  string
+	// producer is empty for a message that names none, and for workflows
+	// started before the producer search attribute.
+	producer string
+	started  time.Time
+	closed   bool
 	// consumers are the named consumers from the memo; consumersKnown is
 	// false for workflows started without that memo field.
 	consumers      []string
@@ -377,7 +419,14 @@ func describedFrom(id string, resp *workflowservice.DescribeWorkflowExecutionRes
 			Err: errors.New("workflow has no readable status search attribute")}
 	}
 	if p := fields[SearchAttrTopic.GetName()]; p != nil {
-		_ = dc.FromPayload(p, &d.topic) // the topic is informative only
+		if err := dc.FromPayload(p, &d.topic); err != nil {
+			return described{}, fmt.Errorf("read the topic of message %s: %w", id, err)
+		}
+	}
+	if p := fields[SearchAttrProducer.GetName()]; p != nil {
+		if err := dc.FromPayload(p, &d.producer); err != nil {
+			return described{}, fmt.Errorf("read the producer of message %s: %w", id, err)
+		}
 	}
 	d.started = info.GetStartTime().AsTime()
 	d.closed = info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING

@@ -67,5 +67,10 @@ func searchAttributesPending(err error) bool {
 	if !strings.Contains(msg, "has no mapping defined for search attribute") && !strings.Contains(msg, "is not defined") {
 		return false
 	}
-	return strings.Contains(msg, SearchAttrStatus.GetName()) || strings.Contains(msg, SearchAttrTopic.GetName())
+	for _, sa := range []string{SearchAttrStatus.GetName(), SearchAttrTopic.GetName(), SearchAttrProducer.GetName()} {
+		if strings.Contains(msg, sa) {
+			return true
+		}
+	}
+	return false
 }

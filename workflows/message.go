@@ -244,6 +244,7 @@ func (r *messageRun) publish(ctx workflow.Context) {
 		Key:       r.msg.Key,
 		Payload:   r.msg.Payload,
 		Headers:   r.msg.Headers,
+		Producer:  r.msg.Producer,
 		Attempt:   r.st.SendCount,
 	}
 	retry := &temporal.RetryPolicy{

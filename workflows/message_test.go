@@ -231,7 +231,7 @@ func TestConfirmPublishComplete(t *testing.T) {
 	p := b.acts.publishes[0]
 	require.Equal(t, activities.PublishInput{
 		MessageID: "order-42", Topic: "orders", Key: "customer-7",
-		Payload: []byte(`{"order":42}`), Headers: map[string]string{"trace": "abc"}, Attempt: 1,
+		Payload: []byte(`{"order":42}`), Headers: map[string]string{"trace": "abc"}, Producer: "orders-svc", Attempt: 1,
 	}, p)
 	require.Equal(t, []models.Status{
 		models.StatusWaitingConfirm, models.StatusSending, models.StatusDelivered, models.StatusCompleted,

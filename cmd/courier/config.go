@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/courier-mq/courier/access"
 	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/app"
 	"github.com/courier-mq/courier/gateway"
@@ -134,7 +135,7 @@ func (c *Config) register(fs *flag.FlagSet, cmd string) {
 			addr, allow = "127.0.0.1:8080", "loopback"
 		}
 		str(&c.HTTPAddr, "http-addr", addr, "gateway listen address")
-		str(&c.APIKeys, "api-keys", "", "API keys: key:name:role[+role],... with roles producer, consumer, admin; empty runs the gateway open")
+		str(&c.APIKeys, "api-keys", "", "API keys: sha256:<hex>:name:roles[:topics],... (see courier apikey); roles producer, consumer, admin joined by +; topics names, prefix.* or * joined by +, required for producers and consumers; empty runs the gateway open")
 		str(&c.CheckURLAllowHosts, "check-url-allow-hosts", allow, "hosts a check_url may name: host, *.suffix or loopback, comma-separated")
 		integer(&c.MaxPayloadBytes, "max-payload-bytes", gateway.DefaultMaxPayloadBytes, "largest message payload accepted")
 		dur(&c.CheckDelay, "check-delay", defaults.CheckDelay, "default wait before the first check-back")
@@ -242,7 +243,7 @@ func (c *Config) policy() (workflows.Policy, error) {
 
 func (c *Config) gatewayConfig() (gateway.Config, error) {
 	var errs []error
-	keys, err := gateway.ParseAPIKeys(c.APIKeys)
+	keys, err := access.ParseKeys(c.APIKeys)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("api-keys: %w", err))
 	}

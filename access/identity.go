@@ -1,0 +1,248 @@
+package access
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"slices"
+)
+
+// Identity is who a request comes from.
+type Identity struct {
+	// Name is the identity's name, "anonymous" on an open gateway.
+	Name  string
+	roles []Role
+	topic topics
+}
+
+// Anonymous is every caller of a gateway without keys: an admin, so that a
+// development stack works as before. The gateway warns that it is open.
+var Anonymous = Identity{Name: "anonymous", roles: []Role{Admin}}
+
+// Is reports whether id has role r; an admin has every role.
+func (id Identity) Is(r Role) bool {
+	return slices.Contains(id.roles, Admin) || slices.Contains(id.roles, r)
+}
+
+// Roles are id's roles as configured.
+func (id Identity) Roles() []Role { return slices.Clone(id.roles) }
+
+// Keyring finds the identity of a presented key. It is safe for concurrent
+// use.
+type Keyring struct {
+	keys []ringKey
+}
+
+type ringKey struct {
+	digest [sha256.Size]byte
+	id     Identity
+}
+
+// NewKeyring checks keys (see Validate) and returns their keyring. Without
+// keys it is open: Find is never asked.
+func NewKeyring(keys []Key) (*Keyring, error) {
+	if err := Validate(keys); err != nil {
+		return nil, err
+	}
+	kr := &Keyring{}
+	for _, k := range keys {
+		d, _ := k.digest()
+		t, _ := parseTopics(k.Topics)
+		kr.keys = append(kr.keys, ringKey{digest: d, id: Identity{Name: k.Name, roles: slices.Clone(k.Roles), topic: t}})
+	}
+	return kr, nil
+}
+
+// Open reports whether no keys are configured.
+func (kr *Keyring) Open() bool { return len(kr.keys) == 0 }
+
+// Find returns the identity of the presented key: a *Refusal with
+// NoKey for an empty one and BadKey for one that is not configured. It
+// compares digests in constant time against every key, so the time taken
+// does not tell which matched.
+func (kr *Keyring) Find(presented string) (Identity, error) {
+	if presented == "" {
+		return Identity{}, &Refusal{Reason: NoKey, Message: "an API key is required: send Authorization: Bearer <key>"}
+	}
+	d := sha256.Sum256([]byte(presented))
+	found := -1
+	for i := range kr.keys {
+		if subtle.ConstantTimeCompare(d[:], kr.keys[i].digest[:]) == 1 {
+			found = i
+		}
+	}
+	if found < 0 {
+		return Identity{}, &Refusal{Reason: BadKey, Message: "the API key is not valid"}
+	}
+	return kr.keys[found].id, nil
+}
+
+// Reason is why a request was refused: the label of the gateway's refused
+// requests metric.
+type Reason string
+
+// The reasons.
+const (
+	// NoKey: a keyed gateway got no key (401).
+	NoKey Reason = "no_key"
+	// BadKey: the key is not one of the configured ones (401).
+	BadKey Reason = "bad_key"
+	// NoRole: the key's roles do not include the route's (403).
+	NoRole Reason = "role"
+	// NoTopic: the message's topic is not among the key's topics (403).
+	NoTopic Reason = "topic"
+	// NotOwner: the message belongs to another producer, or names its
+	// consumers and this key is not one of them (403).
+	NotOwner Reason = "owner"
+	// OtherName: the request names a producer or consumer other than the
+	// key's own identity (403).
+	OtherName Reason = "identity"
+)
+
+// Refusal is a request access refuses.
+type Refusal struct {
+	Reason  Reason
+	Message string
+}
+
+func (r *Refusal) Error() string { return r.Message }
+
+// Unauthenticated reports whether the refusal is for a missing or unknown
+// key (401) rather than for what a known key asked (403).
+func (r *Refusal) Unauthenticated() bool { return r.Reason == NoKey || r.Reason == BadKey }
+
+func refuse(reason Reason, format string, args ...any) *Refusal {
+	return &Refusal{Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// Require refuses id unless it has one of roles (or is an admin).
+func (id Identity) Require(roles ...Role) error {
+	if slices.ContainsFunc(roles, id.Is) {
+		return nil
+	}
+	names := make([]string, 0, len(roles)+1)
+	for _, r := range roles {
+		names = append(names, string(r))
+	}
+	if !slices.Contains(roles, Admin) {
+		names = append(names, string(Admin))
+	}
+	return refuse(NoRole, "API key %q may not do this: it needs role %s", id.Name, joinOr(names))
+}
+
+func joinOr(names []string) string {
+	s := names[0]
+	for _, n := range names[1:] {
+		s += " or " + n
+	}
+	return s
+}
+
+// Message is what the rules need to know of a message: who prepared it, its
+// topic and the consumers it names. All three are fixed when it is prepared.
+type Message struct {
+	// Producer is empty for a message prepared on an open gateway, or
+	// before producers were identities, without a producer name.
+	Producer  string
+	Topic     string
+	Consumers []string
+}
+
+// Produce decides a prepare or send to topic whose body names producer
+// claimed (or nothing), and returns the producer name the message records:
+// the key's own name. A producer key may use only its topics and its own
+// name; an admin may name any producer, or none.
+func (id Identity) Produce(topic, claimed string) (string, error) {
+	if err := id.Require(Producer); err != nil {
+		return "", err
+	}
+	if id.Is(Admin) {
+		return claimed, nil
+	}
+	if claimed != "" && claimed != id.Name {
+		return "", refuse(OtherName, "API key %q produces as %q: the body may not name producer %.64q", id.Name, id.Name, claimed)
+	}
+	if !id.topic.allow(topic) {
+		return "", refuse(NoTopic, "API key %q may not produce to topic %.64q", id.Name, topic)
+	}
+	return id.Name, nil
+}
+
+// Decide decides a confirm or cancel of m: only by its producer, or an
+// admin. A message without a producer (prepared before producers were
+// identities) may be decided by any producer granted its topic.
+func (id Identity) Decide(m Message) error {
+	if err := id.Require(Producer); err != nil {
+		return err
+	}
+	if id.Is(Admin) || m.Producer == id.Name {
+		return nil
+	}
+	if m.Producer == "" && id.topic.allow(m.Topic) {
+		return nil
+	}
+	return refuse(NotOwner, "API key %q may not decide this message: it was prepared by another producer", id.Name)
+}
+
+// Complete decides a complete of m whose body names consumer claimed (or
+// nothing), and returns the consumer name the completion records: the
+// key's own name. A consumer key completes only messages of its topics, and
+// of those that name their consumers, only the ones naming it; an admin may
+// complete as any consumer.
+func (id Identity) Complete(m Message, claimed string) (string, error) {
+	if err := id.Require(Consumer); err != nil {
+		return "", err
+	}
+	if id.Is(Admin) {
+		return claimed, nil
+	}
+	if claimed != "" && claimed != id.Name {
+		return "", refuse(OtherName, "API key %q completes as %q: the body may not name consumer %.64q", id.Name, id.Name, claimed)
+	}
+	return id.Name, id.consumes(m)
+}
+
+// consumes refuses a consumer key m is not for.
+func (id Identity) consumes(m Message) error {
+	if !id.topic.allow(m.Topic) {
+		return refuse(NoTopic, "API key %q may not consume topic %.64q", id.Name, m.Topic)
+	}
+	if len(m.Consumers) > 0 && !slices.Contains(m.Consumers, id.Name) {
+		return refuse(NotOwner, "API key %q is not one of the consumers this message names", id.Name)
+	}
+	return nil
+}
+
+// Read decides a read of one message: an admin reads every message, a
+// producer its own, a consumer those it may complete.
+func (id Identity) Read(m Message) error {
+	if id.Is(Admin) {
+		return nil
+	}
+	if id.Is(Producer) && m.Producer == id.Name {
+		return nil
+	}
+	if id.Is(Consumer) && id.consumes(m) == nil {
+		return nil
+	}
+	if err := id.Require(Producer, Consumer); err != nil {
+		return err
+	}
+	return refuse(NotOwner, "API key %q may not read this message: it is another producer's, and not for this consumer", id.Name)
+}
+
+// ListAs decides a listing filtered by producer (empty for every producer)
+// and returns the producer filter to apply: an admin lists every producer's
+// messages, a producer only its own.
+func (id Identity) ListAs(producer string) (string, error) {
+	if id.Is(Admin) {
+		return producer, nil
+	}
+	if err := id.Require(Producer); err != nil {
+		return "", err
+	}
+	if producer != "" && producer != id.Name {
+		return "", refuse(OtherName, "API key %q lists only its own messages: leave producer out or give %q", id.Name, id.Name)
+	}
+	return id.Name, nil
+}
