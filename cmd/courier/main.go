@@ -28,6 +28,7 @@ Commands:
   migrate      apply the mirror database's schema migrations
   healthcheck  exit 0 when the gateway at --http-addr is ready
   bench        measure a running Courier against a bare-workflow baseline
+  apikey       make an API key and its hashed COURIER_API_KEYS entry, or hash a key
   version      print the version
 
 Every flag can also be set with a COURIER_* environment variable; run
@@ -50,6 +51,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	cmd := args[0]
+	if cmd == "apikey" {
+		return runAPIKey(args[1:], os.Stdin, stdout, stderr)
+	}
 	switch cmd {
 	case "dev", "gateway", "worker", "all", "migrate", "healthcheck", "version", "bench":
 	default:
