@@ -20,12 +20,14 @@ const retryBudget = 3 * time.Minute
 // with the same body, which the gateway's idempotency makes safe.
 type Client struct {
 	base string
+	key  string
 	http *http.Client
 }
 
-// NewClient returns a client of the gateway at base (http://host:port).
-func NewClient(base string) *Client {
-	return &Client{base: base, http: &http.Client{Timeout: 15 * time.Second}}
+// NewClient returns a client of the gateway at base (http://host:port) that
+// sends API key key.
+func NewClient(base, key string) *Client {
+	return &Client{base: base, key: key, http: &http.Client{Timeout: 15 * time.Second}}
 }
 
 // Prepare sends a prepare (direct false) or direct send (true) request.
@@ -127,6 +129,7 @@ func (c *Client) post(ctx context.Context, path string, body []byte) (int, []byt
 		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+c.key)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, nil, err

@@ -60,7 +60,7 @@ func NewDevStack(t *testing.T, bin string, policy workflows.Policy) *Stack {
 		"--worker-stop-timeout", "1s",
 		"--log-level", "warn",
 	}, policyFlags(policy)...)
-	s.Worker = NewProcess("courier dev", bin, args, nil, filepath.Join(dir, "dev.log"))
+	s.Worker = NewProcess("courier dev", bin, args, map[string]string{"COURIER_API_KEYS": apiKeysEnv()}, filepath.Join(dir, "dev.log"))
 	require.NoError(t, s.Worker.Start())
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -68,7 +68,7 @@ func NewDevStack(t *testing.T, bin string, policy workflows.Policy) *Stack {
 		}
 		_ = s.Worker.Stop()
 	})
-	s.Gateway = NewClient("http://" + httpAddr)
+	s.useGateway("http://" + httpAddr)
 	require.NoError(t, s.Gateway.Ready(ctx, devReadyTimeout), "courier dev did not become ready")
 
 	var err error

@@ -228,7 +228,7 @@ func operator(ctx context.Context, s *Stack, msgs []Message) <-chan operatorResu
 				default:
 					continue
 				}
-				if _, err := s.Gateway.Signal(ctx, id, signal); err != nil {
+				if _, err := s.Operator.Signal(ctx, id, signal); err != nil {
 					if ctx.Err() == nil {
 						res.err = fmt.Errorf("operator %s %s: %w", signal, id, err)
 					}
@@ -254,7 +254,7 @@ type operatorResult struct {
 func mirrorRows(ctx context.Context, s *Stack) (map[string]models.Message, error) {
 	var rows []models.Message
 	err := s.Store.DB().WithContext(ctx).
-		Select("id", "status", "send_count", "check_count").
+		Select("id", "producer", "status", "send_count", "check_count").
 		Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("read mirror: %w", err)
@@ -377,6 +377,9 @@ func checkInvariants(t *testing.T, s *Stack, byID map[string]Message) topicRepor
 			row := rows[id]
 			if wf.Status != m.Expected() {
 				violate("%s (%s): workflow is %s, want %s", id, m.Kind, wf.Status, m.Expected())
+			}
+			if row.Producer != ProducerName {
+				violate("%s: mirror names producer %q, want the key's identity %q", id, row.Producer, ProducerName)
 			}
 			if row.Status != wf.Status || row.SendCount != wf.SendCount || row.CheckCount != wf.CheckCount {
 				violate("%s: mirror says %s/%d sends/%d checks, workflow says %s/%d/%d",

@@ -77,8 +77,12 @@ type Stack struct {
 	Checks *Proxy
 	// Producer is the check-back endpoint itself.
 	Producer *Producer
-	// Gateway calls the gateway over HTTP.
+	// Gateway calls the gateway over HTTP as the producer.
 	Gateway *Client
+	// Operator calls the gateway as an admin.
+	Operator *Client
+	// base is the gateway's URL.
+	base string
 	// Worker is the `courier worker` process, or `courier dev` from NewDevStack,
 	// where the worker runs inside it.
 	Worker *Process
@@ -138,13 +142,14 @@ func NewStack(t *testing.T, bin string, policy workflows.Policy) *Stack {
 	// The gateway, in this process, over real HTTP.
 	parts := app.Parts{Temporal: s.Client, Store: s.Store, Logger: quiet, Registry: prometheus.NewRegistry()}
 	gw, err := parts.Gateway(gateway.Config{
+		APIKeys:            apiKeys(),
 		CheckURLAllowHosts: []string{gateway.AllowLoopback},
 		DefaultPolicy:      policy,
 	}, "")
 	require.NoError(t, err)
 	api := httptest.NewServer(gw.Handler())
 	t.Cleanup(api.Close)
-	s.Gateway = NewClient(api.URL)
+	s.useGateway(api.URL)
 
 	// The worker, as its own process.
 	s.Worker = NewProcess("worker", bin, []string{"worker"}, map[string]string{
@@ -182,11 +187,19 @@ func (s *Stack) startProducer(t *testing.T, policy workflows.Policy) {
 	t.Cleanup(func() { _ = s.Checks.Close() })
 }
 
+// useGateway points the producer's and the operator's clients at the
+// gateway at base.
+func (s *Stack) useGateway(base string) {
+	s.base = base
+	s.Gateway = NewClient(base, producerKey)
+	s.Operator = NewClient(base, operatorKey)
+}
+
 // startDownstream starts the consumer service on the broker at addr until ctx
-// ends; it completes through s.Gateway.
+// ends; it completes through the gateway with the consumer's key.
 func (s *Stack) startDownstream(ctx context.Context, t *testing.T, addr string) {
 	t.Helper()
-	s.Downstream = NewDownstream(ctx, s.Gateway)
+	s.Downstream = NewDownstream(ctx, NewClient(s.base, consumerKey))
 	require.NoError(t, s.Downstream.Consume(ctx, addr, Topic))
 }
 
