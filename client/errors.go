@@ -15,7 +15,10 @@ var (
 	ErrPayloadTooLarge = errors.New("courier: payload too large")
 	// ErrUnauthorized: no API key, or one the gateway does not know.
 	ErrUnauthorized = errors.New("courier: unauthorized")
-	// ErrForbidden: the key's roles do not allow the route.
+	// ErrForbidden: the key may not do this: the route needs another role,
+	// the topic is not among the key's topics, the message is another
+	// producer's (or names other consumers), or the request names another
+	// producer or consumer than the key's own identity.
 	ErrForbidden = errors.New("courier: forbidden")
 	// ErrNotFound: no message has the id.
 	ErrNotFound = errors.New("courier: not found")

@@ -56,7 +56,9 @@ type Config struct {
 	// Topics are read.
 	Topics []string
 	// Name is the consumer group and the consumer's name in its completes
-	// (a message naming its consumers must name this one).
+	// (a message naming its consumers must name this one). With API keys it
+	// must be the consumer key's name: Courier refuses a complete in
+	// another's name.
 	Name string
 	// Courier receives the completes. Required.
 	Courier Completer
@@ -256,10 +258,14 @@ func (c *Consumer) handle(ctx context.Context, rec *sarama.ConsumerMessage, hand
 		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
 		}
 	}
-	if _, err := c.cfg.Courier.Complete(context.WithoutCancel(ctx), msg.ID, c.cfg.Name); err != nil && !errors.Is(err, client.ErrConflict) {
-		log.Warn("courier consumer: complete failed; the next resend completes it", "error", err)
-	} else if err != nil {
+	_, err := c.cfg.Courier.Complete(context.WithoutCancel(ctx), msg.ID, c.cfg.Name)
+	switch {
+	case err == nil:
+	case errors.Is(err, client.ErrConflict), errors.Is(err, client.ErrForbidden), errors.Is(err, client.ErrUnauthorized):
+		// No resend changes these: the message's state, or the key.
 		log.Error("courier consumer: complete refused", "error", err)
+	default:
+		log.Warn("courier consumer: complete failed; the next resend completes it", "error", err)
 	}
 	return true
 }

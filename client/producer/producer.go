@@ -25,7 +25,9 @@ type Config struct {
 	// CheckURL is where Courier reaches CheckHandler, e.g.
 	// http://payments.internal:8080/courier/check. Required.
 	CheckURL string
-	// Producer names the service in its messages (optional).
+	// Producer names the service in its messages (optional). With API keys
+	// the key's name is the producer: leave it empty or give that name;
+	// Courier refuses another.
 	Producer string
 	// Dialect is the database's SQL; empty detects it from the driver.
 	Dialect dialect.Dialect
