@@ -72,10 +72,10 @@ func TestPaymentToAccounting(t *testing.T) {
 		// make a message whose complete was lost DEAD.
 		"--resend-intervals", "3s,3s,3s,5s,10s,20s,30s,60s,60s,60s",
 		"--worker-stop-timeout", "1s", "--log-level", "warn",
-	}, nil, filepath.Join(dir, "courier.log"))
+	}, map[string]string{"COURIER_API_KEYS": apiKeys}, filepath.Join(dir, "courier.log"))
 	require.NoError(t, dev.Start())
 	t.Cleanup(func() { _ = dev.Stop() })
-	require.NoError(t, chaos.NewClient(gateway).Ready(ctx, 2*time.Minute), "courier dev log:\n%s", dev.LogTail(4<<10))
+	require.NoError(t, chaos.NewClient(gateway, adminKey).Ready(ctx, 2*time.Minute), "courier dev log:\n%s", dev.LogTail(4<<10))
 
 	// The payment service reaches Courier through a proxy that kills it at
 	// the worst moments.
@@ -86,13 +86,13 @@ func TestPaymentToAccounting(t *testing.T) {
 	proxy := httptest.NewServer(k.proxy(t, gateway))
 	t.Cleanup(proxy.Close)
 	*payment = *chaos.NewProcess("payment", filepath.Join(dir, "payment"),
-		[]string{"-addr", paymentAddr, "-db", paymentDB, "-courier", proxy.URL}, nil, filepath.Join(dir, "payment.log"))
+		[]string{"-addr", paymentAddr, "-db", paymentDB, "-courier", proxy.URL}, map[string]string{"COURIER_API_KEY": paymentKey}, filepath.Join(dir, "payment.log"))
 	require.NoError(t, payment.Start())
 	t.Cleanup(func() { k.stop(); _ = payment.Stop() })
 
 	accountingDB := filepath.Join(dir, "accounting.db")
 	accounting := chaos.NewProcess("accounting", filepath.Join(dir, "accounting"),
-		[]string{"-db", accountingDB, "-courier", gateway, "-kafka", kafka}, nil, filepath.Join(dir, "accounting.log"))
+		[]string{"-db", accountingDB, "-courier", gateway, "-kafka", kafka}, map[string]string{"COURIER_API_KEY": accountingKey}, filepath.Join(dir, "accounting.log"))
 	require.NoError(t, accounting.Start())
 	t.Cleanup(func() { _ = accounting.Stop() })
 	defer func() {
@@ -311,6 +311,7 @@ func settle(ctx context.Context, t *testing.T, gateway string) settled {
 			u += "&cursor=" + url.QueryEscape(cursor)
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		req.Header.Set("Authorization", "Bearer "+adminKey)
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		var page struct {
@@ -369,6 +370,16 @@ func ids(t *testing.T, path, query string) map[string]bool {
 	require.NoError(t, rows.Err())
 	return out
 }
+
+// The example services run with keys, as in production: payment may only
+// produce to payments and accounting only consume it; the test reads as an
+// admin.
+const (
+	paymentKey    = "e2e-payment-key-0123456789"
+	accountingKey = "e2e-accounting-key-0123456789"
+	adminKey      = "e2e-admin-key-0123456789"
+	apiKeys       = paymentKey + ":payment:producer:payments," + accountingKey + ":accounting:consumer:payments," + adminKey + ":ops:admin"
+)
 
 func freePorts(t *testing.T, n int) []int {
 	ports := make([]int, n)
