@@ -19,6 +19,8 @@ type Filter struct {
 	Status   models.Status
 	Topic    string
 	Producer string
+	// IDPrefix keeps the messages whose id starts with it.
+	IDPrefix string
 	// CreatedFrom and CreatedTo bound created_at to [CreatedFrom, CreatedTo).
 	CreatedFrom time.Time
 	CreatedTo   time.Time
@@ -57,6 +59,13 @@ func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
 	}
 	if f.Producer != "" {
 		q = q.Where("producer = ?", f.Producer)
+	}
+	if f.IDPrefix != "" {
+		// A range on the primary key rather than LIKE: SQLite's LIKE ignores
+		// ASCII case and MySQL's binary collation does not. Ids are ASCII, so
+		// the prefix's last byte plus one bounds every id that starts with it.
+		p := f.IDPrefix
+		q = q.Where("id >= ? AND id < ?", p, p[:len(p)-1]+string(rune(p[len(p)-1]+1)))
 	}
 	if !f.CreatedFrom.IsZero() {
 		q = q.Where("created_at >= ?", ceilMillis(f.CreatedFrom))

@@ -101,6 +101,24 @@ func TestListFilters(t *testing.T) {
 	})
 }
 
+func TestListIDPrefix(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		t0 := epoch()
+		for i, r := range []struct{ id, status string }{{"ord-1", "WAITING_CONFIRM"}, {"ord-2", "DEAD"}, {"ORD-3", "DEAD"}, {"orc", "DEAD"}, {"ord", "DEAD"}, {"ore", "DEAD"}} {
+			m := newMessage(r.id, t0.Add(time.Duration(i)*time.Second))
+			m.Status = models.Status(r.status)
+			_, err := s.Insert(t.Context(), m)
+			require.NoError(t, err)
+		}
+		// Byte for byte on both backends: SQLite's LIKE would also match
+		// ORD-3.
+		require.Equal(t, []string{"ord", "ord-2", "ord-1"}, listIDs(t, s, store.Filter{IDPrefix: "ord"}))
+		require.Equal(t, []string{"ord-2"}, listIDs(t, s, store.Filter{IDPrefix: "ord-", Status: models.StatusDead}))
+		require.Equal(t, []string{}, listIDs(t, s, store.Filter{IDPrefix: "x"}))
+	})
+}
+
 func TestListPaginationVisitsEveryRowOnce(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {

@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // The tables the migrations create. messagesTable is named in every query
@@ -12,6 +15,7 @@ import (
 // storage method and a caller.s naming strategy cannot move it.
 const (
 	messagesTable   = "messages"
+	auditTable      = "audit_log"
 	migrationsTable = "courier_schema_migrations"
 )
 
@@ -87,6 +91,40 @@ var migrations = []migration{{
 		`CREATE INDEX IF NOT EXISTS idx_messages_producer_created ON messages (producer, created_at, id)`,
 		`CREATE INDEX IF NOT EXISTS idx_messages_created ON messages (created_at, id)`,
 	},
+}, {
+	version: 2,
+	name:    "create audit_log, index publish and completion times",
+	// The console's overview counts the last hour's publishes and
+	// completions; the audit log keeps every operator action.
+	mysql: []string{`CREATE TABLE IF NOT EXISTS audit_log (
+	id       BIGINT        NOT NULL AUTO_INCREMENT,
+	at       DATETIME(3)   NOT NULL,
+	` + "`by`" + `     VARCHAR(64)   NOT NULL,
+	action   VARCHAR(32)   NOT NULL,
+	topic    VARCHAR(249)  NOT NULL DEFAULT '',
+	reason   VARCHAR(1024) NOT NULL DEFAULT '',
+	outcomes MEDIUMTEXT    NULL,
+	PRIMARY KEY (id),
+	KEY idx_audit_at (at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+		// MySQL 8 has no CREATE INDEX IF NOT EXISTS: a re-run after an
+		// interruption gets "duplicate key name", which migrate takes as done.
+		`ALTER TABLE messages ADD INDEX idx_messages_published (published_at)`,
+		`ALTER TABLE messages ADD INDEX idx_messages_completed (completed_at)`,
+	},
+	sqlite: []string{`CREATE TABLE IF NOT EXISTS audit_log (
+	id       INTEGER  NOT NULL PRIMARY KEY AUTOINCREMENT,
+	at       DATETIME NOT NULL,
+	` + "`by`" + `     TEXT     NOT NULL CHECK (length(` + "`by`" + `) <= 64),
+	action   TEXT     NOT NULL CHECK (length(action) <= 32),
+	topic    TEXT     NOT NULL DEFAULT '' CHECK (length(topic) <= 249),
+	reason   TEXT     NOT NULL DEFAULT '' CHECK (length(reason) <= 1024),
+	outcomes TEXT
+)`,
+		`CREATE INDEX IF NOT EXISTS idx_audit_at ON audit_log (at)`,
+		`CREATE INDEX IF NOT EXISTS idx_messages_published ON messages (published_at)`,
+		`CREATE INDEX IF NOT EXISTS idx_messages_completed ON messages (completed_at)`,
+	},
 }}
 
 // DDL of the migrations table itself, created before any step runs.
@@ -161,7 +199,7 @@ func (s *Store) migrate(ctx context.Context, conn *sql.Conn) error {
 			stmts = m.sqlite
 		}
 		for _, stmt := range stmts {
-			if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			if _, err := conn.ExecContext(ctx, stmt); err != nil && !indexExists(err) {
 				return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
 			}
 		}
@@ -173,6 +211,13 @@ func (s *Store) migrate(ctx context.Context, conn *sql.Conn) error {
 		}
 	}
 	return nil
+}
+
+// indexExists reports MySQL's "duplicate key name": an index that a step
+// interrupted after its ALTER TABLE had already added.
+func indexExists(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1061
 }
 
 // appliedVersions reads the versions recorded in the migrations table.

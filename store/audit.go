@@ -1,0 +1,38 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/courier-mq/courier/models"
+)
+
+// Audit appends e to the audit log and sets its ID. At defaults to now.
+func (s *Store) Audit(ctx context.Context, e *models.AuditEntry) error {
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	e.At = dbTime(e.At)
+	if err := s.db.WithContext(ctx).Table(auditTable).Create(e).Error; err != nil {
+		return fmt.Errorf("write audit entry: %w", err)
+	}
+	return nil
+}
+
+// AuditLog returns up to limit audit entries, newest first, with IDs below
+// before (0 for the newest).
+func (s *Store) AuditLog(ctx context.Context, limit int, before int64) ([]models.AuditEntry, error) {
+	q := s.db.WithContext(ctx).Table(auditTable)
+	if before > 0 {
+		q = q.Where("id < ?", before)
+	}
+	var entries []models.AuditEntry
+	if err := q.Order("id DESC").Limit(limit).Find(&entries).Error; err != nil {
+		return nil, fmt.Errorf("read audit log: %w", err)
+	}
+	for i := range entries {
+		entries[i].At = entries[i].At.UTC()
+	}
+	return entries, nil
+}
