@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/console"
 	"github.com/courier-mq/courier/workflows"
 )
 
@@ -47,6 +48,9 @@ type Config struct {
 	// for clock skew between the producer and Courier. Default
 	// DefaultDeliverAtTolerance.
 	DeliverAtTolerance time.Duration
+	// Console configures the operator console under /console/. Its
+	// FirstCheck defaults to DefaultPolicy's check delay.
+	Console console.Config
 	// DefaultPolicy is the server-wide timing. Its zero fields take
 	// workflows.DefaultPolicy's values; a message's own policy fields then
 	// override it, and the result is validated per message.
@@ -62,6 +66,10 @@ func (c *Config) SetDefaults() {
 		c.DeliverAtTolerance = DefaultDeliverAtTolerance
 	}
 	c.DefaultPolicy = workflows.DefaultPolicy().Override(c.DefaultPolicy)
+	if c.Console.FirstCheck == 0 {
+		c.Console.FirstCheck = c.DefaultPolicy.CheckDelay
+	}
+	c.Console.SetDefaults()
 }
 
 // Validate reports every problem with a defaulted c, one error each.
@@ -78,6 +86,9 @@ func (c Config) Validate() error {
 	}
 	if c.DeliverAtTolerance < 0 || c.DeliverAtTolerance > MaxDeliverAtTolerance {
 		errs = append(errs, fmt.Errorf("deliver_at tolerance must be between 0 and %s, got %s", MaxDeliverAtTolerance, c.DeliverAtTolerance))
+	}
+	if err := c.Console.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.DefaultPolicy.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("default policy: %w", err))

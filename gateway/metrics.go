@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -26,6 +27,9 @@ type metrics struct {
 // unmatchedRoute labels requests that matched no route, so that probing
 // random paths cannot grow the label set.
 const unmatchedRoute = "unmatched"
+
+// consoleRoute labels every request of the operator console.
+const consoleRoute = "/console"
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	if reg == nil {
@@ -83,9 +87,12 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		route := unmatchedRoute
 		method := c.Request().Method
-		if s.served(method, c.Path()) {
+		switch {
+		case s.served(method, c.Path()):
 			route = c.Path()
-		} else {
+		case strings.HasPrefix(c.Request().URL.Path, "/console"):
+			route = consoleRoute
+		default:
 			method = "other"
 		}
 		s.metrics.requests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/console"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/workflows"
@@ -46,6 +47,7 @@ type Server struct {
 	kafka    func(ctx context.Context) error
 	logger   *slog.Logger
 	metrics  *metrics
+	console  *console.Console
 	echo     *echo.Echo
 	routes   []Route
 }
@@ -99,6 +101,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.console, err = console.New(cfg.Console, console.Deps{Messages: deps.Messages, Store: deps.Store, Keys: keys, Logger: s.logger})
+	if err != nil {
+		return nil, fmt.Errorf("gateway config: %w", err)
+	}
 	if s.keys.Open() {
 		s.logger.Warn("gateway has no API keys: every /v1 route is open to anyone who can reach it")
 	}
@@ -146,6 +152,10 @@ func (s *Server) newEcho() *echo.Echo {
 	for _, r := range e.Routes() {
 		s.routes = append(s.routes, Route{Method: r.Method, Path: openAPIPath(r.Path)})
 	}
+	// The console's pages are not API routes: they are listed apart, and
+	// counted in the metrics under consoleRoute.
+	e.GET("/console", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, console.Prefix) })
+	e.Any(console.Prefix+"*", echo.WrapHandler(s.console))
 	return e
 }
 

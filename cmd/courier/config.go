@@ -13,6 +13,7 @@ import (
 	"github.com/courier-mq/courier/access"
 	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/app"
+	"github.com/courier-mq/courier/console"
 	"github.com/courier-mq/courier/gateway"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/worker"
@@ -36,6 +37,7 @@ type Config struct {
 
 	HTTPAddr           string
 	APIKeys            string
+	TemporalUIURL      string
 	CheckURLAllowHosts string
 	MaxPayloadBytes    int
 
@@ -136,6 +138,9 @@ func (c *Config) register(fs *flag.FlagSet, cmd string) {
 		}
 		str(&c.HTTPAddr, "http-addr", addr, "gateway listen address")
 		str(&c.APIKeys, "api-keys", "", "API keys: sha256:<hex>:name:roles[:topics],... (see courier apikey); roles producer, consumer, admin joined by +; topics names, prefix.* or * joined by +, required for producers and consumers; empty runs the gateway open")
+		if cmd != "dev" {
+			str(&c.TemporalUIURL, "temporal-ui-url", "", "the Temporal Web UI's URL, for the console's links to a message's workflow (dev links its own)")
+		}
 		str(&c.CheckURLAllowHosts, "check-url-allow-hosts", allow, "hosts a check_url may name: host, *.suffix or loopback, comma-separated")
 		integer(&c.MaxPayloadBytes, "max-payload-bytes", gateway.DefaultMaxPayloadBytes, "largest message payload accepted")
 		dur(&c.CheckDelay, "check-delay", defaults.CheckDelay, "default wait before the first check-back")
@@ -256,6 +261,7 @@ func (c *Config) gatewayConfig() (gateway.Config, error) {
 		CheckURLAllowHosts: splitList(c.CheckURLAllowHosts),
 		MaxPayloadBytes:    c.MaxPayloadBytes,
 		DefaultPolicy:      policy,
+		Console:            console.Config{TemporalUI: c.TemporalUIURL, Namespace: c.TemporalNamespace},
 	}
 	gc.SetDefaults()
 	if len(errs) == 0 {

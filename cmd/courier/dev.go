@@ -70,6 +70,7 @@ func runDev(ctx context.Context, cfg *Config, logger *slog.Logger, out io.Writer
 		}
 		stops = append(stops, ui.Stop)
 		uiURL = ui.URL()
+		cfg.TemporalUIURL = uiURL
 	}
 	cfg.KafkaBrokers = cfg.Dev.Kafka
 	if cfg.KafkaBrokers == "" {
@@ -108,6 +109,7 @@ func runDev(ctx context.Context, cfg *Config, logger *slog.Logger, out io.Writer
 
 	fmt.Fprintf(out, "Courier dev stack is running (data in %s)\n", dir)
 	fmt.Fprintf(out, "  gateway       http://%s\n", dialAddr(cfg.HTTPAddr))
+	fmt.Fprintf(out, "  console       http://%s/console/\n", dialAddr(cfg.HTTPAddr))
 	fmt.Fprintf(out, "  temporal      %s (namespace %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace)
 	if cfg.Dev.TemporalPostgres != "" {
 		fmt.Fprintf(out, "  temporal db   %s\n", redactURL(cfg.Dev.TemporalPostgres))

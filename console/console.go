@@ -1,0 +1,239 @@
+package console
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/store"
+	"github.com/courier-mq/courier/workflows"
+)
+
+// Config shapes the console.
+type Config struct {
+	// TemporalUI is the Temporal Web UI's base URL (e.g.
+	// http://127.0.0.1:8233), for links from a message to its workflow;
+	// empty shows no link.
+	TemporalUI string
+	// Namespace is the Temporal namespace of the message workflows.
+	// Default "default".
+	Namespace string
+	// FirstCheck is the server's wait before a message's first check-back:
+	// a WAITING_CONFIRM message older than it is called out. Default
+	// workflows.DefaultPolicy's.
+	FirstCheck time.Duration
+}
+
+// SetDefaults fills the zero fields of c.
+func (c *Config) SetDefaults() {
+	if c.Namespace == "" {
+		c.Namespace = "default"
+	}
+	if c.FirstCheck == 0 {
+		c.FirstCheck = workflows.DefaultPolicy().CheckDelay
+	}
+}
+
+// Validate reports a problem with c.
+func (c Config) Validate() error {
+	if c.TemporalUI == "" {
+		return nil
+	}
+	u, err := url.Parse(c.TemporalUI)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("console: Temporal UI URL %q is not an http(s) URL", c.TemporalUI)
+	}
+	return nil
+}
+
+// Deps are what the console reads and acts through.
+type Deps struct {
+	Messages *workflows.Client
+	Store    *store.Store
+	// Keys are the gateway's identities; an open keyring opens the console.
+	Keys   *access.Keyring
+	Logger *slog.Logger
+}
+
+// Console serves the console's pages. It is an http.Handler for the paths
+// under Prefix.
+type Console struct {
+	cfg      Config
+	messages *workflows.Client
+	store    *store.Store
+	keys     *access.Keyring
+	logger   *slog.Logger
+	pages    *template.Template
+	mux      *http.ServeMux
+}
+
+// Prefix is where the gateway mounts the console.
+const Prefix = "/console/"
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// New returns the console.
+func New(cfg Config, deps Deps) (*Console, error) {
+	if deps.Messages == nil || deps.Store == nil || deps.Keys == nil {
+		return nil, errors.New("console needs the workflows client, the message store and the keyring")
+	}
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.TemporalUI = strings.TrimSuffix(cfg.TemporalUI, "/")
+	pages, err := template.New("").Funcs(funcs).ParseFS(templateFiles, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("console templates: %w", err)
+	}
+	c := &Console{cfg: cfg, messages: deps.Messages, store: deps.Store, keys: deps.Keys, logger: deps.Logger, pages: pages}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	static, _ := fs.Sub(staticFiles, "static")
+	mux := http.NewServeMux()
+	mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /console/login", c.loginPage)
+	mux.HandleFunc("POST /console/login", c.login)
+	mux.HandleFunc("POST /console/logout", c.logout)
+	mux.Handle("GET /console/{$}", c.admin(c.overview))
+	mux.Handle("GET /console/messages", c.admin(c.list))
+	mux.Handle("GET /console/messages/{id}", c.admin(c.detail))
+	mux.Handle("POST /console/messages/{id}/{action}", c.admin(c.act))
+	mux.Handle("POST /console/redrive", c.admin(c.redriveTopic))
+	mux.Handle("GET /console/audit", c.admin(c.audit))
+	c.mux = mux
+	return c, nil
+}
+
+// ServeHTTP serves a console request with the console's security headers.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	r = ensureCSRF(w, r)
+	c.mux.ServeHTTP(w, r)
+}
+
+// handler is a console page with its caller's identity.
+type handler func(w http.ResponseWriter, r *http.Request, who access.Identity)
+
+// admin lets only an admin session through: a page request without one goes
+// to the sign-in page, a form post is refused. Every post must carry its
+// CSRF token.
+func (c *Console) admin(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		who, ok := c.who(r)
+		if !ok {
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/console/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			c.fail(w, r, http.StatusUnauthorized, "Sign in with an admin's API key first.")
+			return
+		}
+		if r.Method == http.MethodPost && !checkCSRF(r) {
+			c.fail(w, r, http.StatusForbidden, "The form's security token is missing or wrong: reload the page and try again.")
+			return
+		}
+		h(w, r, who)
+	})
+}
+
+// view is what every page template gets.
+type view struct {
+	Title string
+	// Who is the operator's name; Open is true when the console has no keys.
+	Who  string
+	Open bool
+	CSRF string
+	Data any
+}
+
+// render writes page with data, as who.
+func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, page, title string, data any) {
+	who, _ := c.who(r)
+	v := view{Title: title, Who: who.Name, Open: c.keys.Open(), CSRF: csrfToken(r), Data: data}
+	var b strings.Builder
+	if err := c.pages.ExecuteTemplate(&b, page, v); err != nil {
+		c.logger.Error("console: render", "page", page, "error", err)
+		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(b.String()))
+}
+
+// fail renders an error page.
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	c.render(w, r, status, "error.html", http.StatusText(status), msg)
+}
+
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	if c.keys.Open() {
+		http.Redirect(w, r, Prefix, http.StatusSeeOther)
+		return
+	}
+	c.render(w, r, http.StatusOK, "login.html", "Sign in", loginData{Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+type loginData struct {
+	Next  string
+	Error string
+}
+
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	if !checkCSRF(r) {
+		c.fail(w, r, http.StatusForbidden, "The form's security token is missing or wrong: reload the page and try again.")
+		return
+	}
+	next := safeNext(r.PostFormValue("next"))
+	if c.keys.Open() {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	id, err := c.signIn(w, r, strings.TrimSpace(r.PostFormValue("key")))
+	if err != nil {
+		msg := "This API key is not valid."
+		if errors.Is(err, errNotAdmin) {
+			msg = "This API key is not an admin's: the console is for operators."
+		}
+		c.render(w, r, http.StatusUnauthorized, "login.html", "Sign in", loginData{Next: next, Error: msg})
+		return
+	}
+	c.logger.Info("console sign-in", "by", id.Name)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
+	if !checkCSRF(r) {
+		c.fail(w, r, http.StatusForbidden, "The form's security token is missing or wrong: reload the page and try again.")
+		return
+	}
+	signOut(w, r)
+	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+}
+
+// safeNext keeps a post-sign-in redirect inside the console.
+func safeNext(next string) string {
+	if strings.HasPrefix(next, Prefix) && !strings.HasPrefix(next, "//") && !strings.ContainsAny(next, "\\\r\n") {
+		return next
+	}
+	return Prefix
+}
