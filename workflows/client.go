@@ -110,6 +110,8 @@ func (c *Client) Start(ctx context.Context, in Input, fingerprint string) (Start
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes:                    temporal.NewSearchAttributes(attrs...),
+		StaticSummary:                            staticSummary(in.Message),
+		StaticDetails:                            staticDetails(in),
 		Memo: map[string]any{
 			memoFingerprint: fingerprint,
 			memoDecision:    decisionMemo{Consumers: append([]string{}, in.Message.Consumers...)},

@@ -76,9 +76,11 @@ func (r *messageRun) sleep(ctx workflow.Context, d time.Duration) bool {
 	}
 	next := workflow.Now(ctx).Add(d)
 	r.st.NextAt = &next
+	r.showDetails(ctx)
 	defer func() { r.st.NextAt = nil }()
+	summary := r.waitSummary(next)
 	err, done := r.awaitFuture(ctx, ctx, func(c workflow.Context) workflow.Future {
-		return workflow.NewTimer(c, d)
+		return workflow.NewTimerWithOptions(c, d, workflow.TimerOptions{Summary: summary})
 	}, nil)
 	return done && err == nil && r.st.Status == status
 }
@@ -169,6 +171,7 @@ func (r *messageRun) complete(ctx workflow.Context, consumer string) {
 	if len(r.msg.Consumers) > 0 {
 		r.st.CompletedBy = append(r.st.CompletedBy, consumer)
 		if len(r.missingConsumers()) > 0 {
+			r.showDetails(ctx)
 			return
 		}
 	} else if consumer != "" {

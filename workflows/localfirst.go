@@ -9,10 +9,10 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// execute runs one mirror write or publish: with behaviour.localFirst, first
-// as a local activity, else as a regular one.
-func (r *messageRun) execute(ctx workflow.Context, timeout time.Duration, retry *temporal.RetryPolicy, activity any, in any) workflow.Future {
-	opts := workflow.ActivityOptions{StartToCloseTimeout: timeout, RetryPolicy: retry}
+// execute runs one mirror write or publish, shown in the Web UI as summary:
+// with behaviour.localFirst, first as a local activity, else as a regular one.
+func (r *messageRun) execute(ctx workflow.Context, summary string, timeout time.Duration, retry *temporal.RetryPolicy, activity any, in any) workflow.Future {
+	opts := workflow.ActivityOptions{StartToCloseTimeout: timeout, RetryPolicy: retry, Summary: summary}
 	if !r.does.localFirst {
 		return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activity, in)
 	}
@@ -38,6 +38,7 @@ func localFirst(ctx workflow.Context, opts workflow.ActivityOptions, fallback fu
 		ScheduleToCloseTimeout: localWindow,
 		StartToCloseTimeout:    min(opts.StartToCloseTimeout, localWindow),
 		RetryPolicy:            opts.RetryPolicy,
+		Summary:                opts.Summary,
 	})
 	local := workflow.ExecuteLocalActivity(lctx, activity, in)
 	f, set := workflow.NewFuture(ctx)

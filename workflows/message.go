@@ -175,6 +175,7 @@ func (r *messageRun) waitForDecision(ctx workflow.Context) {
 		// The check-back schedule is the retry policy: a failed call is an
 		// unanswered check, and the next one comes at its scheduled time.
 		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1},
+		Summary:     fmt.Sprintf("check-back %d of %d", in.Attempt, r.policy.CheckMaxAttempts),
 	})
 	var res activities.CheckResult
 	err, done := r.awaitFuture(ctx, actx, func(c workflow.Context) workflow.Future {
@@ -256,7 +257,7 @@ func (r *messageRun) publish(ctx workflow.Context) {
 	}
 	var res activities.PublishResult
 	err, done := r.awaitFuture(ctx, ctx, func(c workflow.Context) workflow.Future {
-		return r.execute(c, publishTimeout, retry, acts.Publish, in)
+		return r.execute(c, fmt.Sprintf("publish to %s, send %d", r.msg.Topic, in.Attempt), publishTimeout, retry, acts.Publish, in)
 	}, &res)
 	if !done {
 		return // completed by its consumers while the publish was in flight

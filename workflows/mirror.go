@@ -34,6 +34,7 @@ func (r *messageRun) transitionCreate(ctx workflow.Context, status models.Status
 	if create != nil {
 		create.Status = status
 	}
+	r.showDetails(ctx)
 	if passing && r.does.mirrorSkipsPassingSending && create == nil {
 		return
 	}
@@ -56,12 +57,12 @@ func (r *messageRun) writeMirror(ctx workflow.Context, create *models.Message) {
 	r.mirrored = r.st.Status
 	prev := r.lastMirror
 	if !r.does.orderedMirror || prev == nil || prev.IsReady() {
-		r.lastMirror = r.execute(ctx, mirrorTimeout, retry, acts.WriteMirror, in)
+		r.lastMirror = r.execute(ctx, "mirror: "+string(r.st.Status), mirrorTimeout, retry, acts.WriteMirror, in)
 	} else {
 		f, set := workflow.NewFuture(ctx)
 		workflow.Go(ctx, func(gctx workflow.Context) {
 			_ = prev.Get(gctx, nil) // its error is flushMirror's to report
-			set.Chain(r.execute(gctx, mirrorTimeout, retry, acts.WriteMirror, in))
+			set.Chain(r.execute(gctx, "mirror: "+string(in.Transition.Status), mirrorTimeout, retry, acts.WriteMirror, in))
 		})
 		r.lastMirror = f
 	}

@@ -1,0 +1,101 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/courier-mq/courier/models"
+)
+
+// What the Temporal Web UI shows of a message, so that a workflow reads as
+// the message's story: a summary and details fixed at start, current details
+// kept up to date, and a summary on every activity and timer. None of it is
+// a command argument that replay compares, so it may change between code
+// versions.
+
+// staticSummary is the one line the UI lists a message's workflow by.
+func staticSummary(msg Message) string {
+	s := "to " + msg.Topic
+	if msg.Key != "" {
+		s += ", key " + msg.Key
+	}
+	if msg.Producer != "" {
+		s += ", from " + msg.Producer
+	}
+	return s
+}
+
+// staticDetails describe what the message is and how it was started.
+func staticDetails(in Input) string {
+	m := in.Message
+	var b strings.Builder
+	b.WriteString(fmt.Sprintf("**Courier message** `%s`\n\n", m.ID))
+	b.WriteString(fmt.Sprintf("- topic: `%s`\n", m.Topic))
+	if m.Key != "" {
+		b.WriteString(fmt.Sprintf("- key: `%s`\n", m.Key))
+	}
+	if m.Producer != "" {
+		b.WriteString(fmt.Sprintf("- producer: `%s`\n", m.Producer))
+	}
+	if in.Confirmed {
+		b.WriteString("- sent directly (no check-back)\n")
+	} else {
+		b.WriteString(fmt.Sprintf("- check-back: `%s`, first after %s, at most %d\n", m.CheckURL, in.Policy.CheckDelay, in.Policy.CheckMaxAttempts))
+	}
+	if len(m.Consumers) > 0 {
+		b.WriteString(fmt.Sprintf("- completed by each of: %s\n", strings.Join(m.Consumers, ", ")))
+	}
+	if m.DeliverAt != nil {
+		b.WriteString(fmt.Sprintf("- deliver at %s\n", m.DeliverAt.UTC().Format(time.RFC3339)))
+	}
+	b.WriteString(fmt.Sprintf("- %d sends at most, then DEAD\n", len(in.Policy.ResendIntervals)))
+	return b.String()
+}
+
+// showDetails sets the workflow's current details: status, counts, what it
+// waits for and until when.
+func (r *messageRun) showDetails(ctx workflow.Context) {
+	var b strings.Builder
+	b.WriteString(fmt.Sprintf("**%s**", r.st.Status))
+	switch r.st.Status {
+	case models.StatusWaitingConfirm:
+		b.WriteString(fmt.Sprintf(": waiting for confirm or cancel; %d of %d check-backs made", r.st.CheckCount, r.policy.CheckMaxAttempts))
+	case models.StatusCheckExhausted:
+		b.WriteString(": the producer never answered; an operator confirms or cancels")
+	case models.StatusDelivered:
+		b.WriteString(fmt.Sprintf(": sent %d of %d times, waiting for completion", r.st.SendCount, len(r.policy.ResendIntervals)))
+		if missing := r.missingConsumers(); len(r.msg.Consumers) > 0 {
+			b.WriteString(fmt.Sprintf(" by %s", strings.Join(missing, ", ")))
+		}
+	case models.StatusDead:
+		b.WriteString(": an operator re-drives it")
+	case models.StatusSending:
+		b.WriteString(fmt.Sprintf(": publishing, send %d", r.st.SendCount))
+	}
+	if r.st.NextAt != nil {
+		b.WriteString(fmt.Sprintf("\n\nacts next at %s", r.st.NextAt.UTC().Format(time.RFC3339)))
+	}
+	if r.st.LastError != "" {
+		b.WriteString(fmt.Sprintf("\n\nlast error: %s", r.st.LastError))
+	}
+	workflow.SetCurrentDetails(ctx, b.String())
+}
+
+// waitSummary names the timer of a wait in status after sends and checks.
+func (r *messageRun) waitSummary(at time.Time) string {
+	when := at.UTC().Format(time.RFC3339)
+	switch r.st.Status {
+	case models.StatusWaitingConfirm:
+		return fmt.Sprintf("check-back %d of %d at %s", r.st.CheckCount+1, r.policy.CheckMaxAttempts, when)
+	case models.StatusScheduled:
+		return "deliver at " + when
+	case models.StatusDelivered:
+		return fmt.Sprintf("wait for completion of send %d until %s", r.st.SendCount, when)
+	case models.StatusSending:
+		return "publish again at " + when
+	}
+	return "wait until " + when
+}

@@ -1,0 +1,82 @@
+package workflows_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	sdkpb "go.temporal.io/api/sdk/v1"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/courier-mq/courier/internal/teststack"
+	"github.com/courier-mq/courier/workflows"
+)
+
+// TestWebUITellsTheMessagesStory checks what the Temporal Web UI shows of a
+// message that waits for its check-backs: the summary and details set at
+// start, the current details, and the summaries of its timers and
+// activities.
+func TestWebUITellsTheMessagesStory(t *testing.T) {
+	st := teststack.New(t, teststack.Config{})
+	policy := workflows.DefaultPolicy()
+	policy.CheckDelay, policy.CheckMaxDelay, policy.CheckMaxAttempts, policy.CheckTimeout = time.Second, time.Second, 3, time.Second
+	in := workflows.Input{Message: workflows.Message{
+		ID: "webui-1", Topic: teststack.DefaultTopic, Key: "customer-7", Producer: "payment",
+		Payload: []byte(`{}`), CheckURL: st.Checks.URL, Consumers: []string{"accounting"},
+	}, Policy: policy}
+	_, err := st.Messages.Start(t.Context(), in, "fp")
+	require.NoError(t, err)
+	wid := workflows.WorkflowID(in.Message.ID)
+	text := func(p *commonpb.Payload) string {
+		var s string
+		require.NoError(t, converter.GetDefaultDataConverter().FromPayload(p, &s))
+		return s
+	}
+
+	d, err := st.Client.DescribeWorkflowExecution(t.Context(), wid, "")
+	require.NoError(t, err)
+	meta := d.GetExecutionConfig().GetUserMetadata()
+	require.Equal(t, "to orders, key customer-7, from payment", text(meta.GetSummary()))
+	details := text(meta.GetDetails())
+	for _, want := range []string{"`webui-1`", "producer: `payment`", "first after 1s, at most 3", "completed by each of: accounting"} {
+		require.Contains(t, details, want)
+	}
+
+	// After its second check-back it waits for the third.
+	require.Eventually(t, func() bool {
+		s, err := st.Messages.State(context.Background(), in.Message.ID)
+		return err == nil && s.CheckCount == 2 && s.NextAt != nil
+	}, 30*time.Second, 50*time.Millisecond)
+	v, err := st.Client.QueryWorkflow(t.Context(), wid, "", "__temporal_workflow_metadata")
+	require.NoError(t, err)
+	var wm sdkpb.WorkflowMetadata
+	require.NoError(t, v.Get(&wm))
+	current := wm.GetCurrentDetails()
+	require.True(t, strings.HasPrefix(current, "**WAITING_CONFIRM**: waiting for confirm or cancel; 2 of 3 check-backs made"), current)
+	require.Contains(t, current, "acts next at ")
+	require.Contains(t, current, "last error: check-back 2: UNKNOWN")
+
+	var timers, checks []string
+	it := st.Client.GetWorkflowHistory(t.Context(), wid, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_TIMER_STARTED:
+			timers = append(timers, text(ev.GetUserMetadata().GetSummary()))
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			if ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == "CheckBack" {
+				checks = append(checks, text(ev.GetUserMetadata().GetSummary()))
+			}
+		}
+	}
+	require.GreaterOrEqual(t, len(timers), 3, "%q", timers)
+	for i, want := range []string{"check-back 1 of 3 at ", "check-back 2 of 3 at ", "check-back 3 of 3 at "} {
+		require.True(t, strings.HasPrefix(timers[i], want), "timer %d: %q", i, timers[i])
+	}
+	require.Equal(t, []string{"check-back 1 of 3", "check-back 2 of 3"}, checks[:2])
+}
