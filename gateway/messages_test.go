@@ -235,6 +235,26 @@ func testRedrive(t *testing.T, e *env) {
 	require.Equal(t, "1", recs[1].Headers[activities.HeaderAttempt], "a re-drive starts counting sends again")
 	require.Equal(t, "applied", decode[signalResponse](t, e.open.post(t, "/v1/messages/"+id+"/complete", nil)).Outcome)
 	e.open.waitStatus(t, id, models.StatusCompleted)
+
+	// An operator's re-drive through the API is audited like the console's.
+	audited := e.audited(t, func(a models.AuditEntry) bool { return len(a.Outcomes) == 1 && a.Outcomes[0].ID == id })
+	require.Equal(t, models.AuditEntry{ID: audited.ID, At: audited.At, By: "anonymous", Action: models.Redrive, Reason: "consumer fixed",
+		Outcomes: []models.AuditOutcome{{ID: id, Disposition: models.Applied, Status: models.StatusDead}}}, audited)
+}
+
+// audited returns the one audit entry that matches.
+func (e *env) audited(t *testing.T, match func(models.AuditEntry) bool) models.AuditEntry {
+	t.Helper()
+	entries, err := e.stack.Store.AuditLog(t.Context(), 1000, 0)
+	require.NoError(t, err)
+	var found []models.AuditEntry
+	for _, a := range entries {
+		if match(a) {
+			found = append(found, a)
+		}
+	}
+	require.Len(t, found, 1, "audit entries: %+v", entries)
+	return found[0]
 }
 
 func testBulkRedrive(t *testing.T, e *env) {
@@ -262,9 +282,15 @@ func testBulkRedrive(t *testing.T, e *env) {
 		Redriven int              `json:"redriven"`
 		Failed   []map[string]any `json:"failed"`
 	}
-	r := e.open.post(t, "/v1/messages/redrive", map[string]any{"topic": bulkTopic, "limit": 2})
+	r := e.open.post(t, "/v1/messages/redrive", map[string]any{"topic": bulkTopic, "limit": 2, "reason": "bulk"})
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
 	require.Equal(t, bulkResponse{Redriven: 2, Failed: []map[string]any{}}, decode[bulkResponse](t, r))
+	bulk := e.audited(t, func(a models.AuditEntry) bool { return a.Topic == bulkTopic && a.Reason == "bulk" })
+	require.Len(t, bulk.Outcomes, 2)
+	for _, o := range bulk.Outcomes {
+		require.Equal(t, models.Applied, o.Disposition)
+		require.Contains(t, ids, o.ID)
+	}
 	r = e.open.post(t, "/v1/messages/redrive", map[string]any{"topic": bulkTopic})
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
 	require.Equal(t, 1, decode[bulkResponse](t, r).Redriven, "the rest of the DEAD messages")

@@ -74,6 +74,7 @@ func (s *Server) redriveDead(c echo.Context) error {
 
 	ctx := c.Request().Context()
 	resp := redriveResponse{Failed: []redriveFailed{}}
+	entry := models.AuditEntry{By: caller(c).Name, Action: models.Redrive, Topic: req.Topic, Reason: req.Reason}
 	filter := store.Filter{Status: models.StatusDead, Topic: req.Topic}
 	for seen := 0; seen < limit; {
 		filter.Limit = min(redrivePageSize, limit-seen)
@@ -88,15 +89,19 @@ func (s *Server) redriveDead(c echo.Context) error {
 			case err != nil:
 				ae := classify(err)
 				resp.Failed = append(resp.Failed, redriveFailed{ID: m.ID, Error: errorDetail{Code: ae.code, Message: ae.msg}})
+				entry.Outcomes = append(entry.Outcomes, models.AuditOutcome{ID: m.ID, Disposition: "failed", Detail: ae.msg})
+				continue
 			case a.Disposition == models.Applied:
 				resp.Redriven++
 			}
+			entry.Outcomes = append(entry.Outcomes, models.AuditOutcome{ID: m.ID, Disposition: a.Disposition, Status: a.Status, Detail: a.Reason})
 		}
 		if page.NextCursor == "" {
 			break
 		}
 		filter.Cursor = page.NextCursor
 	}
+	s.audit(ctx, entry)
 	s.logger.Info("bulk re-drive", "topic", req.Topic, "redriven", resp.Redriven, "failed", len(resp.Failed), "by", caller(c).Name)
 	return c.JSON(http.StatusOK, resp)
 }

@@ -89,6 +89,10 @@ func (s *Server) signalRoute(action models.Action) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		if action == models.Redrive {
+			s.audit(ctx, models.AuditEntry{By: who.Name, Action: action, Reason: req.Reason,
+				Outcomes: []models.AuditOutcome{{ID: id, Disposition: a.Disposition, Status: a.Status, Detail: a.Reason}}})
+		}
 		resp := signalResponse{ID: id, Status: a.Status, Outcome: a.Disposition}
 		switch a.Disposition {
 		case models.Rejected:
@@ -97,6 +101,18 @@ func (s *Server) signalRoute(action models.Action) echo.HandlerFunc {
 			return c.JSON(http.StatusAccepted, resp)
 		}
 		return c.JSON(http.StatusOK, resp)
+	}
+}
+
+// audit records an operator's action through the API in the audit log,
+// beside the console's. The action is taken whether or not the record is
+// written; a failure to write it is logged.
+func (s *Server) audit(ctx context.Context, e models.AuditEntry) {
+	if e.Outcomes == nil {
+		e.Outcomes = []models.AuditOutcome{}
+	}
+	if err := s.store.Audit(context.WithoutCancel(ctx), &e); err != nil {
+		s.logger.Error("audit entry not written", "by", e.By, "action", e.Action, "error", err)
 	}
 }
 
