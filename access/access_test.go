@@ -2,6 +2,7 @@ package access
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -120,6 +121,18 @@ func TestKeyringFindsBothKeysOfARotation(t *testing.T) {
 		if !errors.As(err, &r) || r.Reason != reason || !r.Unauthenticated() {
 			t.Errorf("%q: %v", presented, err)
 		}
+	}
+	kr2, err := NewKeyring([]Key{
+		{Secret: "zeta-secret-0123456789", Name: "zeta", Roles: []Role{Admin}},
+		{SHA256: strings.TrimPrefix(Hash(oldKey), "sha256:"), Name: "orders", Roles: []Role{Producer}, Topics: []string{"orders", "orders.*"}},
+		{SHA256: strings.TrimPrefix(Hash(newKey), "sha256:"), Name: "orders", Roles: []Role{Producer}, Topics: []string{"orders", "orders.*"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(kr2.Identities())
+	if want := "[{orders [producer] [orders orders.*] 2} {zeta [admin] [] 1}]"; got != want {
+		t.Errorf("identities: got %s, want %s", got, want)
 	}
 	if strings.Contains(Key{Secret: oldKey, Name: "orders", Roles: []Role{Producer}}.String(), oldKey) {
 		t.Error("String shows the secret")

@@ -5,14 +5,16 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Identity is who a request comes from.
 type Identity struct {
 	// Name is the identity's name, "anonymous" on an open gateway.
-	Name  string
-	roles []Role
-	topic topics
+	Name   string
+	roles  []Role
+	topic  topics
+	grants []string
 }
 
 // Anonymous is every caller of a gateway without keys: an admin, so that a
@@ -48,9 +50,34 @@ func NewKeyring(keys []Key) (*Keyring, error) {
 	for _, k := range keys {
 		d, _ := k.digest()
 		t, _ := parseTopics(k.Topics)
-		kr.keys = append(kr.keys, ringKey{digest: d, id: Identity{Name: k.Name, roles: slices.Clone(k.Roles), topic: t}})
+		kr.keys = append(kr.keys, ringKey{digest: d, id: Identity{Name: k.Name, roles: slices.Clone(k.Roles), topic: t, grants: slices.Clone(k.Topics)}})
 	}
 	return kr, nil
+}
+
+// Summary describes one identity for operators: never its keys, only how
+// many it has (two while one replaces the other).
+type Summary struct {
+	Name   string
+	Roles  []Role
+	Topics []string
+	Keys   int
+}
+
+// Identities summarises the configured identities, by name.
+func (kr *Keyring) Identities() []Summary {
+	index := map[string]int{}
+	var out []Summary
+	for _, k := range kr.keys {
+		if i, ok := index[k.id.Name]; ok {
+			out[i].Keys++
+			continue
+		}
+		index[k.id.Name] = len(out)
+		out = append(out, Summary{Name: k.id.Name, Roles: slices.Clone(k.id.roles), Topics: slices.Clone(k.id.grants), Keys: 1})
+	}
+	slices.SortFunc(out, func(a, b Summary) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // Open reports whether no keys are configured.

@@ -114,6 +114,7 @@ func New(cfg Config, deps Deps) (*Console, error) {
 	mux.Handle("POST /console/messages/{id}/{action}", c.admin(c.act))
 	mux.Handle("POST /console/redrive", c.admin(c.redriveTopic))
 	mux.Handle("GET /console/audit", c.admin(c.audit))
+	mux.Handle("GET /console/access", c.admin(c.access))
 	c.mux = mux
 	return c, nil
 }

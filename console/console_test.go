@@ -203,6 +203,13 @@ func TestConsoleInABrowser(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, entries, 2)
 
+	// Who may call the gateway, without a secret.
+	b.run(t, chromedp.Navigate(s.url+"/console/access"), chromedp.WaitVisible(chromedp.CSS("#identities")))
+	require.Equal(t, "identity roles topics keys ops admin every topic (admin) 1 orders producer orders 1", b.text(t, "#identities"))
+	html := get(t, b, chromedp.OuterHTML(chromedp.CSS("html")))
+	require.NotContains(t, html, adminKey)
+	require.NotContains(t, html, producerKey)
+
 	// What producers wrote is shown as text, never run or rendered as HTML.
 	for _, id := range []string{"hostile-1", "hostile-2"} {
 		b.run(t, chromedp.Navigate(s.url+"/console/messages/"+id), chromedp.WaitVisible(chromedp.CSS("#payload")))
@@ -262,7 +269,7 @@ func TestConsoleHeadersAndOpenMode(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, nil)
 	c := newBrowserlessClient(t)
-	for _, path := range []string{"/console/", "/console/messages", "/console/audit"} {
+	for _, path := range []string{"/console/", "/console/messages", "/console/audit", "/console/access"} {
 		resp, err := c.http.Get(s.url + path)
 		require.NoError(t, err)
 		body, _ := io.ReadAll(resp.Body)

@@ -408,6 +408,16 @@ func (c *Console) audit(w http.ResponseWriter, r *http.Request, _ access.Identit
 	c.render(w, r, http.StatusOK, "audit.html", "Audit log", d)
 }
 
+// accessData is the access page: who may call this gateway.
+type accessData struct {
+	Open       bool
+	Identities []access.Summary
+}
+
+func (c *Console) access(w http.ResponseWriter, r *http.Request, _ access.Identity) {
+	c.render(w, r, http.StatusOK, "access.html", "Access", accessData{Open: c.keys.Open(), Identities: c.keys.Identities()})
+}
+
 // unavailable answers a page whose data could not be read.
 func (c *Console) unavailable(w http.ResponseWriter, r *http.Request, err error) {
 	c.logger.Warn("console: read failed", "path", r.URL.Path, "error", err)
