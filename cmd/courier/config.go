@@ -59,6 +59,8 @@ type Config struct {
 
 	Bench BenchConfig
 
+	Replay ReplayConfig
+
 	// envErrors are COURIER_* variables that did not parse.
 	envErrors []error
 }
@@ -111,6 +113,12 @@ func (c *Config) register(fs *flag.FlagSet, cmd string) {
 	}
 	if cmd == "healthcheck" {
 		str(&c.HTTPAddr, "http-addr", ":8080", "address of the gateway to check")
+		return
+	}
+	if cmd == "replay" {
+		str(&c.TemporalAddress, "temporal-address", "127.0.0.1:7233", "Temporal frontend host:port")
+		str(&c.TemporalNamespace, "temporal-namespace", "default", "Temporal namespace")
+		c.Replay.register(fs)
 		return
 	}
 	devDB := cmd == "dev"
@@ -182,6 +190,14 @@ func (c *Config) Validate(cmd string) error {
 	}
 	switch cmd {
 	case "version", "healthcheck":
+		return errors.Join(errs...)
+	case "replay":
+		if c.TemporalAddress == "" {
+			errs = append(errs, errors.New("temporal-address is required"))
+		}
+		if c.Replay.Limit < 0 || c.Replay.Concurrency < 1 {
+			errs = append(errs, errors.New("limit must be 0 or more and concurrency 1 or more"))
+		}
 		return errors.Join(errs...)
 	case "bench":
 		return errors.Join(append(errs, c.Bench.validate())...)

@@ -28,6 +28,7 @@ Commands:
   migrate      apply the mirror database's schema migrations
   healthcheck  exit 0 when the gateway at --http-addr is ready
   bench        measure a running Courier against a bare-workflow baseline
+  replay       replay the cluster's message histories against this binary before a rollout
   apikey       make an API key and its hashed COURIER_API_KEYS entry, or hash a key
   version      print the version
 
@@ -55,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runAPIKey(args[1:], os.Stdin, stdout, stderr)
 	}
 	switch cmd {
-	case "dev", "gateway", "worker", "all", "migrate", "healthcheck", "version", "bench":
+	case "dev", "gateway", "worker", "all", "migrate", "healthcheck", "version", "bench", "replay":
 	default:
 		fmt.Fprintf(stderr, "courier: unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -101,6 +102,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runDev(ctx, &cfg, logger, stdout)
 	case "bench":
 		err = runBench(ctx, &cfg, logger, stdout, stderr)
+	case "replay":
+		err = runReplay(ctx, &cfg, logger, stdout)
 	}
 	if err != nil && ctx.Err() == nil {
 		fmt.Fprintf(stderr, "courier %s: %v\n", cmd, err)

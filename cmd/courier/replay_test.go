@@ -1,0 +1,35 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/courier-mq/courier/internal/teststack"
+	"github.com/courier-mq/courier/workflows"
+)
+
+// TestReplayCommand runs `courier replay` against a server holding a message.
+func TestReplayCommand(t *testing.T) {
+	st := teststack.New(t, teststack.Config{})
+	in := workflows.Input{Message: workflows.Message{ID: "cmd-replay-1", Topic: teststack.DefaultTopic, Payload: []byte(`{}`), CheckURL: st.Checks.URL}, Policy: workflows.DefaultPolicy()}
+	_, err := st.Messages.Start(t.Context(), in, "fp")
+	require.NoError(t, err)
+	var out string
+	require.Eventually(t, func() bool {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), []string{"replay", "--temporal-address", st.HostPort, "--temporal-namespace", st.Namespace, "--log-level", "error"}, &stdout, &stderr)
+		out = stdout.String() + stderr.String()
+		return code == 0 && strings.Contains(out, "replayed 1 message histories (1 open, 0 closed)")
+	}, 30*time.Second, 200*time.Millisecond, "output: %s", out)
+	require.Contains(t, out, "v2")
+	require.Contains(t, out, "every history replays")
+
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 2, run(context.Background(), []string{"replay", "--concurrency", "0"}, &stdout, &stderr))
+	require.Contains(t, stderr.String(), "concurrency 1 or more")
+}

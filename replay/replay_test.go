@@ -1,0 +1,93 @@
+package replay_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/courier-mq/courier/internal/teststack"
+	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/replay"
+	"github.com/courier-mq/courier/workflows"
+)
+
+// TestRunFindsAnIncompatibleChange starts messages on a real server, some
+// left open and some closed, and replays them: against this code they all
+// replay; against a workflow that was changed without a new version, each
+// fails.
+func TestRunFindsAnIncompatibleChange(t *testing.T) {
+	st := teststack.New(t, teststack.Config{})
+	ctx := t.Context()
+	policy := workflows.DefaultPolicy()
+	for _, id := range []string{"replay-open-1", "replay-open-2", "replay-closed"} {
+		in := workflows.Input{Message: workflows.Message{ID: id, Topic: teststack.DefaultTopic, Payload: []byte(`{}`), CheckURL: st.Checks.URL}, Policy: policy}
+		_, err := st.Messages.Start(ctx, in, "fp")
+		require.NoError(t, err)
+	}
+	a, err := st.Messages.Ask(ctx, "replay-closed", workflows.Request{Action: models.Cancel, By: "test"})
+	require.NoError(t, err)
+	require.Equal(t, models.Applied, a.Disposition)
+	// Visibility lists them a moment later.
+	var rep replay.Report
+	require.Eventually(t, func() bool {
+		rep, err = replay.Run(context.Background(), st.Client, replay.Config{Namespace: st.Namespace})
+		return err == nil && rep.Open == 2 && rep.Closed == 1
+	}, 30*time.Second, 200*time.Millisecond, "report %+v, error %v", rep, err)
+	require.Empty(t, rep.Failures)
+	require.Equal(t, map[string]int{"v2": 3}, rep.ByVersion)
+	var out bytes.Buffer
+	rep.Print(&out)
+	require.Contains(t, out.String(), "replayed 3 message histories (2 open, 1 closed)")
+	require.Contains(t, out.String(), "every history replays")
+
+	// A change that waits before doing anything: the histories' first
+	// commands no longer match.
+	changed := func(ctx workflow.Context, in workflows.Input) (workflows.Result, error) {
+		if err := workflow.Sleep(ctx, time.Hour); err != nil {
+			return workflows.Result{}, err
+		}
+		return workflows.MessageWorkflow(ctx, in)
+	}
+	rep, err = replay.Run(ctx, st.Client, replay.Config{Namespace: st.Namespace, Workflow: changed})
+	require.NoError(t, err)
+	require.Len(t, rep.Failures, 3)
+	require.Contains(t, rep.Failures[0].Err, "nondeterministic")
+	out.Reset()
+	rep.Print(&out)
+	require.Contains(t, out.String(), "3 of 3 histories do not replay")
+
+	// Only open ones, at most one.
+	rep, err = replay.Run(ctx, st.Client, replay.Config{Namespace: st.Namespace, ClosedWithin: -1, Limit: 1})
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Open)
+	require.Zero(t, rep.Closed)
+}
+
+// TestVersionOfRecordedHistories names the code version of the histories
+// the replay tests keep, one per generation.
+func TestVersionOfRecordedHistories(t *testing.T) {
+	for dir, want := range map[string]string{
+		"":                      "v2",
+		"v1-version-marker":     "v1 (marker)",
+		"v0-regular-activities": "v0",
+	} {
+		files, err := filepath.Glob(filepath.Join("..", "workflows", "testdata", dir, "*.json"))
+		require.NoError(t, err)
+		require.NotEmpty(t, files, dir)
+		for _, f := range files {
+			r, err := os.Open(f)
+			require.NoError(t, err)
+			h, err := client.HistoryFromJSON(r, client.HistoryJSONOptions{})
+			r.Close()
+			require.NoError(t, err, f)
+			require.Equal(t, want, replay.Version(h), f)
+		}
+	}
+}
