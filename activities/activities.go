@@ -20,4 +20,10 @@ type Activities struct {
 	// MaxCheckBody is how many bytes of a check-back answer are read; a longer
 	// answer is malformed. Zero means DefaultMaxCheckBody.
 	MaxCheckBody int64
+	// Purger deletes settled rows for retention (PurgeMirror); nil makes
+	// PurgeMirror fail for good.
+	Purger Purger
+	// Purged, when set, is told every batch PurgeMirror deleted, for the
+	// metrics.
+	Purged func(rows int64)
 }

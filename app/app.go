@@ -14,6 +14,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
 
@@ -46,6 +47,16 @@ type Parts struct {
 type Roles struct {
 	Worker  *worker.Config
 	Gateway *GatewayRole
+	// MetricsAddr, when set, serves the process's metrics on /metrics there:
+	// for a worker, which has no gateway to serve them.
+	MetricsAddr string
+}
+
+// NewRegistry is a metrics registry with the Go and process collectors.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }
 
 // GatewayRole is the gateway's config and where it listens.
@@ -58,6 +69,11 @@ type GatewayRole struct {
 func (p Parts) Run(ctx context.Context, roles Roles) error {
 	if roles.Worker == nil && roles.Gateway == nil {
 		return errors.New("nothing to run: neither worker nor gateway")
+	}
+	if p.Registry == nil {
+		// One registry for the process: the gateway serves the worker's
+		// metrics too, and a lone worker serves them on roles.MetricsAddr.
+		p.Registry = NewRegistry()
 	}
 	// Everything is built before anything runs, so that a bad config
 	// leaves nothing running behind the error.
@@ -81,6 +97,9 @@ func (p Parts) Run(ctx context.Context, roles Roles) error {
 	if gw != nil {
 		g.Go(func() error { return gw.Run(ctx, roles.Gateway.Addr) })
 	}
+	if roles.MetricsAddr != "" {
+		g.Go(func() error { return serveMetrics(ctx, roles.MetricsAddr, p.Registry, p.logger()) })
+	}
 	return g.Wait()
 }
 
@@ -89,10 +108,21 @@ func (p Parts) RunWorker(ctx context.Context, cfg worker.Config) error {
 	if p.Producer == nil {
 		return errors.New("worker needs a Kafka producer")
 	}
+	purged := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "courier_mirror_purged_rows_total",
+		Help: "Mirror rows of settled messages deleted by retention.",
+	})
+	if p.Registry != nil {
+		if err := p.Registry.Register(purged); err != nil {
+			return fmt.Errorf("register worker metrics: %w", err)
+		}
+	}
 	acts := &activities.Activities{
 		Producer: p.Producer,
 		Mirror:   p.Store,
 		HTTP:     activities.NewCheckClient(),
+		Purger:   p.Store,
+		Purged:   func(n int64) { purged.Add(float64(n)) },
 	}
 	return worker.Run(ctx, cfg, worker.Deps{Client: p.Temporal, Activities: acts, Logger: p.logger()})
 }

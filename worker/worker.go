@@ -36,6 +36,11 @@ type Config struct {
 	// rebuilt from its history then. The SDK's own default of 10,000 costs
 	// about 54 KB a waiting message.
 	StickyCacheSize int
+	// MirrorRetention is how long the mirror keeps a settled message after
+	// it settled; the worker sets the retention schedule to it at start
+	// (EnsureRetention). Default DefaultMirrorRetention; negative keeps
+	// every row (and deletes the schedule).
+	MirrorRetention time.Duration
 }
 
 // DefaultConfig is Config with every default set.
@@ -68,6 +73,9 @@ func (c *Config) SetDefaults() {
 	if c.StickyCacheSize == 0 {
 		c.StickyCacheSize = 1000
 	}
+	if c.MirrorRetention == 0 {
+		c.MirrorRetention = DefaultMirrorRetention
+	}
 }
 
 // Validate reports every problem with c.
@@ -87,6 +95,10 @@ func (c Config) Validate() error {
 	}
 	if c.StopTimeout < 0 {
 		errs = append(errs, fmt.Errorf("worker stop timeout must not be negative, got %s", c.StopTimeout))
+	}
+	if c.MirrorRetention > 0 && c.MirrorRetention < time.Hour {
+		// A typo such as 30 (nanoseconds) for 30 days must not empty the mirror.
+		errs = append(errs, fmt.Errorf("mirror retention must be at least 1h, or off, got %s", c.MirrorRetention))
 	}
 	return errors.Join(errs...)
 }
@@ -123,6 +135,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		WorkerStopTimeout:                      cfg.StopTimeout,
 	})
 	Register(w, deps.Activities)
+	// Retention is housekeeping: a failure to set it up is logged, and
+	// messages flow regardless.
+	if err := EnsureRetention(ctx, deps.Client, cfg.TaskQueue, cfg.MirrorRetention); err != nil {
+		logger.Error("mirror retention not scheduled", "error", err)
+	}
 
 	logger.Info("worker starting", "task_queue", cfg.TaskQueue, "max_activities", cfg.MaxConcurrentActivities)
 	interrupt := make(chan any)
@@ -137,8 +154,10 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	return nil
 }
 
-// Register puts MessageWorkflow and the activities on a worker or replayer.
+// Register puts MessageWorkflow, RetentionWorkflow and the activities on a
+// worker or replayer.
 func Register(r sdkworker.Registry, a *activities.Activities) {
 	r.RegisterWorkflowWithOptions(workflows.MessageWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowType})
+	r.RegisterWorkflowWithOptions(workflows.RetentionWorkflow, workflow.RegisterOptions{Name: workflows.RetentionWorkflowType})
 	r.RegisterActivity(a)
 }

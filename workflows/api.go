@@ -15,6 +15,14 @@ import (
 // TaskQueue is the task queue every message workflow and its activities run on.
 const TaskQueue = "courier"
 
+// RetentionWorkflowType is the registered name of RetentionWorkflow, and
+// RetentionScheduleID the Temporal Schedule that starts it (see
+// worker.EnsureRetention).
+const (
+	RetentionWorkflowType = "CourierMirrorRetention"
+	RetentionScheduleID   = "courier-mirror-retention"
+)
+
 // WorkflowType is the registered name of MessageWorkflow. It is part of every
 // recorded history, so it never changes.
 const WorkflowType = "CourierMessage"

@@ -36,6 +36,7 @@ type Config struct {
 	DBAutoMigrate bool
 
 	HTTPAddr           string
+	MetricsAddr        string
 	APIKeys            string
 	TemporalUIURL      string
 	CheckURLAllowHosts string
@@ -164,6 +165,10 @@ func (c *Config) register(fs *flag.FlagSet, cmd string) {
 		integer(&c.Worker.MaxConcurrentActivities, "worker-max-activities", c.Worker.MaxConcurrentActivities, "activities (publishes, check-backs, mirror writes) in flight")
 		dur(&c.Worker.StopTimeout, "worker-stop-timeout", c.Worker.StopTimeout, "how long shutdown waits for in-flight activities")
 		integer(&c.Worker.StickyCacheSize, "worker-sticky-cache", c.Worker.StickyCacheSize, "workflows kept in memory between their tasks; evicted ones are rebuilt from history")
+		dur(&c.Worker.MirrorRetention, "mirror-retention", c.Worker.MirrorRetention, "how long the mirror keeps a COMPLETED or CANCELLED message after it settled; 0 keeps every row")
+	}
+	if cmd == "worker" {
+		str(&c.MetricsAddr, "metrics-addr", "", "serve the worker's Prometheus metrics on this address's /metrics (the gateway serves its own)")
 	}
 	if cmd == "dev" {
 		str(&c.Dev.DataDir, "data-dir", ".courier", "where the embedded stack keeps its data")

@@ -17,7 +17,11 @@ func (c *Config) appRoles(r roles) (app.Roles, error) {
 	var ar app.Roles
 	if r.worker {
 		w := c.Worker
+		if w.MirrorRetention == 0 {
+			w.MirrorRetention = -1 // the flag's 0 keeps every row
+		}
 		ar.Worker = &w
+		ar.MetricsAddr = c.MetricsAddr
 	}
 	if r.gateway {
 		gc, err := c.gatewayConfig()
