@@ -1,0 +1,54 @@
+package gateway
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/store/storetest"
+)
+
+func TestMessageGauges(t *testing.T) {
+	t.Parallel()
+	s := storetest.NewSQLite(t)
+	now := time.Now()
+	for i, r := range []struct {
+		status  models.Status
+		created time.Time
+	}{
+		{models.StatusDead, now}, {models.StatusDead, now}, {models.StatusCheckExhausted, now},
+		{models.StatusWaitingConfirm, now.Add(-time.Hour)}, {models.StatusWaitingConfirm, now},
+	} {
+		_, err := s.Insert(t.Context(), &models.Message{ID: "g-" + string(rune('a'+i)), Topic: "orders", Status: r.status, CreatedAt: r.created, UpdatedAt: r.created, Revision: 1})
+		require.NoError(t, err)
+	}
+	g := newMessageGauges(s, 30*time.Second, slog.New(slog.DiscardHandler))
+	want := `
+# HELP courier_messages Messages in the mirror by status.
+# TYPE courier_messages gauge
+courier_messages{status="CANCELLED"} 0
+courier_messages{status="CHECK_EXHAUSTED"} 1
+courier_messages{status="COMPLETED"} 0
+courier_messages{status="DEAD"} 2
+courier_messages{status="DELIVERED"} 0
+courier_messages{status="SCHEDULED"} 0
+courier_messages{status="SENDING"} 0
+courier_messages{status="WAITING_CONFIRM"} 2
+# HELP courier_messages_waiting_past_first_check WAITING_CONFIRM messages older than the first check-back: producers that neither confirm nor cancel.
+# TYPE courier_messages_waiting_past_first_check gauge
+courier_messages_waiting_past_first_check 1
+`
+	require.NoError(t, testutil.CollectAndCompare(g, strings.NewReader(want)))
+
+	// A scrape within the cache period costs no query.
+	_, err := s.Insert(t.Context(), &models.Message{ID: "g-late", Topic: "orders", Status: models.StatusDead, CreatedAt: now, UpdatedAt: now, Revision: 1})
+	require.NoError(t, err)
+	require.NoError(t, testutil.CollectAndCompare(g, strings.NewReader(want), "courier_messages"))
+	g.at = time.Time{}
+	require.NoError(t, testutil.CollectAndCompare(g, strings.NewReader(strings.Replace(want, `status="DEAD"} 2`, `status="DEAD"} 3`, 1)), "courier_messages"))
+}
