@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"maps"
 	"net"
 	"net/url"
@@ -200,4 +201,18 @@ func loadPostgresSchema(db sqlplugin.AdminDB, kind sqlplugin.DbKind) error {
 		return fmt.Errorf("record schema update log: %w", err)
 	}
 	return nil
+}
+
+// SetupTemporalPostgres makes the databases rawURL names ready for a Temporal
+// server, as `courier dev --temporal-postgres` does at its first start: it
+// creates the executions database and its "_visibility" twin when missing
+// and loads the server's schema into each one that has none. Tests that run
+// the Temporal server's own binary on PostgreSQL use it in place of
+// temporal-sql-tool.
+func SetupTemporalPostgres(rawURL string, logger *slog.Logger) error {
+	s, err := newPostgresStores(rawURL, newServerLogger(logger))
+	if err != nil {
+		return err
+	}
+	return s.setup()
 }

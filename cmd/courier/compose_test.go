@@ -2,6 +2,8 @@ package main
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -145,6 +147,21 @@ func TestComposeFileMatchesTheBinary(t *testing.T) {
 		require.Equal(t, want, services[name].Image, name)
 	}
 	require.True(t, slices.Contains(services["temporal-ui"].Ports, "127.0.0.1:8233:8080"))
+
+	// The server image renders its configuration from the module's
+	// config/docker.yaml, the template test/chaos's production-shape
+	// cluster runs the server binary with: every variable compose sets
+	// must be one that template reads.
+	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "go.temporal.io/server").Output()
+	require.NoError(t, err)
+	template, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(root)), "config", "docker.yaml"))
+	require.NoError(t, err)
+	for k := range services["temporal"].Environment {
+		require.Contains(t, string(template), `env "`+k+`"`, "compose sets %s, which the server's config template does not read", k)
+	}
+	require.Equal(t, "/etc/temporal/config/dynamicconfig/courier.yaml", services["temporal"].Environment["DYNAMIC_CONFIG_FILE_PATH"])
+	require.Contains(t, services["temporal"].Volumes, "./deploy/temporal/dynamicconfig.yaml:/etc/temporal/config/dynamicconfig/courier.yaml:ro",
+		"the server mounts the dynamic configuration the production-shape test runs with")
 	require.Equal(t, "http://localhost:8233", composeDefault.ReplaceAllString(services["courier-gateway"].Environment["COURIER_TEMPORAL_UI_URL"], "$1"),
 		"the console links the UI where compose publishes it")
 }

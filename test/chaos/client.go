@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,16 +22,47 @@ const retryBudget = 3 * time.Minute
 // request that fails without an answer, or with a 5xx or 429, is sent again
 // with the same body, which the gateway's idempotency makes safe.
 type Client struct {
-	base string
-	key  string
-	http *http.Client
+	bases []string
+	key   string
+	http  *http.Client
+	// turn picks the gateway of the next request; a request whose
+	// connection fails moves on to the next gateway.
+	turn atomic.Uint64
+	// attempts counts the requests sent, retries included, and
+	// serverErrors the 5xx answers among them.
+	attempts, serverErrors atomic.Int64
+	// codes counts the 5xx answers by status code.
+	mu    sync.Mutex
+	codes map[int]int64
 }
 
 // NewClient returns a client of the gateway at base (http://host:port) that
 // sends API key key (none when it is empty).
-func NewClient(base, key string) *Client {
-	return &Client{base: base, key: key, http: &http.Client{Timeout: 15 * time.Second}}
+func NewClient(base, key string) *Client { return NewSpreadClient([]string{base}, key) }
+
+// NewSpreadClient returns a client that spreads its requests over the
+// gateways at bases, as producers behind a load balancer do: a request whose
+// connection is refused goes to the next gateway.
+func NewSpreadClient(bases []string, key string) *Client {
+	return &Client{bases: bases, key: key, http: &http.Client{Timeout: 15 * time.Second}}
 }
+
+// ServerErrors counts the 5xx answers the client received, retried or not,
+// of Attempts requests sent.
+func (c *Client) ServerErrors() int64 { return c.serverErrors.Load() }
+
+// ServerErrorCodes counts the 5xx answers by status code.
+func (c *Client) ServerErrorCodes() map[int]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.codes)
+}
+
+// Attempts counts the requests sent, retries included.
+func (c *Client) Attempts() int64 { return c.attempts.Load() }
+
+// base is the gateway the next attempt goes to.
+func (c *Client) base() string { return c.bases[c.turn.Load()%uint64(len(c.bases))] }
 
 // Prepare sends a prepare (direct false) or direct send (true) request.
 func (c *Client) Prepare(ctx context.Context, body map[string]any, direct bool) error {
@@ -65,21 +99,24 @@ func (c *Client) Signal(ctx context.Context, id, signal string) (string, error) 
 func (c *Client) Ready(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	for {
-		err := c.ready(ctx)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s not ready after %s: %w", c.base, timeout, err)
-		case <-time.After(200 * time.Millisecond):
+	for _, base := range c.bases {
+		for {
+			err := c.ready(ctx, base)
+			if err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s not ready after %s: %w", base, timeout, err)
+			case <-time.After(200 * time.Millisecond):
+			}
 		}
 	}
+	return nil
 }
 
-func (c *Client) ready(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/readyz", nil)
+func (c *Client) ready(ctx context.Context, base string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
 	if err != nil {
 		return err
 	}
@@ -101,8 +138,21 @@ func (c *Client) do(ctx context.Context, path string, body []byte) ([]byte, erro
 	ctx, cancel := context.WithTimeout(ctx, retryBudget)
 	defer cancel()
 	delay := 100 * time.Millisecond
+	c.turn.Add(1)
 	for {
 		status, resp, err := c.post(ctx, path, body)
+		c.attempts.Add(1)
+		if err != nil {
+			c.turn.Add(1) // this gateway may be down: try the next
+		} else if status >= 500 {
+			c.serverErrors.Add(1)
+			c.mu.Lock()
+			if c.codes == nil {
+				c.codes = map[int]int64{}
+			}
+			c.codes[status]++
+			c.mu.Unlock()
+		}
 		switch {
 		case err == nil && status/100 == 2:
 			return resp, nil
@@ -124,7 +174,7 @@ func (c *Client) do(ctx context.Context, path string, body []byte) ([]byte, erro
 }
 
 func (c *Client) post(ctx context.Context, path string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base()+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
 	}

@@ -134,6 +134,16 @@ func (w *Process) Exited() bool {
 	}
 }
 
+// Succeeded reports whether the process has exited with status 0.
+func (w *Process) Succeeded() bool {
+	if !w.Exited() {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.cmd.ProcessState.Success()
+}
+
 // LogTail is the last n bytes of the process's output, for failure reports.
 func (w *Process) LogTail(n int64) string {
 	f, err := os.Open(w.logPath)

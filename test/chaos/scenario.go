@@ -451,6 +451,15 @@ func faultSummary(s *Stack) string {
 	}
 	add(s.Worker.Kills(), s.Worker.Name+" kill -9")
 	add(s.TemporalRestarts(), "temporal restart")
+	if s.cluster != nil {
+		for _, n := range s.cluster.Nodes {
+			add(n.Kills(), n.Name+" kill -9")
+		}
+	}
+	for _, p := range s.killed {
+		add(p.Kills(), p.Name+" kill -9")
+	}
+	add(s.brokerRestarts, "kafka broker removed")
 	if s.Broker != nil {
 		add(s.Broker.Proxy.Faults(), "kafka net fault")
 		add(s.Broker.Restarts(), "kafka restart")

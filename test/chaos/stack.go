@@ -91,6 +91,15 @@ type Stack struct {
 
 	temporalCfg      devstack.TemporalConfig
 	temporalRestarts int
+
+	// cluster is the production shape's Temporal cluster, and killed the
+	// processes its faults kill besides Worker (see NewClusterStack).
+	cluster *TemporalCluster
+	killed  []*Process
+	// brokerRestarts counts the Kafka brokers removed and added back.
+	brokerRestarts int
+	// clients are the gateway clients, whose 5xx answers are counted.
+	clients []*Client
 }
 
 // NewStack starts a Stack for t, running the worker from the courier binary

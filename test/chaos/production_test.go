@@ -1,0 +1,38 @@
+package chaos
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestProductionShape runs 1,000 mixed messages through the production
+// shape (NewProductionStack) while a Temporal node, a worker, a gateway and
+// a Kafka broker fail one after another, and checks the fault suite's
+// invariants: every committed message in Kafka and completed, nothing
+// cancelled sent, the mirror equal to the workflows, nothing stuck.
+func TestProductionShape(t *testing.T) {
+	if testing.Short() {
+		t.Skip("chaos scenarios do not run with -short")
+	}
+	t.Parallel()
+	tbin, err := BuildTemporalServer(context.Background(), t.TempDir())
+	require.NoError(t, err)
+	p := NewProductionStack(t, chaos.bin, tbin)
+	msgs := Mix("9-production", 1000, Kinds, usual, []Misbehaviour{Truthful})
+	start := time.Now()
+	row := Run(t, p.Stack, Plan{Name: "9-production-shape", Messages: msgs, Faults: p.Faults, LosesTasks: true})
+	chaos.add(row)
+	requests, serverErrors, byCode := p.Answers()
+	t.Logf("production shape: %d messages in %s; faults: %s; %d deliveries (%d duplicates), %d processed once; %d records, %d lost; %d of %d requests to the gateways answered 5xx %v",
+		row.Messages, time.Since(start).Round(time.Second), row.Faults, row.Deliveries, row.Duplicates, row.Processed, row.Records, row.Lost, serverErrors, requests, byCode)
+	// Only 503, which tells the client to retry: never an internal error.
+	for code := range byCode {
+		require.Equal(t, 503, code, "the gateways answered %d", code)
+	}
+	// A node down is retried inside Courier or answered 503 for the client
+	// to retry, never a storm of errors.
+	require.Less(t, float64(serverErrors), 0.05*float64(requests), "more than 5%% of the requests answered 5xx")
+}
