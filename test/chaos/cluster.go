@@ -61,7 +61,7 @@ type TemporalCluster struct {
 // StartTemporalCluster starts nodes server nodes of bin with shards history
 // shards on fresh PostgreSQL databases, dropped when t ends, and registers
 // the default namespace.
-func StartTemporalCluster(t *testing.T, bin, dir string, nodes, shards int) *TemporalCluster {
+func StartTemporalCluster(t testing.TB, bin, dir string, nodes, shards int) *TemporalCluster {
 	t.Helper()
 	base := os.Getenv(EnvPostgresDSN)
 	if base == "" {
@@ -125,11 +125,11 @@ func StartTemporalCluster(t *testing.T, bin, dir string, nodes, shards int) *Tem
 	// losers exit. So the others join once it answers, as an operator
 	// brings up a new cluster.
 	require.NoError(t, c.Nodes[0].Start())
-	require.NoError(t, c.registerNamespace(t.Context()), "the first node did not come up; see its log")
+	require.NoError(t, c.registerNamespace(context.Background()), "the first node did not come up; see its log")
 	for _, node := range c.Nodes[1:] {
 		require.NoError(t, node.Start())
 	}
-	require.NoError(t, c.waitMembers(t.Context(), nodes), "the nodes did not form one cluster")
+	require.NoError(t, c.waitMembers(context.Background(), nodes), "the nodes did not form one cluster")
 	return c
 }
 
@@ -207,7 +207,7 @@ func portOf(u *url.URL) string {
 }
 
 // dropPostgres drops the databases names on the server base names.
-func dropPostgres(t *testing.T, base string, names ...string) {
+func dropPostgres(t testing.TB, base string, names ...string) {
 	db, err := sql.Open("pgx", base)
 	if err != nil {
 		t.Logf("drop the cluster's databases: %v", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,22 +29,32 @@ type Production struct {
 	kafkaPorts        []int
 }
 
+// ProductionConfig shapes a production stack.
+type ProductionConfig struct {
+	// Shards is the Temporal cluster's history shard count.
+	Shards int
+	// Workers is how many `courier worker` processes run.
+	Workers int
+	// Open runs the gateways without API keys (for courier bench, which
+	// sends none).
+	Open bool
+}
+
 // NewProductionStack starts Courier as production runs it, every part its
 // own process but the Kafka-protocol brokers: a Temporal cluster of two
-// nodes of the Temporal server's own binary tbin on PostgreSQL with 8
-// history shards behind a load balancer; the mirror in MySQL/MariaDB,
-// migrated by `courier migrate`; three brokers; two `courier worker` and two
-// `courier gateway` processes of bin with API keys; the producer's
-// check-back endpoint and a deduping consumer, which spread their requests
-// over both gateways.
-func NewProductionStack(t *testing.T, bin, tbin string) *Production {
+// nodes of the Temporal server's own binary tbin on PostgreSQL behind a load
+// balancer; the mirror in MySQL/MariaDB, migrated by `courier migrate`;
+// three brokers; `courier worker` processes and two `courier gateway`
+// processes of bin with API keys; the producer's check-back endpoint and a
+// deduping consumer, which spread their requests over both gateways.
+func NewProductionStack(t testing.TB, bin, tbin string, pc ProductionConfig) *Production {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	dir := t.TempDir()
 	p := &Production{Stack: &Stack{Driver: store.DriverMySQL}}
 	s := p.Stack
-	s.cluster = StartTemporalCluster(t, tbin, dir, 2, 8)
+	s.cluster = StartTemporalCluster(t, tbin, dir, 2, pc.Shards)
 	var err error
 	s.Client, err = client.DialContext(ctx, client.Options{HostPort: s.cluster.Balancer.Addr(), Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	require.NoError(t, err)
@@ -71,6 +82,9 @@ func NewProductionStack(t *testing.T, bin, tbin string) *Production {
 		"COURIER_WORKER_STOP_TIMEOUT":   "1s",
 		"COURIER_LOG_LEVEL":             "warn",
 	}
+	if pc.Open {
+		delete(env, "COURIER_API_KEYS")
+	}
 	migrate := NewProcess("migrate", bin, []string{"migrate"}, env, filepath.Join(dir, "migrate.log"))
 	require.NoError(t, migrate.Start())
 	require.Eventually(t, migrate.Exited, time.Minute, 100*time.Millisecond)
@@ -92,8 +106,10 @@ func NewProductionStack(t *testing.T, bin, tbin string) *Production {
 		return proc
 	}
 	var bases []string
-	for i := range 2 {
+	for i := range pc.Workers {
 		p.Workers = append(p.Workers, start(fmt.Sprintf("worker %d", i+1), "worker"))
+	}
+	for i := range 2 {
 		port, err := freeport.Port("127.0.0.1")
 		require.NoError(t, err)
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
@@ -101,7 +117,7 @@ func NewProductionStack(t *testing.T, bin, tbin string) *Production {
 		bases = append(bases, "http://"+addr)
 	}
 	s.Worker = p.Workers[0]
-	s.killed = []*Process{p.Workers[1], p.Gateways[0], p.Gateways[1]}
+	s.killed = slices.Concat(p.Workers[1:], p.Gateways)
 	s.base = bases[0]
 	s.Gateway, s.Operator = NewSpreadClient(bases, producerKey), NewSpreadClient(bases, operatorKey)
 	consumer := NewSpreadClient(bases, consumerKey)
@@ -140,7 +156,7 @@ func (p *Production) Faults(ctx context.Context, _ *Stack) error {
 			}
 			return p.cluster.waitMembers(ctx, len(p.cluster.Nodes)) // it rejoined
 		}},
-		{3 * time.Second, func() error { return p.restart(ctx, p.Workers[1]) }},
+		{3 * time.Second, func() error { return p.restart(ctx, p.Workers[len(p.Workers)-1]) }},
 		{3 * time.Second, func() error { return p.restart(ctx, p.Gateways[0]) }},
 		{3 * time.Second, func() error {
 			if err := p.Kafka.RemoveNode(1); err != nil {

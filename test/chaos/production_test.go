@@ -20,7 +20,7 @@ func TestProductionShape(t *testing.T) {
 	t.Parallel()
 	tbin, err := BuildTemporalServer(context.Background(), t.TempDir())
 	require.NoError(t, err)
-	p := NewProductionStack(t, chaos.bin, tbin)
+	p := NewProductionStack(t, chaos.bin, tbin, ProductionConfig{Shards: 8, Workers: 2})
 	msgs := Mix("9-production", 1000, Kinds, usual, []Misbehaviour{Truthful})
 	start := time.Now()
 	row := Run(t, p.Stack, Plan{Name: "9-production-shape", Messages: msgs, Faults: p.Faults, LosesTasks: true})

@@ -185,7 +185,7 @@ func NewStack(t *testing.T, bin string, policy workflows.Policy) *Stack {
 }
 
 // startProducer starts the producer's check-back endpoint behind its proxy.
-func (s *Stack) startProducer(t *testing.T, policy workflows.Policy) {
+func (s *Stack) startProducer(t testing.TB, policy workflows.Policy) {
 	t.Helper()
 	s.Producer = NewProducer(policy.CheckTimeout + 500*time.Millisecond)
 	checks := httptest.NewServer(s.Producer)
