@@ -6,6 +6,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/courier-mq/courier/replay"
+	"github.com/courier-mq/courier/workflows"
 )
 
 // TestProductionShape runs 1,000 mixed messages through the production
@@ -32,6 +36,22 @@ func TestProductionShape(t *testing.T) {
 	for code := range byCode {
 		require.Equal(t, 503, code, "the gateways answered %d", code)
 	}
+
+	// courier replay against the cluster: this code replays every history
+	// it holds; a workflow changed without a new version replays none.
+	rep, err := replay.Run(context.Background(), p.Client, replay.Config{Concurrency: 8})
+	require.NoError(t, err)
+	require.Equal(t, 1000, rep.Open+rep.Closed, "versions: %v", rep.ByVersion)
+	require.Empty(t, rep.Failures)
+	changed := func(ctx workflow.Context, in workflows.Input) (workflows.Result, error) {
+		if err := workflow.Sleep(ctx, time.Hour); err != nil {
+			return workflows.Result{}, err
+		}
+		return workflows.MessageWorkflow(ctx, in)
+	}
+	rep, err = replay.Run(context.Background(), p.Client, replay.Config{Concurrency: 8, Limit: 50, Workflow: changed})
+	require.NoError(t, err)
+	require.Len(t, rep.Failures, 50, "a workflow changed without a new version must not replay")
 	// A node down is retried inside Courier or answered 503 for the client
 	// to retry, never a storm of errors.
 	require.Less(t, float64(serverErrors), 0.05*float64(requests), "more than 5%% of the requests answered 5xx")
