@@ -3,6 +3,7 @@ package replay_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -41,7 +42,7 @@ func TestRunFindsAnIncompatibleChange(t *testing.T) {
 		return err == nil && rep.Open == 2 && rep.Closed == 1
 	}, 30*time.Second, 200*time.Millisecond, "report %+v, error %v", rep, err)
 	require.Empty(t, rep.Failures)
-	require.Equal(t, map[string]int{"v2": 3}, rep.ByVersion)
+	require.Equal(t, map[string]int{fmt.Sprintf("v%d", workflows.CurrentVersion): 3}, rep.ByVersion)
 	var out bytes.Buffer
 	rep.Print(&out)
 	require.Contains(t, out.String(), "replayed 3 message histories (2 open, 1 closed)")
@@ -74,7 +75,8 @@ func TestRunFindsAnIncompatibleChange(t *testing.T) {
 // the replay tests keep, one per generation.
 func TestVersionOfRecordedHistories(t *testing.T) {
 	for dir, want := range map[string]string{
-		"":                      "v2",
+		"":                      fmt.Sprintf("v%d", workflows.CurrentVersion),
+		"v2-ordered-mirror":     "v2",
 		"v1-version-marker":     "v1 (marker)",
 		"v0-regular-activities": "v0",
 	} {

@@ -16,7 +16,16 @@ func (r *messageRun) execute(ctx workflow.Context, summary string, timeout time.
 	if !r.does.localFirst {
 		return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activity, in)
 	}
-	return localFirst(ctx, opts, r.sendingOutlasted, activity, in)
+	fallback := r.sendingOutlasted
+	if r.does.detachedFallback {
+		// ctx is the publish's and ends with it; the mirror write it
+		// starts must not.
+		fallback = func(ctx workflow.Context) {
+			detached, _ := workflow.NewDisconnectedContext(ctx)
+			r.sendingOutlasted(detached)
+		}
+	}
+	return localFirst(ctx, opts, fallback, activity, in)
 }
 
 // localFirst runs activity as a local activity for up to localWindow, and

@@ -814,3 +814,31 @@ func TestSendingIsMirroredWhenThePublishLasts(t *testing.T) {
 	require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusSending, models.StatusDelivered, models.StatusCompleted},
 		b.acts.mirrorStatuses())
 }
+
+// A SENDING mirror write still running when its publish ends is not
+// cancelled with the publish: the workflow used to end Canceled, its mirror
+// row behind, when the database was slow during a broker outage.
+func TestSendingMirrorWriteOutlivesThePublish(t *testing.T) {
+	t.Parallel()
+	for _, v := range []workflow.Version{VersionOrderedMirror, CurrentVersion} {
+		b := setup(t)
+		b.input.Version = v
+		b.acts.publishErr = brokerDownFor(2) // the local tries fail, the regular one lands
+		b.acts.mirrorDelay = func(in activities.MirrorInput) time.Duration {
+			if in.Transition.Status == models.StatusSending {
+				return 500 * time.Millisecond
+			}
+			return 0
+		}
+		b.signalAt(time.Second, SignalConfirm, Decision{})
+		b.signalAt(time.Minute, SignalComplete, Completion{})
+		b.env.ExecuteWorkflow(WorkflowType, b.input)
+		require.True(t, b.env.IsWorkflowCompleted())
+		t.Logf("version %d: %v", v, b.env.GetWorkflowError())
+		if v == CurrentVersion {
+			require.NoError(t, b.env.GetWorkflowError())
+			require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusSending, models.StatusDelivered, models.StatusCompleted},
+				b.acts.mirrorStatuses())
+		}
+	}
+}

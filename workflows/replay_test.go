@@ -19,7 +19,9 @@ import (
 // testdata/v0-regular-activities holds histories from before
 // VersionLocalActivities, when mirror writes and publishes were regular
 // activities; testdata/v1-version-marker those of VersionLocalActivities
-// chosen by GetVersion, before the version was pinned in the input.
+// chosen by GetVersion, before the version was pinned in the input;
+// testdata/v2-ordered-mirror those of VersionOrderedMirror, before
+// VersionDetachedMirror.
 func TestReplay(t *testing.T) {
 	t.Parallel()
 	current, err := filepath.Glob(filepath.Join("testdata", "*.json"))

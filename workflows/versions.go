@@ -41,11 +41,18 @@ const VersionLocalActivities workflow.Version = 1
 // or later; GetVersion answers VersionLocalActivities at most.
 const VersionOrderedMirror workflow.Version = 2
 
+// VersionDetachedMirror is the version of workflows whose SENDING mirror
+// write, made when a publish outlasts its local try, is not cancelled when
+// the publish ends. Before it, that write could be cancelled in flight (its
+// context was the publish's), losing the SENDING row, and a workflow could
+// end Canceled when the cancellation reached its final flush.
+const VersionDetachedMirror workflow.Version = 3
+
 // CurrentVersion is the newest workflow code version, the one new messages
 // are started with (Input.Version). Starting with the version in the input
 // is itself a version: workflows with Input.Version set never call
 // GetVersion, and those without keep calling it until they close.
-const CurrentVersion = VersionOrderedMirror
+const CurrentVersion = VersionDetachedMirror
 
 // behaviour is what one workflow code version does differently. Every branch
 // on a version reads one of its fields, and behaviourOf is the one place that
@@ -64,6 +71,9 @@ type behaviour struct {
 	mirrorSkipsPassingSending bool
 	// orderedMirror: a mirror write starts when the one before it has ended.
 	orderedMirror bool
+	// detachedFallback: what a local try's failure starts (the SENDING
+	// mirror write) runs on a context the publish's end does not cancel.
+	detachedFallback bool
 }
 
 // behaviourOf is what code version v does.
@@ -74,6 +84,7 @@ func behaviourOf(v workflow.Version) behaviour {
 		searchSkipsPassingSending: v >= VersionLocalActivities,
 		mirrorSkipsPassingSending: v >= VersionOrderedMirror,
 		orderedMirror:             v >= VersionOrderedMirror,
+		detachedFallback:          v >= VersionDetachedMirror,
 	}
 }
 

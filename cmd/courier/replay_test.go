@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +27,7 @@ func TestReplayCommand(t *testing.T) {
 		out = stdout.String() + stderr.String()
 		return code == 0 && strings.Contains(out, "replayed 1 message histories (1 open, 0 closed)")
 	}, 30*time.Second, 200*time.Millisecond, "output: %s", out)
-	require.Contains(t, out, "v2")
+	require.Contains(t, out, fmt.Sprintf("v%d", workflows.CurrentVersion))
 	require.Contains(t, out, "every history replays")
 
 	var stdout, stderr bytes.Buffer
