@@ -130,7 +130,29 @@ func StartTemporalCluster(t testing.TB, bin, dir string, nodes, shards int) *Tem
 		require.NoError(t, node.Start())
 	}
 	require.NoError(t, c.waitMembers(context.Background(), nodes), "the nodes did not form one cluster")
+	for _, f := range frontends {
+		require.NoError(t, waitFrontend(context.Background(), f), "frontend %s", f)
+	}
 	return c
+}
+
+// waitFrontend waits until the frontend at addr answers its health check: a
+// node counts as a member before its frontend serves.
+func waitFrontend(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		c, err := client.DialContext(ctx, client.Options{HostPort: addr, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // waitMembers waits until the cluster's membership, as the server reports
