@@ -135,6 +135,13 @@ type Input struct {
 	// from before versions were pinned): the workflow then asks GetVersion,
 	// as it always did.
 	Version workflow.Version `json:"version,omitempty"`
+	// StartStatus is the CourierStatus search attribute the starter set
+	// (Client.Start sets FirstStatus). From VersionDetachedMirror on, the
+	// workflow takes it from here rather than reading its search attributes,
+	// which a Temporal node whose namespace cache lags the attribute's
+	// registration shows without it: the same history would then upsert on
+	// one run and not on its replay.
+	StartStatus models.Status `json:"start_status,omitempty"`
 }
 
 // FirstStatus is the status the message enters when its workflow starts at

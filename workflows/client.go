@@ -95,6 +95,7 @@ func (c *Client) Start(ctx context.Context, in Input, fingerprint string) (Start
 	defer cancel()
 	in.Version = CurrentVersion
 	status := in.FirstStatus(time.Now())
+	in.StartStatus = status
 	id := in.Message.ID
 	attrs := []temporal.SearchAttributeUpdate{
 		SearchAttrStatus.ValueSet(string(status)),

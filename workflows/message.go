@@ -43,6 +43,8 @@ type messageRun struct {
 	// workflow.DefaultVersion) when the starter did not pin one (see
 	// Input.Version).
 	pinned workflow.Version
+	// startStatus is Input.StartStatus.
+	startStatus models.Status
 	// does is what this message's code version does differently (see
 	// versions.go); set when the run starts.
 	does    behaviour
@@ -52,6 +54,7 @@ type messageRun struct {
 	wake     workflow.Channel
 	mirror   []workflow.Future // mirror writes not known to be finished
 	saStatus models.Status     // the CourierStatus value last upserted
+	startSA  models.Status     // the CourierStatus the start event shows
 	// lastMirror is the newest mirror write and mirrored the status it
 	// writes (behaviour.orderedMirror).
 	lastMirror workflow.Future
@@ -66,10 +69,11 @@ func newMessageRun(ctx workflow.Context, in Input) (*messageRun, error) {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("invalid policy: %v", err), "InvalidInput", err)
 	}
 	r := &messageRun{
-		msg:    in.Message,
-		policy: in.Policy,
-		direct: in.Confirmed,
-		pinned: in.Version,
+		msg:         in.Message,
+		policy:      in.Policy,
+		direct:      in.Confirmed,
+		pinned:      in.Version,
+		startStatus: in.StartStatus,
 		st: State{
 			MessageID: in.Message.ID,
 			Topic:     in.Message.Topic,
@@ -79,9 +83,10 @@ func newMessageRun(ctx workflow.Context, in Input) (*messageRun, error) {
 		},
 	}
 	// The client may start the workflow with its search attributes already set;
-	// upserting the same value again would only lengthen the history.
+	// upserting the same value again would only lengthen the history. Which
+	// one it set is read in run, once the code version is known.
 	if v, ok := workflow.GetTypedSearchAttributes(ctx).GetKeyword(SearchAttrStatus); ok {
-		r.saStatus = models.Status(v)
+		r.startSA = models.Status(v)
 	}
 	for _, name := range []string{SignalConfirm, SignalCancel, SignalComplete, SignalRedrive} {
 		r.signals = append(r.signals, signalChannel{name: name, ch: workflow.GetSignalChannel(ctx, name)})
@@ -95,6 +100,10 @@ func newMessageRun(ctx workflow.Context, in Input) (*messageRun, error) {
 
 func (r *messageRun) run(ctx workflow.Context) (Result, error) {
 	r.does = behaviourOf(r.version(ctx))
+	r.saStatus = r.startSA
+	if r.does.startStatusInInput {
+		r.saStatus = r.startStatus
+	}
 	if r.st.CreatedAt.IsZero() {
 		r.st.CreatedAt = workflow.Now(ctx)
 	}

@@ -842,3 +842,29 @@ func TestSendingMirrorWriteOutlivesThePublish(t *testing.T) {
 		}
 	}
 }
+
+// From VersionDetachedMirror on, whether the first status needs an upsert is
+// decided by the input alone: the start event's search attributes, which a
+// lagging Temporal node may show without Courier's, do not change the
+// history. Here the start event has none, and the input says the client set
+// WAITING_CONFIRM: no upsert repeats it.
+func TestStartStatusComesFromTheInput(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.input.Version = CurrentVersion
+	b.input.StartStatus = models.StatusWaitingConfirm
+	upserts := b.upsertedStatuses()
+	b.signalAt(time.Second, SignalConfirm, Decision{})
+	b.signalAt(time.Minute-time.Second, SignalComplete, Completion{})
+	b.run(t)
+	require.Equal(t, []models.Status{models.StatusDelivered, models.StatusCompleted}, *upserts)
+
+	// The same input without StartStatus upserts its first status.
+	b = setup(t)
+	b.input.Version = CurrentVersion
+	upserts = b.upsertedStatuses()
+	b.signalAt(time.Second, SignalConfirm, Decision{})
+	b.signalAt(time.Minute-time.Second, SignalComplete, Completion{})
+	b.run(t)
+	require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusDelivered, models.StatusCompleted}, *upserts)
+}

@@ -43,9 +43,13 @@ const VersionOrderedMirror workflow.Version = 2
 
 // VersionDetachedMirror is the version of workflows whose SENDING mirror
 // write, made when a publish outlasts its local try, is not cancelled when
-// the publish ends. Before it, that write could be cancelled in flight (its
-// context was the publish's), losing the SENDING row, and a workflow could
-// end Canceled when the cancellation reached its final flush.
+// the publish ends, and which take the status search attribute set at start
+// from their input (Input.StartStatus). Before it, that write could be
+// cancelled in flight (its context was the publish's), losing the SENDING
+// row, and a workflow could end Canceled when the cancellation reached its
+// final flush; and a workflow read its start attributes, which a Temporal
+// node with a lagging namespace cache shows without Courier's, so that a
+// history could upsert on one run and not on its replay.
 const VersionDetachedMirror workflow.Version = 3
 
 // CurrentVersion is the newest workflow code version, the one new messages
@@ -74,6 +78,9 @@ type behaviour struct {
 	// detachedFallback: what a local try's failure starts (the SENDING
 	// mirror write) runs on a context the publish's end does not cancel.
 	detachedFallback bool
+	// startStatusInInput: the status search attribute set at start is
+	// Input.StartStatus, not what the start event shows.
+	startStatusInInput bool
 }
 
 // behaviourOf is what code version v does.
@@ -85,6 +92,7 @@ func behaviourOf(v workflow.Version) behaviour {
 		mirrorSkipsPassingSending: v >= VersionOrderedMirror,
 		orderedMirror:             v >= VersionOrderedMirror,
 		detachedFallback:          v >= VersionDetachedMirror,
+		startStatusInInput:        v >= VersionDetachedMirror,
 	}
 }
 
