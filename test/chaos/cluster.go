@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/server/api/adminservice/v1"
 	enumsspb "go.temporal.io/server/api/enums/v1"
 	"google.golang.org/grpc"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/courier-mq/courier/devstack"
 	"github.com/courier-mq/courier/internal/freeport"
+	"github.com/courier-mq/courier/workflows"
 )
 
 // EnvPostgresDSN names the PostgreSQL server the cluster test keeps its
@@ -53,9 +55,10 @@ func BuildTemporalServer(ctx context.Context, dir string) (string, error) {
 // module's config/docker.yaml template and environment variables, with the
 // dynamic configuration docker-compose.yml mounts.
 type TemporalCluster struct {
-	Nodes    []*Process
-	Balancer *Balancer
-	restarts int
+	Nodes     []*Process
+	Balancer  *Balancer
+	frontends []string
+	restarts  int
 }
 
 // StartTemporalCluster starts nodes server nodes of bin with shards history
@@ -117,6 +120,7 @@ func StartTemporalCluster(t testing.TB, bin, dir string, nodes, shards int) *Tem
 		})
 		c.Nodes = append(c.Nodes, node)
 	}
+	c.frontends = frontends
 	c.Balancer, err = NewBalancer(frontends...)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Balancer.Close() })
@@ -134,6 +138,41 @@ func StartTemporalCluster(t testing.TB, bin, dir string, nodes, shards int) *Tem
 		require.NoError(t, waitFrontend(context.Background(), f), "frontend %s", f)
 	}
 	return c
+}
+
+// waitSearchAttributes waits until every node's frontend accepts a start
+// with Courier's search attributes (the workers register them at start):
+// a node's namespace cache lags a registration made through another by up
+// to its refresh interval, and until then starts through it are answered
+// "no mapping defined". The probe workflows are terminated at once.
+func (c *TemporalCluster) waitSearchAttributes(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for i, addr := range c.frontends {
+		tc, err := client.DialContext(ctx, client.Options{HostPort: addr, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+		if err != nil {
+			return err
+		}
+		for attempt := 0; ; attempt++ {
+			id := fmt.Sprintf("search-attribute-probe-%d-%d", i, attempt)
+			run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+				ID: id, TaskQueue: "search-attribute-probe",
+				TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchAttrStatus.ValueSet("probe"), workflows.SearchAttrProducer.ValueSet("probe")),
+			}, "SearchAttributeProbe")
+			if err == nil {
+				_ = tc.TerminateWorkflow(ctx, id, run.GetRunID(), "probe")
+				break
+			}
+			select {
+			case <-ctx.Done():
+				tc.Close()
+				return fmt.Errorf("node %d: %w", i+1, err)
+			case <-time.After(time.Second):
+			}
+		}
+		tc.Close()
+	}
+	return nil
 }
 
 // waitFrontend waits until the frontend at addr answers its health check: a

@@ -123,6 +123,7 @@ func NewProductionStack(t testing.TB, bin, tbin string, pc ProductionConfig) *Pr
 	consumer := NewSpreadClient(bases, consumerKey)
 	s.clients = []*Client{s.Gateway, s.Operator, consumer}
 	require.NoError(t, s.Gateway.Ready(ctx, 2*time.Minute), "the gateways did not become ready")
+	require.NoError(t, s.cluster.waitSearchAttributes(ctx), "Courier's search attributes did not reach every node")
 	s.Downstream = NewDownstream(ctx, consumer)
 	require.NoError(t, s.Downstream.Consume(ctx, s.KafkaAddr, Topic))
 	return p

@@ -54,5 +54,5 @@ func TestProductionShape(t *testing.T) {
 	require.Len(t, rep.Failures, 50, "a workflow changed without a new version must not replay")
 	// A node down is retried inside Courier or answered 503 for the client
 	// to retry, never a storm of errors.
-	require.Less(t, float64(serverErrors), 0.05*float64(requests), "more than 5%% of the requests answered 5xx")
+	require.Less(t, float64(serverErrors), 0.02*float64(requests), "more than 2%% of the requests answered 5xx")
 }
