@@ -149,7 +149,7 @@ func (c *Console) admin(h handler) http.Handler {
 			return
 		}
 		if r.Method == http.MethodPost && !checkCSRF(r) {
-			c.fail(w, r, http.StatusForbidden, "The form's security token is missing or wrong: reload the page and try again.")
+			c.badToken(w, r)
 			return
 		}
 		h(w, r, who)
@@ -181,6 +181,11 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	_, _ = w.Write([]byte(b.String()))
 }
 
+// badToken refuses a form without its CSRF token.
+func (c *Console) badToken(w http.ResponseWriter, r *http.Request) {
+	c.fail(w, r, http.StatusForbidden, "The form's security token is missing or wrong: reload the page and try again.")
+}
+
 // fail renders an error page.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	c.render(w, r, status, "error.html", http.StatusText(status), msg)
@@ -201,7 +206,7 @@ type loginData struct {
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	if !checkCSRF(r) {
-		c.fail(w, r, http.StatusForbidden, "The form's security token is missing or wrong: reload the page and try again.")
+		c.badToken(w, r)
 		return
 	}
 	next := safeNext(r.PostFormValue("next"))
@@ -224,7 +229,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	if !checkCSRF(r) {
-		c.fail(w, r, http.StatusForbidden, "The form's security token is missing or wrong: reload the page and try again.")
+		c.badToken(w, r)
 		return
 	}
 	signOut(w, r)
