@@ -154,15 +154,7 @@ func (id Identity) Require(roles ...Role) error {
 	if !slices.Contains(roles, Admin) {
 		names = append(names, string(Admin))
 	}
-	return refuse(NoRole, "API key %q may not do this: it needs role %s", id.Name, joinOr(names))
-}
-
-func joinOr(names []string) string {
-	s := names[0]
-	for _, n := range names[1:] {
-		s += " or " + n
-	}
-	return s
+	return refuse(NoRole, "API key %q may not do this: it needs role %s", id.Name, strings.Join(names, " or "))
 }
 
 // Message is what the rules need to know of a message: who prepared it, its

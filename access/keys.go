@@ -166,7 +166,7 @@ func Validate(keys []Key) error {
 	seen := map[[sha256.Size]byte]int{}
 	byName := map[string][]int{}
 	for i, k := range keys {
-		what := fmt.Sprintf("API key %d (%q)", i+1, clip(k.Name))
+		what := fmt.Sprintf("API key %d (%.64q)", i+1, k.Name)
 		bad := func(format string, args ...any) {
 			errs = append(errs, fmt.Errorf(what+": "+format, args...))
 		}
@@ -203,7 +203,7 @@ func Validate(keys []Key) error {
 		}
 		for j, r := range k.Roles {
 			if !r.valid() {
-				bad("unknown role %q, want %s, %s or %s", clip(string(r)), Producer, Consumer, Admin)
+				bad("unknown role %.64q, want %s, %s or %s", r, Producer, Consumer, Admin)
 			} else if slices.Contains(k.Roles[:j], r) {
 				bad("role %s is given twice", r)
 			}
@@ -254,12 +254,4 @@ func sameSet[T comparable](a, b []T) bool {
 		}
 	}
 	return true
-}
-
-// clip shortens a value quoted in an error.
-func clip(s string) string {
-	if len(s) <= 64 {
-		return s
-	}
-	return s[:64] + "..."
 }
