@@ -78,9 +78,7 @@ func (b *Balancer) serve(c net.Conn) {
 		return
 	}
 	defer up.Close()
-	if !b.track(c, up) {
-		return
-	}
+	b.track(c, up)
 	defer b.untrack(c, up)
 	done := make(chan struct{}, 2)
 	go func() { _, _ = io.Copy(up, c); done <- struct{}{} }()
@@ -88,13 +86,12 @@ func (b *Balancer) serve(c net.Conn) {
 	<-done
 }
 
-func (b *Balancer) track(conns ...net.Conn) bool {
+func (b *Balancer) track(conns ...net.Conn) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, c := range conns {
 		b.conns[c] = struct{}{}
 	}
-	return true
 }
 
 func (b *Balancer) untrack(conns ...net.Conn) {
