@@ -34,6 +34,10 @@ type BaselineResult struct {
 	Latency Summary
 	// EventsPerWorkflow is the mean history length of a sample.
 	EventsPerWorkflow float64
+	// CPU is what the watched Courier processes used during the baseline
+	// (the bare workflows' worker runs in the bench, so this is the Temporal
+	// server's share); 0 when none is watched.
+	CPU time.Duration
 }
 
 // runBaseline runs n bare workflows with concurrency starters, each starting

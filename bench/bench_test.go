@@ -56,7 +56,7 @@ func TestRunReportsTheLifecycleAgainstTheBaseline(t *testing.T) {
 	var got map[string]any
 	require.NoError(t, json.Unmarshal(out.Bytes(), &got))
 	for _, key := range []string{"messages_per_sec", "baseline_per_sec", "ratio", "prepare_p99_ms",
-		"publish_p50_ms", "events_per_message", "worker_rss_mb"} {
+		"publish_p50_ms", "events_per_message", "worker_rss_mb", "cpu_ms_per_message", "baseline_cpu_ms_per_workflow"} {
 		require.Contains(t, got, key)
 		require.Greater(t, got[key].(float64), 0.0, key)
 	}

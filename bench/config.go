@@ -39,7 +39,13 @@ type Config struct {
 	// Default http://127.0.0.1:9/courier-bench/check.
 	CheckURL string
 	// WorkerPID is the worker's process, sampled for RSS and CPU; 0 skips it.
+	// For `courier dev` it is the whole of Courier: server, broker, worker
+	// and gateway.
 	WorkerPID int
+	// CPUPIDs are Courier's other processes (a Temporal server of its own,
+	// more workers or gateways), whose CPU is counted with the worker's in
+	// the CPU per message.
+	CPUPIDs []int
 	// NoBaseline skips the bare-workflow baseline that otherwise runs before
 	// the lifecycle; the report then has no ratio.
 	NoBaseline bool
@@ -121,6 +127,14 @@ func (c Config) Validate() error {
 	}
 	if c.WorkerPID < 0 {
 		errs = append(errs, fmt.Errorf("worker pid must not be negative, got %d", c.WorkerPID))
+	}
+	for _, pid := range c.CPUPIDs {
+		if pid <= 0 {
+			errs = append(errs, fmt.Errorf("cpu pids must be positive, got %d", pid))
+		}
+	}
+	if len(c.CPUPIDs) > 0 && c.WorkerPID == 0 {
+		errs = append(errs, errors.New("cpu pids are counted with the worker pid, which is missing"))
 	}
 	return errors.Join(errs...)
 }

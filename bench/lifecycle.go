@@ -65,6 +65,9 @@ type LifecycleResult struct {
 	EndToEnd Summary
 	// EventsPerMessage is the mean history length of a sample of messages.
 	EventsPerMessage float64
+	// CPU is what the watched Courier processes used from the first message
+	// to the last COMPLETED (and the history sample); 0 when none is watched.
+	CPU time.Duration
 }
 
 // lifecycle is one lifecycle run: producers over HTTP, a consumer group on

@@ -71,9 +71,11 @@ func readProc(pid int) (procSample, error) {
 	return s, nil
 }
 
-// procWatch samples a process while a run goes on and keeps its peak RSS.
+// procWatch samples a process while a run goes on and keeps its peak RSS;
+// cpu adds the CPU of the others to the process's own.
 type procWatch struct {
-	pid   int
+	pid    int
+	others []int
 	first procSample
 	stop  chan struct{}
 	done  chan struct{}
@@ -85,14 +87,18 @@ type procWatch struct {
 }
 
 // watchProc starts sampling pid every interval; pid 0 watches nothing.
-func watchProc(pid int, interval time.Duration) (*procWatch, error) {
-	w := &procWatch{pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
+// others are only read by cpu.
+func watchProc(pid int, others []int, interval time.Duration) (*procWatch, error) {
+	w := &procWatch{pid: pid, others: others, stop: make(chan struct{}), done: make(chan struct{})}
 	if pid == 0 {
 		close(w.done)
 		return w, nil
 	}
 	first, err := readProc(pid)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := w.cpu(); err != nil {
 		return nil, err
 	}
 	w.first, w.last, w.peakRSS = first, first, first.RSSBytes
@@ -172,4 +178,34 @@ func (w *procWatch) snapshot() (procSample, error) {
 	w.peakRSS = max(w.peakRSS, s.RSSBytes)
 	w.mu.Unlock()
 	return s, nil
+}
+
+// cpu is the user+system CPU time the watched processes have used since they
+// started, summed; the difference of two readings is what a phase between
+// them cost. Without a process it is 0.
+func (w *procWatch) cpu() (time.Duration, error) {
+	if w.pid == 0 {
+		return 0, nil
+	}
+	var total time.Duration
+	for _, pid := range append([]int{w.pid}, w.others...) {
+		s, err := readProc(pid)
+		if err != nil {
+			return 0, err
+		}
+		total += s.CPU
+	}
+	return total, nil
+}
+
+// phaseCPU reads the CPU before and after run and returns the difference, or
+// 0 when either reading failed (a process that ended mid-run).
+func (w *procWatch) phaseCPU(run func() error) (time.Duration, error) {
+	before, berr := w.cpu()
+	err := run()
+	after, aerr := w.cpu()
+	if berr != nil || aerr != nil {
+		return 0, err
+	}
+	return after - before, err
 }

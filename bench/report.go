@@ -71,11 +71,14 @@ func (r *Report) fields() map[string]any {
 		f["baseline_elapsed_s"] = round(b.Elapsed.Seconds(), 2)
 		f["baseline_events_per_workflow"] = round(b.EventsPerWorkflow, 1)
 		latencyFields(f, "baseline", b.Latency)
+		if b.CPU > 0 {
+			f["baseline_cpu_ms_per_workflow"] = perItem(b.CPU, b.Workflows)
+		}
 	}
 	if l := r.Lifecycle; l != nil {
 		lifecycleFields(f, "", *l)
-		if l.Messages > 0 && r.Worker.PID != 0 {
-			f["worker_cpu_ms_per_message"] = round(r.Worker.CPU.Seconds()*1000/float64(l.Messages), 2)
+		if l.CPU > 0 {
+			f["cpu_ms_per_message"] = perItem(l.CPU, l.Messages)
 		}
 	}
 	if s := r.Soak; s != nil {
@@ -144,6 +147,12 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		row("worker peak RSS", fmt.Sprintf("%d MB (HWM %d MB)", mb(r.Worker.PeakRSSBytes), mb(r.Worker.HWMBytes)))
 		row("worker CPU", fmt.Sprintf("%.1f s", r.Worker.CPU.Seconds()))
 	}
+	if bl := r.Baseline; bl != nil && bl.CPU > 0 {
+		row("Courier CPU per bare workflow", fmt.Sprintf("%.1f ms", perItem(bl.CPU, bl.Workflows)))
+	}
+	if l := r.Lifecycle; l != nil && l.CPU > 0 {
+		row("Courier CPU per message", fmt.Sprintf("%.1f ms (%.1f s for %d)", perItem(l.CPU, l.Messages), l.CPU.Seconds(), l.Messages))
+	}
 	if s := r.Soak; s != nil {
 		row("soak held in DELIVERED", fmt.Sprintf("%d (%d failed), filled in %.1fs", s.Held, s.Failed, s.Fill.Seconds()))
 		row("worker RSS while held", fmt.Sprintf("%d MB, %d MB after the probe", mb(s.HeldRSSBytes), mb(s.AfterProbeRSSBytes)))
@@ -192,6 +201,14 @@ func ms(d time.Duration) float64 { return round(float64(d)/float64(time.Millisec
 func msText(d time.Duration) string { return strconv.FormatFloat(ms(d), 'f', 1, 64) }
 
 func mb(b int64) int64 { return b >> 20 }
+
+// perItem is cpu per item in milliseconds.
+func perItem(cpu time.Duration, items int) float64 {
+	if items == 0 {
+		return 0
+	}
+	return round(cpu.Seconds()*1000/float64(items), 2)
+}
 
 func round(v float64, places int) float64 {
 	s := strconv.FormatFloat(v, 'f', places, 64)

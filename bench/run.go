@@ -36,7 +36,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Report, error) {
 		Rate:        cfg.Rate,
 		LoadBefore:  loadAverage(),
 	}
-	watch, err := watchProc(cfg.WorkerPID, procInterval)
+	watch, err := watchProc(cfg.WorkerPID, cfg.CPUPIDs, procInterval)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +65,12 @@ func (r *Report) run(ctx context.Context, cfg Config, deps Deps, p *progress, wa
 		return err
 	}
 	if !cfg.NoBaseline {
-		b, err := runBaseline(ctx, cfg, deps, r.RunID, p)
+		var b BaselineResult
+		cpu, err := watch.phaseCPU(func() (err error) {
+			b, err = runBaseline(ctx, cfg, deps, r.RunID, p)
+			return err
+		})
+		b.CPU = cpu
 		r.Baseline = &b
 		if err != nil {
 			return err
@@ -74,7 +79,12 @@ func (r *Report) run(ctx context.Context, cfg Config, deps Deps, p *progress, wa
 	if cfg.BaselineOnly {
 		return nil
 	}
-	l, err := runLifecycle(ctx, cfg, deps, r.RunID, cfg.Messages, p, "lifecycle")
+	var l LifecycleResult
+	cpu, err := watch.phaseCPU(func() (err error) {
+		l, err = runLifecycle(ctx, cfg, deps, r.RunID, cfg.Messages, p, "lifecycle")
+		return err
+	})
+	l.CPU = cpu
 	r.Lifecycle = &l
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -39,6 +40,14 @@ func (b *BenchConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.Namespace, "namespace", "default", "Temporal namespace Courier runs in")
 	fs.StringVar(&b.Kafka, "kafka", "127.0.0.1:9092", "Kafka brokers, comma-separated")
 	fs.IntVar(&b.WorkerPID, "worker-pid", 0, "process id of the worker (for courier dev, the dev process) to sample RSS and CPU")
+	fs.Func("cpu-pid", "another Courier process (a Temporal server, a worker, a gateway) whose CPU counts in the CPU per message; repeatable", func(v string) error {
+		pid, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not a process id: %q", v)
+		}
+		b.CPUPIDs = append(b.CPUPIDs, pid)
+		return nil
+	})
 	fs.IntVar(&b.Soak, "soak", 0, "hold this many messages in DELIVERED and measure beside them (a probe of -n messages)")
 	fs.BoolVar(&b.SoakRelease, "soak-release", true, "complete the held messages when the soak ends")
 	fs.BoolVar(&b.BaselineOnly, "baseline-only", false, "run only the bare-workflow baseline against --temporal")
