@@ -1,6 +1,7 @@
 package devstack
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -55,6 +56,9 @@ type temporalStores struct {
 	// setup creates the databases and schema the stores lack and leaves
 	// existing ones alone.
 	setup func() error
+	// tune adjusts the set-up stores for the namespace before the server
+	// opens them; nil leaves them as the schema made them.
+	tune func(ctx context.Context, namespace string) error
 }
 
 // sqliteNumHistoryShards is the history shard count on SQLite. Every existing
@@ -78,16 +82,25 @@ func newSQLiteStores(dataDir string) temporalStores {
 		}
 		return nil
 	}
+	s.tune = func(ctx context.Context, namespace string) error {
+		return slimVisibility(ctx, s.main.DatabaseName, s.visibility.DatabaseName, namespace)
+	}
 	return s
 }
 
-// prepare sets up what the stores lack and creates the namespace if it is
-// missing.
-func (s temporalStores) prepare(namespace string, searchAttributes map[string]enumspb.IndexedValueType) error {
+// prepare sets up what the stores lack, creates the namespace if it is
+// missing and tunes the stores for it.
+func (s temporalStores) prepare(ctx context.Context, namespace string, searchAttributes map[string]enumspb.IndexedValueType) error {
 	if err := s.setup(); err != nil {
 		return err
 	}
-	return createNamespace(s.main, namespace, searchAttributes)
+	if err := createNamespace(s.main, namespace, searchAttributes); err != nil {
+		return err
+	}
+	if s.tune == nil {
+		return nil
+	}
+	return s.tune(ctx, namespace)
 }
 
 // setupSQLiteSchema creates the schema in a file that does not exist yet.

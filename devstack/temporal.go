@@ -119,7 +119,7 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := stores.prepare(cfg.Namespace, cfg.SearchAttributes); err != nil {
+	if err := stores.prepare(ctx, cfg.Namespace, cfg.SearchAttributes); err != nil {
 		return nil, err
 	}
 	opts, err := serverOptions(cfg, stores, logger)

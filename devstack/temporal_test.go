@@ -43,6 +43,34 @@ func TestTemporal(t *testing.T) {
 	for _, file := range []string{temporalDBFile, visibilityDBFile} {
 		require.Equal(t, "wal", journalMode(t, filepath.Join(cfg.DataDir, file)), file)
 	}
+
+	// checkRestart's second start registered DevstackExtra with the server
+	// running; the next start gives it its visibility index.
+	vis := filepath.Join(cfg.DataDir, visibilityDBFile)
+	require.Len(t, visibilityIndexNames(t, vis), len(visibilityIndexes)+2)
+	cfg.SearchAttributes["DevstackExtra"] = enumspb.INDEXED_VALUE_TYPE_INT
+	stopTemporal(t, startTemporal(t, cfg))
+	require.Len(t, visibilityIndexNames(t, vis), len(visibilityIndexes)+3)
+}
+
+// visibilityIndexNames lists the indexes of the visibility table, through a
+// read-only connection of its own.
+func visibilityIndexNames(t *testing.T, path string) []string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	require.NoError(t, err)
+	defer db.Close()
+	rows, err := db.QueryContext(t.Context(), "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'executions_visibility' AND sql IS NOT NULL")
+	require.NoError(t, err)
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		require.NoError(t, rows.Scan(&name))
+		names = append(names, name)
+	}
+	require.NoError(t, rows.Err())
+	return names
 }
 
 // checkRestart runs a workflow to completion on a server started with cfg,
