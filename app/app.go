@@ -50,6 +50,9 @@ type Roles struct {
 	// MetricsAddr, when set, serves the process's metrics on /metrics there:
 	// for a worker, which has no gateway to serve them.
 	MetricsAddr string
+	// ProfilesAddr, when set, serves Go's runtime profiles on /debug/pprof/
+	// there.
+	ProfilesAddr string
 }
 
 // NewRegistry is a metrics registry with the Go and process collectors.
@@ -99,6 +102,9 @@ func (p Parts) Run(ctx context.Context, roles Roles) error {
 	}
 	if roles.MetricsAddr != "" {
 		g.Go(func() error { return serveMetrics(ctx, roles.MetricsAddr, p.Registry, p.logger()) })
+	}
+	if roles.ProfilesAddr != "" {
+		g.Go(func() error { return serveProfiles(ctx, roles.ProfilesAddr, p.logger()) })
 	}
 	return g.Wait()
 }

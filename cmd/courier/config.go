@@ -37,6 +37,7 @@ type Config struct {
 
 	HTTPAddr           string
 	MetricsAddr        string
+	ProfilesAddr       string
 	APIKeys            string
 	TemporalUIURL      string
 	CheckURLAllowHosts string
@@ -166,6 +167,9 @@ func (c *Config) register(fs *flag.FlagSet, cmd string) {
 		dur(&c.Worker.StopTimeout, "worker-stop-timeout", c.Worker.StopTimeout, "how long shutdown waits for in-flight activities")
 		integer(&c.Worker.StickyCacheSize, "worker-sticky-cache", c.Worker.StickyCacheSize, "workflows kept in memory between their tasks; evicted ones are rebuilt from history")
 		dur(&c.Worker.MirrorRetention, "mirror-retention", c.Worker.MirrorRetention, "how long the mirror keeps a COMPLETED or CANCELLED message after it settled; 0 keeps every row")
+	}
+	if cmd == "worker" || cmd == "gateway" || cmd == "all" || cmd == "dev" {
+		str(&c.ProfilesAddr, "pprof-addr", "", "serve Go's runtime profiles on this address's /debug/pprof/ (keep it private: off by default)")
 	}
 	if cmd == "worker" {
 		str(&c.MetricsAddr, "metrics-addr", "", "serve the worker's Prometheus metrics on this address's /metrics (the gateway serves its own)")

@@ -14,7 +14,7 @@ type roles struct {
 
 // appRoles are r with their packages' configs, composed from c.
 func (c *Config) appRoles(r roles) (app.Roles, error) {
-	var ar app.Roles
+	ar := app.Roles{ProfilesAddr: c.ProfilesAddr}
 	if r.worker {
 		w := c.Worker
 		if w.MirrorRetention == 0 {
