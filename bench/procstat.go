@@ -76,9 +76,9 @@ func readProc(pid int) (procSample, error) {
 type procWatch struct {
 	pid    int
 	others []int
-	first procSample
-	stop  chan struct{}
-	done  chan struct{}
+	first  procSample
+	stop   chan struct{}
+	done   chan struct{}
 
 	mu      sync.Mutex
 	peakRSS int64
