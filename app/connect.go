@@ -57,7 +57,12 @@ var mysqlPermanent = map[uint16]bool{1044: true, 1045: true, 1049: true, 1698: t
 type ConnectConfig struct {
 	TemporalAddress   string
 	TemporalNamespace string
-	Store             store.Config
+	// TemporalUncompressed sends gRPC requests to Temporal without gzip,
+	// which the SDK uses by default. Compressing costs CPU on both sides and
+	// saves only bandwidth: `courier dev` turns it off for the server in its
+	// own process.
+	TemporalUncompressed bool
+	Store                store.Config
 	// Migrate applies the mirror's schema migrations once it answers.
 	Migrate bool
 	Kafka   activities.ProducerConfig
@@ -117,11 +122,15 @@ func dialTemporal(ctx context.Context, cfg ConnectConfig, logger *slog.Logger) (
 	var c client.Client
 	err := retry(ctx, logger, "Temporal at "+cfg.TemporalAddress, func(ctx context.Context) error {
 		var err error
-		c, err = client.DialContext(ctx, client.Options{
+		opts := client.Options{
 			HostPort:  cfg.TemporalAddress,
 			Namespace: cfg.TemporalNamespace,
 			Logger:    sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
-		})
+		}
+		if cfg.TemporalUncompressed {
+			opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
+		}
+		c, err = client.DialContext(ctx, opts)
 		return err
 	})
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 // over the default). It is loaded and validated once at start-up.
 type Config struct {
 	TemporalAddress   string
+	TemporalGzip      bool
 	TemporalNamespace string
 
 	KafkaBrokers  string
@@ -134,6 +135,7 @@ func (c *Config) register(fs *flag.FlagSet, cmd string) {
 	if cmd != "dev" {
 		boolean(&c.DBAutoMigrate, "db-auto-migrate", false, "apply mirror schema migrations at start (courier migrate does it explicitly)")
 		str(&c.TemporalAddress, "temporal-address", "127.0.0.1:7233", "Temporal frontend host:port")
+		boolean(&c.TemporalGzip, "temporal-gzip", true, "compress gRPC requests to Temporal (false saves CPU on both ends where bandwidth is free)")
 		str(&c.KafkaBrokers, "kafka-brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated host:port")
 	}
 	str(&c.TemporalNamespace, "temporal-namespace", "default", "Temporal namespace")
@@ -298,10 +300,11 @@ func (c *Config) gatewayConfig() (gateway.Config, error) {
 // connectConfig says where the parts of a gateway or worker process are.
 func (c *Config) connectConfig() app.ConnectConfig {
 	return app.ConnectConfig{
-		TemporalAddress:   c.TemporalAddress,
-		TemporalNamespace: c.TemporalNamespace,
-		Store:             c.Store,
-		Migrate:           c.DBAutoMigrate,
+		TemporalAddress:      c.TemporalAddress,
+		TemporalNamespace:    c.TemporalNamespace,
+		TemporalUncompressed: !c.TemporalGzip,
+		Store:                c.Store,
+		Migrate:              c.DBAutoMigrate,
 		Kafka: activities.ProducerConfig{
 			Brokers:  splitList(c.KafkaBrokers),
 			ClientID: c.KafkaClientID,

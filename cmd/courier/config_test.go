@@ -75,3 +75,14 @@ func TestDefaultsAreThePackagesOwn(t *testing.T) {
 	require.Equal(t, workflows.DefaultPolicy(), gc.DefaultPolicy)
 	require.Equal(t, activities.DefaultClientID, cfg.connectConfig().Kafka.ClientID)
 }
+
+// Requests to Temporal are gzip-compressed, the SDK's default, unless
+// --temporal-gzip=false says the bandwidth is free.
+func TestTemporalGzip(t *testing.T) {
+	for args, uncompressed := range map[string]bool{"": false, "--temporal-gzip=false": true} {
+		var cfg Config
+		fs := newFlagSet(&cfg, "all")
+		require.NoError(t, fs.Parse(strings.Fields(args)))
+		require.Equal(t, uncompressed, cfg.connectConfig().TemporalUncompressed, args)
+	}
+}

@@ -42,6 +42,9 @@ func runDev(ctx context.Context, cfg *Config, logger *slog.Logger, out io.Writer
 
 	uiURL := ""
 	cfg.TemporalAddress = cfg.Dev.Temporal
+	// gzip between the dev process and a server of its own would only cost
+	// CPU; a server given with --temporal gets the SDK's default.
+	cfg.TemporalGzip = cfg.TemporalAddress != ""
 	if cfg.TemporalAddress == "" {
 		t, err := devstack.StartTemporal(ctx, devstack.TemporalConfig{
 			DataDir:          filepath.Join(dir, "temporal"),
