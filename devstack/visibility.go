@@ -222,12 +222,12 @@ func replaceFullTextTriggers(ctx context.Context, tx *sql.Tx) error {
 // OLD inside a trigger; executions_visibility removes the rows of every
 // visibility row without a value (the old triggers indexed those too).
 func (t fullTextTable) write(row string, del bool) string {
-	var cols, vals, set []string
+	var vals, set []string
 	for _, c := range t.columns {
-		cols = append(cols, c)
 		vals = append(vals, row+"."+c)
 		set = append(set, row+"."+c+" IS NOT NULL")
 	}
+	cols := t.columns
 	where := strings.Join(set, " OR ")
 	from := ""
 	if row == "executions_visibility" {
