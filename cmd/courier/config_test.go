@@ -86,3 +86,15 @@ func TestTemporalGzip(t *testing.T) {
 		require.Equal(t, uncompressed, cfg.connectConfig().TemporalUncompressed, args)
 	}
 }
+
+// Every command that runs a Courier process can serve its profiles.
+func TestPprofAddrOnEveryProcess(t *testing.T) {
+	for _, cmd := range []string{"dev", "all", "worker", "gateway"} {
+		var cfg Config
+		fs := newFlagSet(&cfg, cmd)
+		require.NoError(t, fs.Parse([]string{"--pprof-addr", "127.0.0.1:6060"}), cmd)
+		ar, err := cfg.appRoles(roles{worker: cmd != "gateway", gateway: cmd != "worker"})
+		require.NoError(t, err, cmd)
+		require.Equal(t, "127.0.0.1:6060", ar.ProfilesAddr, cmd)
+	}
+}
