@@ -24,9 +24,14 @@ type Config struct {
 	MaxConcurrentActivities int
 	// MaxConcurrentWorkflowTasks bounds workflow tasks in flight.
 	MaxConcurrentWorkflowTasks int
-	// ActivityPollers and WorkflowPollers are the long-polls kept open to the
-	// Temporal frontend; more pollers pick up tasks sooner under load.
+	// ActivityPollers is the number of activity-task long-polls kept open to
+	// the Temporal frontend; more pollers pick up tasks sooner under load.
 	ActivityPollers int
+	// WorkflowPollers is the most workflow-task long-polls kept open on each
+	// of the two queues the worker polls: the task queue, where every
+	// message's first workflow task waits, and the worker's own sticky
+	// queue, where the tasks of the workflows it holds in memory wait (see
+	// workflowPollers).
 	WorkflowPollers int
 	// StopTimeout is how long shutdown waits for in-flight activities.
 	StopTimeout time.Duration
@@ -103,6 +108,25 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// workflowPollers is how the worker polls for workflow tasks: the task queue
+// and the sticky queue each with pollers of their own, never fewer than one
+// on each.
+//
+// The SDK's other way (MaxConcurrentWorkflowTaskPollers) shares one set of
+// pollers between the two queues and sends every new poll to the sticky
+// queue while the last sticky task came with a backlog hint above zero. When
+// that hint is stale, every poller waits on an empty sticky queue while new
+// messages' first workflow tasks pile up on the task queue, and their
+// confirms wait with them until some sticky task arrives: stalls of 4 to 8 s
+// in about one full-speed run in four, measured in docs/performance.md.
+func workflowPollers(cfg Config) sdkworker.PollerBehavior {
+	return sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{
+		InitialNumberOfPollers: cfg.WorkflowPollers,
+		MinimumNumberOfPollers: 1,
+		MaximumNumberOfPollers: cfg.WorkflowPollers,
+	})
+}
+
 // Deps are what the worker runs with.
 type Deps struct {
 	Client     client.Client
@@ -131,7 +155,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		MaxConcurrentActivityExecutionSize:     cfg.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize: cfg.MaxConcurrentWorkflowTasks,
 		MaxConcurrentActivityTaskPollers:       cfg.ActivityPollers,
-		MaxConcurrentWorkflowTaskPollers:       cfg.WorkflowPollers,
+		WorkflowTaskPollerBehavior:             workflowPollers(cfg),
 		WorkerStopTimeout:                      cfg.StopTimeout,
 	})
 	Register(w, deps.Activities)
