@@ -75,11 +75,17 @@ func TestRunReportsTheLifecycleAgainstTheBaseline(t *testing.T) {
 	require.Equal(t, 5.0, r.Baseline.EventsPerWorkflow)
 	require.Greater(t, r.Lifecycle.EventsPerMessage, r.Baseline.EventsPerWorkflow)
 	require.LessOrEqual(t, r.Lifecycle.Publish.P50, r.Lifecycle.EndToEnd.P50)
+	// 20 arrivals on Kafka: some time passes between the first and the last,
+	// and no gap between two of them is longer than the whole run.
+	require.Greater(t, r.Lifecycle.LongestGap, time.Duration(0))
+	require.Less(t, r.Lifecycle.LongestGap, r.Lifecycle.Elapsed)
+	require.Contains(t, got, "longest_gap_ms")
 	require.InDelta(t, r.Lifecycle.PerSec/r.Baseline.PerSec, r.Ratio, 1e-9)
 
 	var md bytes.Buffer
 	require.NoError(t, r.WriteMarkdown(&md))
 	require.Contains(t, md.String(), "| ratio lifecycle / baseline |")
+	require.Contains(t, md.String(), "| longest gap with nothing reaching Kafka |")
 	require.Contains(t, md.String(), "| confirm → on Kafka | 15 |")
 	require.Contains(t, md.String(), "| send → on Kafka (direct) | 5 |")
 	require.Contains(t, progress.String(), "bench: lifecycle ")

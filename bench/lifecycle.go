@@ -63,6 +63,9 @@ type LifecycleResult struct {
 	Complete Summary
 	// EndToEnd runs from the prepare (or send) request to the workflow's close.
 	EndToEnd Summary
+	// LongestGap is the longest time between two messages' arrivals on Kafka
+	// (LongestGap): how long the worst stall of the run held everything up.
+	LongestGap time.Duration
 	// EventsPerMessage is the mean history length of a sample of messages.
 	EventsPerMessage float64
 	// CPU is what the watched Courier processes used from the first message
@@ -365,7 +368,11 @@ func (l *lifecycle) result(ctx context.Context) (LifecycleResult, error) {
 	l.mu.Lock()
 	var first, last time.Time
 	var done []int
+	var seen []time.Time
 	for i, m := range l.msgs {
+		if !m.seen.IsZero() {
+			seen = append(seen, m.seen)
+		}
 		if !m.start.IsZero() && (first.IsZero() || m.start.Before(first)) {
 			first = m.start
 		}
@@ -388,6 +395,7 @@ func (l *lifecycle) result(ctx context.Context) (LifecycleResult, error) {
 		Consume:     l.consume.summary(),
 		Complete:    l.complete.summary(),
 		EndToEnd:    l.endToEnd.summary(),
+		LongestGap:  LongestGap(seen),
 	}
 	if len(done) > 0 {
 		res.Elapsed = last.Sub(first)

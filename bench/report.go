@@ -99,6 +99,7 @@ func lifecycleFields(f map[string]any, prefix string, l LifecycleResult) {
 	f[prefix+"elapsed_s"] = round(l.Elapsed.Seconds(), 2)
 	f[prefix+"messages_per_sec"] = round(l.PerSec, 1)
 	f[prefix+"events_per_message"] = round(l.EventsPerMessage, 1)
+	f[prefix+"longest_gap_ms"] = ms(l.LongestGap)
 	latencyFields(f, prefix+"prepare", l.Prepare)
 	latencyFields(f, prefix+"send", l.Send)
 	latencyFields(f, prefix+"confirm", l.Confirm)
@@ -142,6 +143,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	if l := r.Lifecycle; l != nil {
 		row("history events per message", fmt.Sprintf("%.1f", l.EventsPerMessage))
+		row("longest gap with nothing reaching Kafka", msText(l.LongestGap)+" ms")
 	}
 	if r.Worker.PID != 0 {
 		row("worker peak RSS", fmt.Sprintf("%d MB (HWM %d MB)", mb(r.Worker.PeakRSSBytes), mb(r.Worker.HWMBytes)))

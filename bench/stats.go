@@ -57,3 +57,17 @@ func (r *recorder) summary() Summary {
 	defer r.mu.Unlock()
 	return Summarize(r.ds)
 }
+
+// LongestGap is the longest time between two consecutive instants of ts
+// (taken in time order; ts is not modified), and 0 for fewer than two. Over
+// the instants messages reached Kafka it is the longest time a run delivered
+// nothing: a stall that percentiles of a few hundred messages can hide.
+func LongestGap(ts []time.Time) time.Duration {
+	sorted := slices.Clone(ts)
+	slices.SortFunc(sorted, func(a, b time.Time) int { return a.Compare(b) })
+	var longest time.Duration
+	for i := 1; i < len(sorted); i++ {
+		longest = max(longest, sorted[i].Sub(sorted[i-1]))
+	}
+	return longest
+}

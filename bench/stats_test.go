@@ -52,3 +52,16 @@ func BenchmarkSummarize(b *testing.B) {
 		Summarize(ds)
 	}
 }
+
+func TestLongestGap(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	require.Zero(t, LongestGap(nil))
+	require.Zero(t, LongestGap([]time.Time{at(5)}))
+
+	// Out of order, with a 4 s hole between 1.2 s and 5.2 s.
+	ts := []time.Time{at(5200), at(0), at(1200), at(300), at(5300), at(1000)}
+	require.Equal(t, 4*time.Second, LongestGap(ts))
+	require.Equal(t, at(5200), ts[0], "LongestGap must not reorder its input")
+}
