@@ -27,7 +27,7 @@ type Config struct {
 	// ActivityPollers is the number of activity-task long-polls kept open to
 	// the Temporal frontend; more pollers pick up tasks sooner under load.
 	ActivityPollers int
-	// WorkflowPollers is the most workflow-task long-polls kept open on each
+	// WorkflowPollers is the number of workflow-task long-polls kept open on each
 	// of the two queues the worker polls: the task queue, where every
 	// message's first workflow task waits, and the worker's own sticky
 	// queue, where the tasks of the workflows it holds in memory wait (see
