@@ -12,25 +12,58 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// BaselineTaskQueue is the task queue of the baseline's bare workflows and of
-// the worker the bench runs for them; no Courier worker polls it.
+// BaselineTaskQueue is the task queue of the baseline's bare and floor
+// workflows and of the worker the bench runs for them; no Courier worker
+// polls it.
 const BaselineTaskQueue = "courier-bench-baseline"
 
 // BaselineWorkflowType is the registered name of BareWorkflow.
 const BaselineWorkflowType = "CourierBenchBare"
 
+// FloorWorkflowType is the registered name of FloorWorkflow.
+const FloorWorkflowType = "CourierBenchFloor"
+
+// The floor workflow's updates: a message's confirm and complete, without
+// the message.
+const (
+	floorConfirm  = "confirm"
+	floorComplete = "complete"
+)
+
 // BareWorkflow does nothing: start → complete is the least work a workflow
 // can cost the server, so its rate is the ceiling for one workflow per message.
 func BareWorkflow(workflow.Context) error { return nil }
 
-// BaselineResult is what the baseline measured.
+// FloorWorkflow takes the three calls a prepared message's workflow takes
+// (its start, a confirm update, a complete update, each answered by the
+// workflow) and does nothing else: no mirror write, no publish, no search
+// attribute, no timer. Its rate is what Temporal's side of Courier's protocol
+// costs on its own, the floor under the lifecycle's cost.
+func FloorWorkflow(ctx workflow.Context) error {
+	var confirmed, completed bool
+	if err := workflow.SetUpdateHandler(ctx, floorConfirm, func(workflow.Context) error {
+		confirmed = true
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandler(ctx, floorComplete, func(workflow.Context) error {
+		completed = true
+		return nil
+	}); err != nil {
+		return err
+	}
+	return workflow.Await(ctx, func() bool { return confirmed && completed })
+}
+
+// BaselineResult is what the baseline measured for one kind of workflow.
 type BaselineResult struct {
 	Workflows int
 	Failed    int64
 	Elapsed   time.Duration
 	// PerSec is completed workflows per second.
 	PerSec float64
-	// Latency is start → result of one workflow.
+	// Latency is start → result of one workflow, its updates included.
 	Latency Summary
 	// EventsPerWorkflow is the mean history length of a sample.
 	EventsPerWorkflow float64
@@ -40,16 +73,62 @@ type BaselineResult struct {
 	CPU time.Duration
 }
 
-// runBaseline runs n bare workflows with concurrency starters, each starting
-// one and waiting for its result before the next, on a worker of its own.
-func runBaseline(ctx context.Context, cfg Config, deps Deps, runID string, p *progress) (BaselineResult, error) {
-	w := sdkworker.New(deps.Temporal, BaselineTaskQueue, sdkworker.Options{})
-	w.RegisterWorkflowWithOptions(BareWorkflow, workflow.RegisterOptions{Name: BaselineWorkflowType})
-	if err := w.Start(); err != nil {
-		return BaselineResult{}, fmt.Errorf("start baseline worker: %w", err)
-	}
-	defer w.Stop()
+// shape is one kind of workflow the baseline runs.
+type shape struct {
+	// phase names it in progress lines and workflow IDs.
+	phase string
+	// drive runs the workflow with the given ID to its end.
+	drive func(ctx context.Context, c client.Client, opts client.StartWorkflowOptions) error
+}
 
+// bare starts a BareWorkflow and waits for its result.
+var bare = shape{phase: "bare", drive: func(ctx context.Context, c client.Client, opts client.StartWorkflowOptions) error {
+	run, err := c.ExecuteWorkflow(ctx, opts, BaselineWorkflowType)
+	if err != nil {
+		return err
+	}
+	return run.Get(ctx, nil)
+}}
+
+// floor starts a FloorWorkflow, confirms it and completes it the way the
+// gateway does (an update answered once the workflow has run it), and waits
+// for its result.
+var floor = shape{phase: "floor", drive: func(ctx context.Context, c client.Client, opts client.StartWorkflowOptions) error {
+	run, err := c.ExecuteWorkflow(ctx, opts, FloorWorkflowType)
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{floorConfirm, floorComplete} {
+		h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+			WorkflowID:   opts.ID,
+			UpdateName:   name,
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		})
+		if err != nil {
+			return fmt.Errorf("%s update: %w", name, err)
+		}
+		if err := h.Get(ctx, nil); err != nil {
+			return fmt.Errorf("%s update: %w", name, err)
+		}
+	}
+	return run.Get(ctx, nil)
+}}
+
+// baselineWorker runs the baseline's workflows on a worker of the bench's
+// own until stop is called.
+func baselineWorker(c client.Client) (stop func(), err error) {
+	w := sdkworker.New(c, BaselineTaskQueue, sdkworker.Options{})
+	w.RegisterWorkflowWithOptions(BareWorkflow, workflow.RegisterOptions{Name: BaselineWorkflowType})
+	w.RegisterWorkflowWithOptions(FloorWorkflow, workflow.RegisterOptions{Name: FloorWorkflowType})
+	if err := w.Start(); err != nil {
+		return nil, fmt.Errorf("start baseline worker: %w", err)
+	}
+	return w.Stop, nil
+}
+
+// runBaseline runs n workflows of shape s with concurrency starters, each
+// driving one to its end before the next.
+func runBaseline(ctx context.Context, cfg Config, deps Deps, runID string, s shape, p *progress) (BaselineResult, error) {
 	n := cfg.Messages
 	ids := make(chan int, n)
 	for i := range n {
@@ -58,7 +137,7 @@ func runBaseline(ctx context.Context, cfg Config, deps Deps, runID string, p *pr
 	close(ids)
 	var lat recorder
 	var failed, done atomic.Int64
-	p.track("baseline", &done, n)
+	p.track(s.phase, &done, n)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range cfg.Concurrency {
@@ -69,16 +148,10 @@ func runBaseline(ctx context.Context, cfg Config, deps Deps, runID string, p *pr
 					continue
 				}
 				t0 := time.Now()
-				run, err := deps.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-					ID:        baselineID(runID, i),
-					TaskQueue: BaselineTaskQueue,
-				}, BaselineWorkflowType)
-				if err == nil {
-					err = run.Get(ctx, nil)
-				}
-				if err != nil {
+				id := baselineID(s, runID, i)
+				if err := s.drive(ctx, deps.Temporal, client.StartWorkflowOptions{ID: id, TaskQueue: BaselineTaskQueue}); err != nil {
 					failed.Add(1)
-					deps.Logger.Warn("baseline workflow", "id", baselineID(runID, i), "error", err)
+					deps.Logger.Warn("baseline workflow", "id", id, "error", err)
 				} else {
 					lat.add(time.Since(t0))
 				}
@@ -89,10 +162,10 @@ func runBaseline(ctx context.Context, cfg Config, deps Deps, runID string, p *pr
 	wg.Wait()
 	res := BaselineResult{Workflows: n, Failed: failed.Load(), Elapsed: time.Since(start), Latency: lat.summary()}
 	if ctx.Err() != nil {
-		return res, fmt.Errorf("baseline: %w", ctx.Err())
+		return res, fmt.Errorf("baseline %s: %w", s.phase, ctx.Err())
 	}
 	res.PerSec = float64(int64(n)-res.Failed) / res.Elapsed.Seconds()
-	sample := sampleIDs(n, cfg.HistorySample, func(i int) string { return baselineID(runID, i) })
+	sample := sampleIDs(n, cfg.HistorySample, func(i int) string { return baselineID(s, runID, i) })
 	events, err := meanHistoryLength(ctx, deps.Temporal, sample)
 	if err != nil {
 		return res, err
@@ -101,4 +174,6 @@ func runBaseline(ctx context.Context, cfg Config, deps Deps, runID string, p *pr
 	return res, nil
 }
 
-func baselineID(runID string, i int) string { return fmt.Sprintf("bench-bare-%s-%d", runID, i) }
+func baselineID(s shape, runID string, i int) string {
+	return fmt.Sprintf("bench-%s-%s-%d", s.phase, runID, i)
+}

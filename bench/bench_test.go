@@ -56,12 +56,14 @@ func TestRunReportsTheLifecycleAgainstTheBaseline(t *testing.T) {
 	var got map[string]any
 	require.NoError(t, json.Unmarshal(out.Bytes(), &got))
 	for _, key := range []string{"messages_per_sec", "baseline_per_sec", "ratio", "prepare_p99_ms",
-		"publish_p50_ms", "events_per_message", "worker_rss_mb", "cpu_ms_per_message", "baseline_cpu_ms_per_workflow"} {
+		"publish_p50_ms", "events_per_message", "worker_rss_mb", "cpu_ms_per_message", "baseline_cpu_ms_per_workflow",
+		"floor_per_sec", "floor_ratio", "lifecycle_floor_ratio", "floor_p99_ms", "floor_cpu_ms_per_workflow"} {
 		require.Contains(t, got, key)
 		require.Greater(t, got[key].(float64), 0.0, key)
 	}
 	require.Equal(t, 0.0, got["failed"])
 	require.Equal(t, 0.0, got["baseline_failed"])
+	require.Equal(t, 0.0, got["floor_failed"])
 
 	// Every message went through; 5 of the 20 were sent directly.
 	require.Equal(t, 15, r.Lifecycle.Prepare.Count)
@@ -74,6 +76,12 @@ func TestRunReportsTheLifecycleAgainstTheBaseline(t *testing.T) {
 	// A bare workflow is started, one workflow task, completed.
 	require.Equal(t, 5.0, r.Baseline.EventsPerWorkflow)
 	require.Greater(t, r.Lifecycle.EventsPerMessage, r.Baseline.EventsPerWorkflow)
+	// A floor workflow took its confirm and its complete as updates (two
+	// accepted and two completed events) in two or three workflow tasks,
+	// and nothing else.
+	require.GreaterOrEqual(t, r.Floor.EventsPerWorkflow, 12.0)
+	require.LessOrEqual(t, r.Floor.EventsPerWorkflow, 15.0)
+	require.Greater(t, r.Lifecycle.EventsPerMessage, r.Floor.EventsPerWorkflow)
 	require.LessOrEqual(t, r.Lifecycle.Publish.P50, r.Lifecycle.EndToEnd.P50)
 	// 20 arrivals on Kafka: some time passes between the first and the last,
 	// and no gap between two of them is longer than the whole run.
@@ -81,14 +89,19 @@ func TestRunReportsTheLifecycleAgainstTheBaseline(t *testing.T) {
 	require.Less(t, r.Lifecycle.LongestGap, r.Lifecycle.Elapsed)
 	require.Contains(t, got, "longest_gap_ms")
 	require.InDelta(t, r.Lifecycle.PerSec/r.Baseline.PerSec, r.Ratio, 1e-9)
+	require.InDelta(t, r.Floor.PerSec/r.Baseline.PerSec, r.FloorRatio, 1e-9)
+	require.InDelta(t, r.Lifecycle.PerSec/r.Floor.PerSec, r.LifecycleFloorRatio, 1e-9)
 
 	var md bytes.Buffer
 	require.NoError(t, r.WriteMarkdown(&md))
 	require.Contains(t, md.String(), "| ratio lifecycle / baseline |")
+	require.Contains(t, md.String(), "| ratio floor / baseline |")
+	require.Contains(t, md.String(), "| ratio lifecycle / floor |")
 	require.Contains(t, md.String(), "| longest gap with nothing reaching Kafka |")
 	require.Contains(t, md.String(), "| confirm → on Kafka | 15 |")
 	require.Contains(t, md.String(), "| send → on Kafka (direct) | 5 |")
 	require.Contains(t, progress.String(), "bench: lifecycle ")
+	require.Contains(t, progress.String(), "bench: floor ")
 }
 
 func TestSoakHoldsMessagesInDelivered(t *testing.T) {
@@ -102,6 +115,7 @@ func TestSoakHoldsMessagesInDelivered(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, r.Soak)
 	require.Nil(t, r.Baseline)
+	require.Nil(t, r.Floor)
 	require.Equal(t, 10, r.Soak.Held)
 	require.Zero(t, r.Soak.Failed)
 	require.Positive(t, r.Soak.HeldRSSBytes)

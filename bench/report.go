@@ -22,10 +22,17 @@ type Report struct {
 	// start and the end: numbers from a loaded machine are read as such.
 	LoadBefore, LoadAfter float64
 
+	// Baseline is the bare workflows' run, Floor the floor workflows'.
 	Baseline  *BaselineResult
+	Floor     *BaselineResult
 	Lifecycle *LifecycleResult
-	// Ratio is the lifecycle's rate over the baseline's, when both ran.
-	Ratio  float64
+	// Ratio is the lifecycle's rate over the bare workflows', when both ran.
+	Ratio float64
+	// FloorRatio is the floor workflows' rate over the bare workflows':
+	// what Courier's three calls cost Temporal alone. LifecycleFloorRatio is
+	// the lifecycle's over the floor's: what Courier's own work costs on top.
+	FloorRatio, LifecycleFloorRatio float64
+
 	Soak   *SoakResult
 	Worker ProcStats
 }
@@ -45,6 +52,28 @@ type SoakResult struct {
 	// Release is how long completing the held messages took; zero when they
 	// were left held.
 	Release time.Duration
+}
+
+// ratios sets the ratios of the rates that were measured.
+func (r *Report) ratios() {
+	rate := func(b *BaselineResult) float64 {
+		if b == nil {
+			return 0
+		}
+		return b.PerSec
+	}
+	lifecycle := 0.0
+	if r.Lifecycle != nil {
+		lifecycle = r.Lifecycle.PerSec
+	}
+	bare, floor := rate(r.Baseline), rate(r.Floor)
+	if bare > 0 {
+		r.Ratio = lifecycle / bare
+		r.FloorRatio = floor / bare
+	}
+	if floor > 0 {
+		r.LifecycleFloorRatio = lifecycle / floor
+	}
 }
 
 // fields flattens the report into the JSON object scripts read: one key per
@@ -73,6 +102,18 @@ func (r *Report) fields() map[string]any {
 		latencyFields(f, "baseline", b.Latency)
 		if b.CPU > 0 {
 			f["baseline_cpu_ms_per_workflow"] = perItem(b.CPU, b.Workflows)
+		}
+	}
+	if fl := r.Floor; fl != nil {
+		f["floor_per_sec"] = round(fl.PerSec, 1)
+		f["floor_failed"] = fl.Failed
+		f["floor_elapsed_s"] = round(fl.Elapsed.Seconds(), 2)
+		f["floor_events_per_workflow"] = round(fl.EventsPerWorkflow, 1)
+		f["floor_ratio"] = round(r.FloorRatio, 3)
+		f["lifecycle_floor_ratio"] = round(r.LifecycleFloorRatio, 3)
+		latencyFields(f, "floor", fl.Latency)
+		if fl.CPU > 0 {
+			f["floor_cpu_ms_per_workflow"] = perItem(fl.CPU, fl.Workflows)
 		}
 	}
 	if l := r.Lifecycle; l != nil {
@@ -138,8 +179,16 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		row("baseline bare workflows/s", fmt.Sprintf("%.1f (%d in %.1fs, %d failed)", bl.PerSec, bl.Workflows, bl.Elapsed.Seconds(), bl.Failed))
 		row("baseline events per workflow", fmt.Sprintf("%.1f", bl.EventsPerWorkflow))
 	}
+	if fl := r.Floor; fl != nil {
+		row("floor workflows/s (start, confirm, complete)", fmt.Sprintf("%.1f (%d in %.1fs, %d failed)", fl.PerSec, fl.Workflows, fl.Elapsed.Seconds(), fl.Failed))
+		row("floor events per workflow", fmt.Sprintf("%.1f", fl.EventsPerWorkflow))
+		row("ratio floor / baseline", fmt.Sprintf("%.2f", r.FloorRatio))
+	}
 	if r.Lifecycle != nil && r.Baseline != nil {
 		row("ratio lifecycle / baseline", fmt.Sprintf("%.2f", r.Ratio))
+	}
+	if r.Lifecycle != nil && r.Floor != nil {
+		row("ratio lifecycle / floor", fmt.Sprintf("%.2f", r.LifecycleFloorRatio))
 	}
 	if l := r.Lifecycle; l != nil {
 		row("history events per message", fmt.Sprintf("%.1f", l.EventsPerMessage))
@@ -151,6 +200,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	if bl := r.Baseline; bl != nil && bl.CPU > 0 {
 		row("Courier CPU per bare workflow", fmt.Sprintf("%.1f ms", perItem(bl.CPU, bl.Workflows)))
+	}
+	if fl := r.Floor; fl != nil && fl.CPU > 0 {
+		row("Courier CPU per floor workflow", fmt.Sprintf("%.1f ms", perItem(fl.CPU, fl.Workflows)))
 	}
 	if l := r.Lifecycle; l != nil && l.CPU > 0 {
 		row("Courier CPU per message", fmt.Sprintf("%.1f ms (%.1f s for %d)", perItem(l.CPU, l.Messages), l.CPU.Seconds(), l.Messages))

@@ -11,8 +11,9 @@ import (
 // procInterval is how often the worker process is sampled.
 const procInterval = 500 * time.Millisecond
 
-// Run runs one benchmark as cfg says: the baseline, then the lifecycle (or
-// only the baseline, or the soak), and returns what it measured. A run that
+// Run runs one benchmark as cfg says: the baseline (bare workflows, then
+// floor workflows), then the lifecycle (or only the baseline, or the soak),
+// and returns what it measured. A run that
 // ends early returns the partial report with the error.
 func Run(ctx context.Context, cfg Config, deps Deps) (*Report, error) {
 	cfg.SetDefaults()
@@ -52,9 +53,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Report, error) {
 	<-progressDone
 	r.Worker, _ = watch.finish()
 	r.LoadAfter = loadAverage()
-	if r.Baseline != nil && r.Lifecycle != nil && r.Baseline.PerSec > 0 {
-		r.Ratio = r.Lifecycle.PerSec / r.Baseline.PerSec
-	}
+	r.ratios()
 	return r, err
 }
 
@@ -65,15 +64,25 @@ func (r *Report) run(ctx context.Context, cfg Config, deps Deps, p *progress, wa
 		return err
 	}
 	if !cfg.NoBaseline {
-		var b BaselineResult
-		cpu, err := watch.phaseCPU(func() (err error) {
-			b, err = runBaseline(ctx, cfg, deps, r.RunID, p)
-			return err
-		})
-		b.CPU = cpu
-		r.Baseline = &b
+		stop, err := baselineWorker(deps.Temporal)
 		if err != nil {
 			return err
+		}
+		defer stop()
+		for _, s := range []struct {
+			shape
+			into **BaselineResult
+		}{{bare, &r.Baseline}, {floor, &r.Floor}} {
+			var b BaselineResult
+			cpu, err := watch.phaseCPU(func() (err error) {
+				b, err = runBaseline(ctx, cfg, deps, r.RunID, s.shape, p)
+				return err
+			})
+			b.CPU = cpu
+			*s.into = &b
+			if err != nil {
+				return err
+			}
 		}
 	}
 	if cfg.BaselineOnly {

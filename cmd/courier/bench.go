@@ -30,7 +30,7 @@ type BenchConfig struct {
 
 // register declares the bench flags on fs.
 func (b *BenchConfig) register(fs *flag.FlagSet) {
-	fs.IntVar(&b.Messages, "n", 1000, "messages to send through the lifecycle (and bare workflows in the baseline)")
+	fs.IntVar(&b.Messages, "n", 1000, "messages to send through the lifecycle (and bare and floor workflows in the baseline)")
 	fs.IntVar(&b.Concurrency, "c", 32, "concurrent producers, completers and baseline starters")
 	fs.Float64Var(&b.DirectRatio, "direct-ratio", 0.2, "share of messages sent directly instead of prepared and confirmed, 0-1")
 	fs.Float64Var(&b.Rate, "rate", 0, "messages started per second; 0 is as fast as possible")
@@ -51,7 +51,7 @@ func (b *BenchConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&b.Soak, "soak", 0, "hold this many messages in DELIVERED and measure beside them (a probe of -n messages)")
 	fs.BoolVar(&b.SoakRelease, "soak-release", true, "complete the held messages when the soak ends")
 	fs.BoolVar(&b.BaselineOnly, "baseline-only", false, "run only the bare-workflow baseline against --temporal")
-	fs.BoolVar(&b.NoBaseline, "no-baseline", false, "skip the bare-workflow baseline")
+	fs.BoolVar(&b.NoBaseline, "no-baseline", false, "skip the baseline (bare and floor workflows)")
 	fs.IntVar(&b.HistorySample, "history-sample", 20, "completed workflows whose history events are counted")
 	fs.DurationVar(&b.Timeout, "timeout", 0, "bound on the whole run (default 30m)")
 }
