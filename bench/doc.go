@@ -6,7 +6,11 @@
 // completes it) and, in the same run and against the same Temporal server, a
 // baseline of bare workflows (start → complete) at the same concurrency. The
 // ratio of the two says how much of Temporal's capacity the lifecycle keeps,
-// and it holds on a noisy machine where absolute rates do not.
+// and it holds on a noisy machine where absolute rates do not. The baseline
+// also runs floor workflows, which take the lifecycle's three calls (start,
+// confirm update, complete update) and nothing else: floor / bare is what
+// Temporal charges for Courier's protocol, lifecycle / floor what Courier's
+// own work costs on top.
 //
 // Soak holds many messages in DELIVERED (the consumer withholds completion)
 // and measures the worker's memory and the gateway's latency while they wait.
