@@ -13,8 +13,8 @@ const procInterval = 500 * time.Millisecond
 
 // Run runs one benchmark as cfg says: the baseline (bare workflows, then
 // floor workflows), then the lifecycle (or only the baseline, or the soak),
-// and returns what it measured. A run that
-// ends early returns the partial report with the error.
+// and returns what it measured. A run that ends early returns the partial
+// report with the error.
 func Run(ctx context.Context, cfg Config, deps Deps) (*Report, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -64,25 +64,8 @@ func (r *Report) run(ctx context.Context, cfg Config, deps Deps, p *progress, wa
 		return err
 	}
 	if !cfg.NoBaseline {
-		stop, err := baselineWorker(deps.Temporal)
-		if err != nil {
+		if err := r.runBaselines(ctx, cfg, deps, p, watch); err != nil {
 			return err
-		}
-		defer stop()
-		for _, s := range []struct {
-			shape
-			into **BaselineResult
-		}{{bare, &r.Baseline}, {floor, &r.Floor}} {
-			var b BaselineResult
-			cpu, err := watch.phaseCPU(func() (err error) {
-				b, err = runBaseline(ctx, cfg, deps, r.RunID, s.shape, p)
-				return err
-			})
-			b.CPU = cpu
-			*s.into = &b
-			if err != nil {
-				return err
-			}
 		}
 	}
 	if cfg.BaselineOnly {
@@ -96,6 +79,32 @@ func (r *Report) run(ctx context.Context, cfg Config, deps Deps, p *progress, wa
 	l.CPU = cpu
 	r.Lifecycle = &l
 	return err
+}
+
+// runBaselines runs the bare workflows, then the floor workflows, on a
+// worker of the bench's own that stops before the lifecycle starts.
+func (r *Report) runBaselines(ctx context.Context, cfg Config, deps Deps, p *progress, watch *procWatch) error {
+	stop, err := baselineWorker(deps.Temporal)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	for _, s := range []struct {
+		shape
+		into **BaselineResult
+	}{{bare, &r.Baseline}, {floor, &r.Floor}} {
+		var b BaselineResult
+		cpu, err := watch.phaseCPU(func() (err error) {
+			b, err = runBaseline(ctx, cfg, deps, r.RunID, s.shape, p)
+			return err
+		})
+		b.CPU = cpu
+		*s.into = &b
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // runLifecycle sends n messages through the whole lifecycle and waits until
