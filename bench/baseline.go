@@ -68,7 +68,7 @@ type BaselineResult struct {
 	// EventsPerWorkflow is the mean history length of a sample.
 	EventsPerWorkflow float64
 	// CPU is what the watched Courier processes used during the baseline
-	// (the bare workflows' worker runs in the bench, so this is the Temporal
+	// (the baseline's worker runs in the bench, so this is the Temporal
 	// server's share); 0 when none is watched.
 	CPU time.Duration
 }
@@ -77,7 +77,7 @@ type BaselineResult struct {
 type shape struct {
 	// phase names it in progress lines and workflow IDs.
 	phase string
-	// drive runs the workflow with the given ID to its end.
+	// drive starts a workflow with opts and runs it to its end.
 	drive func(ctx context.Context, c client.Client, opts client.StartWorkflowOptions) error
 }
 
