@@ -95,26 +95,12 @@ func (r *Report) fields() map[string]any {
 		"worker_cpu_s":  round(r.Worker.CPU.Seconds(), 2),
 	}
 	if b := r.Baseline; b != nil {
-		f["baseline_per_sec"] = round(b.PerSec, 1)
-		f["baseline_failed"] = b.Failed
-		f["baseline_elapsed_s"] = round(b.Elapsed.Seconds(), 2)
-		f["baseline_events_per_workflow"] = round(b.EventsPerWorkflow, 1)
-		latencyFields(f, "baseline", b.Latency)
-		if b.CPU > 0 {
-			f["baseline_cpu_ms_per_workflow"] = perItem(b.CPU, b.Workflows)
-		}
+		baselineFields(f, "baseline", *b)
 	}
 	if fl := r.Floor; fl != nil {
-		f["floor_per_sec"] = round(fl.PerSec, 1)
-		f["floor_failed"] = fl.Failed
-		f["floor_elapsed_s"] = round(fl.Elapsed.Seconds(), 2)
-		f["floor_events_per_workflow"] = round(fl.EventsPerWorkflow, 1)
+		baselineFields(f, "floor", *fl)
 		f["floor_ratio"] = round(r.FloorRatio, 3)
 		f["lifecycle_floor_ratio"] = round(r.LifecycleFloorRatio, 3)
-		latencyFields(f, "floor", fl.Latency)
-		if fl.CPU > 0 {
-			f["floor_cpu_ms_per_workflow"] = perItem(fl.CPU, fl.Workflows)
-		}
 	}
 	if l := r.Lifecycle; l != nil {
 		lifecycleFields(f, "", *l)
@@ -132,6 +118,19 @@ func (r *Report) fields() map[string]any {
 		lifecycleFields(f, "probe_", s.Probe)
 	}
 	return f
+}
+
+// baselineFields adds one kind of baseline workflow's fields, each key
+// starting with prefix.
+func baselineFields(f map[string]any, prefix string, b BaselineResult) {
+	f[prefix+"_per_sec"] = round(b.PerSec, 1)
+	f[prefix+"_failed"] = b.Failed
+	f[prefix+"_elapsed_s"] = round(b.Elapsed.Seconds(), 2)
+	f[prefix+"_events_per_workflow"] = round(b.EventsPerWorkflow, 1)
+	latencyFields(f, prefix, b.Latency)
+	if b.CPU > 0 {
+		f[prefix+"_cpu_ms_per_workflow"] = perItem(b.CPU, b.Workflows)
+	}
 }
 
 func lifecycleFields(f map[string]any, prefix string, l LifecycleResult) {

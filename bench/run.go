@@ -89,22 +89,20 @@ func (r *Report) runBaselines(ctx context.Context, cfg Config, deps Deps, p *pro
 		return err
 	}
 	defer stop()
-	for _, s := range []struct {
-		shape
-		into **BaselineResult
-	}{{bare, &r.Baseline}, {floor, &r.Floor}} {
+	measure := func(s shape) (*BaselineResult, error) {
 		var b BaselineResult
 		cpu, err := watch.phaseCPU(func() (err error) {
-			b, err = runBaseline(ctx, cfg, deps, r.RunID, s.shape, p)
+			b, err = runBaseline(ctx, cfg, deps, r.RunID, s, p)
 			return err
 		})
 		b.CPU = cpu
-		*s.into = &b
-		if err != nil {
-			return err
-		}
+		return &b, err
 	}
-	return nil
+	if r.Baseline, err = measure(bare); err != nil {
+		return err
+	}
+	r.Floor, err = measure(floor)
+	return err
 }
 
 // runLifecycle sends n messages through the whole lifecycle and waits until
