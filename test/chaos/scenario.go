@@ -294,7 +294,7 @@ func converge(ctx context.Context, s *Stack, byID map[string]Message, limit time
 			for i, line := range stuck[:min(len(stuck), 5)] {
 				id, _, _ := strings.Cut(line, " ")
 				wf, err := readWorkflow(ctx, s, id)
-				stuck[i] = fmt.Sprintf("%s; workflow: %+v %v", line, wf, err)
+				stuck[i] = fmt.Sprintf("%s; workflow: %+v %v\n  %s", line, wf, err, trace(ctx, s, id))
 			}
 			return nil, fmt.Errorf("%d messages stuck, e.g.\n%s", total, strings.Join(stuck, "\n"))
 		}
