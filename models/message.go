@@ -29,11 +29,35 @@ type Message struct {
 	PublishedAt *time.Time `json:"published_at,omitempty"`
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
 	UpdatedAt   time.Time  `gorm:"autoUpdateTime:false" json:"updated_at"`
-	// Revision orders the workflow's transitions (a counter, or in newer
-	// workflows the history length and a counter, see workflows). A write
-	// carrying a revision at or below the stored one is ignored, so retried
+	// Revision orders the workflow's transitions (see RevisionTaskShift). A
+	// write that does not supersede the stored row is ignored, so retried
 	// and reordered writes never move a message backwards.
 	Revision int64 `gorm:"not null" json:"revision"`
+}
+
+// RevisionTaskShift splits a Revision written by workflows of code version 1
+// and later: the bits from it up hold the history length at the start of the
+// workflow task that made the transition (its task part), the bits below
+// count the message's transitions. Revisions of the first code version are
+// plain counters, below 1<<RevisionTaskShift.
+//
+// A write supersedes the stored row when its task part is higher, or, with
+// the same task part, when its UpdatedAt is later, or the same with a higher
+// revision. Time decides between writes with the same task part because two
+// workflow tasks share one only when the first was lost before the server
+// recorded it (a task retried after a crash, or one carrying an update,
+// which the server records only when it completes) and the second replaced
+// it: the replacement may have had other updates to act on, and fewer
+// transitions under the same counter, but it started after the loss; within
+// one task the time never goes back and the counter orders. Plain counters
+// compare by revision alone.
+const RevisionTaskShift = 20
+
+// RevisionTaskRange is [lo, hi), the revisions that share r's task part;
+// lo is zero for a plain counter.
+func RevisionTaskRange(r int64) (lo, hi int64) {
+	lo = r >> RevisionTaskShift << RevisionTaskShift
+	return lo, lo + 1<<RevisionTaskShift
 }
 
 // Transition is the part of a row that changes when the workflow moves from one

@@ -131,50 +131,66 @@ func (s *Store) Insert(ctx context.Context, m *models.Message) (created bool, er
 	return res.RowsAffected == 1, nil
 }
 
-// Apply writes the mutable fields of t to its row if the stored revision is
-// lower than t.Revision. t is a full snapshot of those fields: a nil time clears
-// the stored one. applied is false when the stored revision is already at or
-// above t.Revision, so retried and reordered writes never move a message
-// backwards. models.ErrNotFound means the row does not exist (yet).
+// Apply writes the mutable fields of t to its row if t supersedes what the
+// row holds (models.RevisionTaskShift says when). t is a full snapshot of
+// those fields: a nil time clears the stored one. applied is false when the
+// row is already at t or past it, so retried and reordered writes never move
+// a message backwards. models.ErrNotFound means the row does not exist (yet).
 func (s *Store) Apply(ctx context.Context, t models.Transition) (applied bool, err error) {
 	if t.ID == "" || t.UpdatedAt.IsZero() {
 		return false, fmt.Errorf("apply revision %d to message %q: id and updated_at are required", t.Revision, t.ID)
 	}
-	res := s.messages(ctx).
-		Where("id = ? AND revision < ?", t.ID, t.Revision).
-		UpdateColumns(map[string]any{
-			"status":       t.Status,
-			"check_count":  t.CheckCount,
-			"send_count":   t.SendCount,
-			"last_error":   errorText(t.LastError),
-			"confirmed_at": dbTimePtr(t.ConfirmedAt),
-			"published_at": dbTimePtr(t.PublishedAt),
-			"completed_at": dbTimePtr(t.CompletedAt),
-			"updated_at":   dbTime(t.UpdatedAt),
-			"revision":     t.Revision,
-		})
+	at := dbTime(t.UpdatedAt)
+	q := s.messages(ctx).Where("id = ?", t.ID)
+	if lo, hi := models.RevisionTaskRange(t.Revision); lo == 0 {
+		q = q.Where("revision < ?", t.Revision)
+	} else {
+		q = q.Where("(revision < ? OR (revision < ? AND (updated_at < ? OR (updated_at = ? AND revision < ?))))",
+			lo, hi, at, at, t.Revision)
+	}
+	res := q.UpdateColumns(map[string]any{
+		"status":       t.Status,
+		"check_count":  t.CheckCount,
+		"send_count":   t.SendCount,
+		"last_error":   errorText(t.LastError),
+		"confirmed_at": dbTimePtr(t.ConfirmedAt),
+		"published_at": dbTimePtr(t.PublishedAt),
+		"completed_at": dbTimePtr(t.CompletedAt),
+		"updated_at":   at,
+		"revision":     t.Revision,
+	})
 	if res.Error != nil {
 		return false, fmt.Errorf("apply revision %d to message %s: %w", t.Revision, t.ID, res.Error)
 	}
 	if res.RowsAffected > 0 {
 		return true, nil
 	}
-	// Nothing matched: either the row is missing or it is at t.Revision or
-	// newer, or it was inserted after the update looked: then its revision is
-	// still lower, and calling "stale" a write that was never applied would
-	// leave the row behind for good.
+	// Nothing matched: either the row is missing or it is at t or past it, or
+	// it was inserted after the update looked: then t still supersedes it,
+	// and calling "stale" a write that was never applied would leave the row
+	// behind for good.
 	var stored models.Message
-	err = s.messages(ctx).Select("revision").Where("id = ?", t.ID).Take(&stored).Error
+	err = s.messages(ctx).Select("revision", "updated_at").Where("id = ?", t.ID).Take(&stored).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return false, fmt.Errorf("apply revision %d to message %s: %w", t.Revision, t.ID, models.ErrNotFound)
 	}
 	if err != nil {
 		return false, fmt.Errorf("apply revision %d to message %s: look up row: %w", t.Revision, t.ID, err)
 	}
-	if stored.Revision < t.Revision {
+	if supersedes(t.Revision, at, stored.Revision, stored.UpdatedAt) {
 		return false, fmt.Errorf("apply revision %d to message %s: the row appeared at revision %d during the write; retry", t.Revision, t.ID, stored.Revision)
 	}
 	return false, nil
+}
+
+// supersedes is Apply's condition in Go: whether a write of revision rev at
+// time at supersedes a row stored at revision storedRev and time storedAt.
+func supersedes(rev int64, at time.Time, storedRev int64, storedAt time.Time) bool {
+	lo, hi := models.RevisionTaskRange(rev)
+	if lo == 0 || storedRev < lo {
+		return storedRev < rev
+	}
+	return storedRev < hi && (storedAt.Before(at) || storedAt.Equal(at) && storedRev < rev)
 }
 
 // Get returns the row of message id, or models.ErrNotFound.

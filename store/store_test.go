@@ -229,6 +229,49 @@ func TestApplyOutOfOrder(t *testing.T) {
 	})
 }
 
+// TestApplyOrdersOneTaskPartByTime follows a workflow task lost in a crash
+// of the Temporal server and the task that replaced it at the same history
+// length (models.RevisionTaskShift): the lost task wrote DELIVERED as its
+// twelfth transition, the replacement, which had a complete to act on as
+// well, COMPLETED as its eleventh, later. The replacement's row must win.
+func TestApplyOrdersOneTaskPartByTime(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		_, err := s.Insert(ctx, newMessage("m-1", epoch()))
+		require.NoError(t, err)
+		write := func(task, n int64, at time.Duration, status models.Status) models.Transition {
+			tr := transition("m-1", task<<models.RevisionTaskShift+n)
+			tr.Status = status
+			tr.UpdatedAt = epoch().Add(at)
+			return tr
+		}
+		apply := func(tr models.Transition) bool {
+			t.Helper()
+			applied, err := s.Apply(ctx, tr)
+			require.NoError(t, err)
+			return applied
+		}
+
+		lost := write(40, 12, 10*time.Second, models.StatusDelivered)
+		require.True(t, apply(lost))
+		replacement := write(40, 11, 20*time.Second, models.StatusCompleted)
+		require.True(t, apply(replacement), "the replacement started after the lost task: its write wins")
+		requireTransition(t, s, replacement)
+		require.False(t, apply(lost), "the lost task's write, retried late, must not undo the replacement's")
+
+		require.False(t, apply(write(40, 10, 20*time.Second, models.StatusSending)),
+			"at the same time, a lower counter is an earlier transition of the same task")
+		require.False(t, apply(write(39, 50, 30*time.Second, models.StatusDead)),
+			"an earlier task loses whatever its time")
+		requireTransition(t, s, replacement)
+
+		later := write(41, 1, 5*time.Second, models.StatusDead)
+		require.True(t, apply(later), "a later task wins whatever its time")
+		requireTransition(t, s, later)
+	})
+}
+
 func TestApplyIsFullSnapshot(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {

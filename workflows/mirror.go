@@ -139,13 +139,17 @@ func (r *messageRun) transitionRow(ctx workflow.Context) models.Transition {
 // have written DELIVERED as revision 3 where the committed one has COMPLETED.
 // So with behaviour.historyRevisions the revision leads with the history
 // length at the start of the workflow task, which is larger in any task that
-// replaces a lost one, and the transition counter orders writes within it.
-// The history stays far below 2^20 events, the counter below 2^20.
+// replaces a lost one the server had recorded, and the transition counter
+// orders writes within it. A task the server had not recorded (a retried
+// or an update's task lost in a crash of the server) is replaced at the same
+// length; the mirror orders those two by the transition's time
+// (models.RevisionTaskShift). The history stays far below 2^20 events, the
+// counter below 2^20.
 func (r *messageRun) mirrorRevision(ctx workflow.Context) int64 {
 	if !r.does.historyRevisions {
 		return r.st.Revision
 	}
-	return int64(workflow.GetInfo(ctx).GetCurrentHistoryLength())<<20 + r.st.Revision
+	return int64(workflow.GetInfo(ctx).GetCurrentHistoryLength())<<models.RevisionTaskShift + r.st.Revision
 }
 
 // row is the full mirror row written when the message is first seen.
