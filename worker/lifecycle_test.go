@@ -100,17 +100,7 @@ func (s *stack) update(t *testing.T, id, name string, arg any) workflows.UpdateR
 }
 
 func (s *stack) updateErr(id, name string, arg any) (workflows.UpdateResult, error) {
-	var res workflows.UpdateResult
-	h, err := s.client.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.WorkflowID(id),
-		UpdateName:   name,
-		Args:         []any{arg},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err != nil {
-		return res, err
-	}
-	return res, h.Get(context.Background(), &res)
+	return update(context.Background(), s.client, id, "", name, arg)
 }
 
 func (s *stack) state(t *testing.T, id string) workflows.State {

@@ -230,7 +230,8 @@ func (m *losingMirror) Apply(ctx context.Context, tr models.Transition) (bool, e
 	return applied, err
 }
 
-// update sends an update with the given update id and waits for its answer.
+// update sends an update and waits for its answer; an empty updateID lets
+// the client make one up.
 func update(ctx context.Context, c client.Client, id, updateID, name string, arg any) (workflows.UpdateResult, error) {
 	var res workflows.UpdateResult
 	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
