@@ -14,8 +14,8 @@ import (
 // trace describes, for a stuck message's report, which workflow task wrote
 // its mirror row and what its history holds: the row's revision leads with
 // the history length at the start of the task that wrote it (see
-// workflows' mirrorRevision), so a length that is no task's start in the
-// history names a task that was lost.
+// models.RevisionTaskShift), so a length that is no task's start in the
+// history, or a write older than that task, names a task that was lost.
 func trace(ctx context.Context, s *Stack, id string) string {
 	var row models.Message
 	err := s.Store.DB().WithContext(ctx).Select("revision", "status", "updated_at").Where("id = ?", id).Take(&row).Error
