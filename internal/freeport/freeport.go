@@ -7,7 +7,10 @@
 // a busy machine (a test suite dialling databases and brokers) one of those
 // connections takes the port often enough to fail CI. So Port draws from
 // below the ephemeral range, where only explicit binds land, and checks that
-// the port is free by binding it.
+// the port is free by binding it. It never returns a port twice in one
+// process: parallel tests each pick ports and bind them later, some many
+// seconds later (a cluster's second node starts once the first is up), and a
+// port still free at another test's pick may already be promised.
 package freeport
 
 import (
@@ -17,6 +20,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // floor is the lowest port Port draws: above the registered services most
@@ -29,17 +33,39 @@ func Port(host string) (int, error) {
 	if low := ephemeralLow(); low-floor >= 1000 {
 		for range 100 {
 			port := floor + rand.IntN(low-floor)
-			if free(host, port) {
+			if free(host, port) && promise(port) {
 				return port, nil
 			}
 		}
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, fmt.Errorf("find a free port on %s: %w", host, err)
+	for range 100 {
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return 0, fmt.Errorf("find a free port on %s: %w", host, err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if promise(port) {
+			return port, nil
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("find a free port on %s: every port tried was returned before", host)
+}
+
+var (
+	promisedMu sync.Mutex
+	promised   = map[int]bool{}
+)
+
+// promise records port as returned and reports whether it was not before.
+func promise(port int) bool {
+	promisedMu.Lock()
+	defer promisedMu.Unlock()
+	if promised[port] {
+		return false
+	}
+	promised[port] = true
+	return true
 }
 
 // free reports whether port can be bound on host now.

@@ -35,3 +35,19 @@ func TestPortSkipsATakenPort(t *testing.T) {
 		t.Fatal("a bound port was reported free")
 	}
 }
+
+func TestPortNeverReturnsAPortTwice(t *testing.T) {
+	// 1,000 random draws from some 20,000 ports would repeat one almost
+	// surely.
+	seen := map[int]bool{}
+	for range 1000 {
+		port, err := Port("127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[port] {
+			t.Fatalf("port %d returned twice", port)
+		}
+		seen[port] = true
+	}
+}
