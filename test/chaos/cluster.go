@@ -114,7 +114,7 @@ func StartTemporalCluster(t testing.TB, bin, dir string, nodes, shards int) *Tem
 			env, filepath.Join(dir, fmt.Sprintf("temporal-%d.log", i+1)))
 		t.Cleanup(func() {
 			if t.Failed() {
-				t.Logf("%s log (tail):\n%s", node.Name, node.LogTail(4<<10))
+				t.Logf("%s log (errors):\n%s\n%s log (tail):\n%s", node.Name, node.LogErrors(10), node.Name, node.LogTail(4<<10))
 			}
 			_ = node.Kill()
 		})

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -142,6 +143,23 @@ func (w *Process) Succeeded() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.cmd.ProcessState.Success()
+}
+
+// LogErrors is the last n lines of the process's output that report an
+// error, each cut to 500 bytes, for failure reports: a Temporal node's
+// fatal line carries a stack trace that fills any tail.
+func (w *Process) LogErrors(n int) string {
+	b, err := os.ReadFile(w.logPath)
+	if err != nil {
+		return err.Error()
+	}
+	var lines []string
+	for line := range strings.Lines(string(b)) {
+		if strings.Contains(line, `"level":"error"`) || strings.Contains(line, `"level":"fatal"`) || strings.Contains(line, "panic") {
+			lines = append(lines, strings.TrimSpace(line[:min(len(line), 500)]))
+		}
+	}
+	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
 }
 
 // LogTail is the last n bytes of the process's output, for failure reports.
