@@ -90,7 +90,7 @@ func newLossRig(t *testing.T) *lossRig {
 	r.producer, err = activities.NewProducer(activities.ProducerConfig{Brokers: cluster.ListenAddrs()})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = r.producer.Close() })
-	r.mirror = &losingMirror{Store: storetest.NewSQLite(t)}
+	r.mirror = &losingMirror{Store: storetest.NewSQLite(t), holds: map[string]heldWrite{}}
 	return r
 }
 
@@ -199,32 +199,33 @@ func (r *lossRig) loseConfirm(t *testing.T, id string) bool {
 // still open.
 type losingMirror struct {
 	*store.Store
-	mu   sync.Mutex
-	held map[string]chan struct{} // release channel by message id
-	told map[string]chan struct{} // closed once the held write is applied
+	mu    sync.Mutex
+	holds map[string]heldWrite // by message id
 }
+
+// heldWrite is one message's DELIVERED write to hold: delivered is closed
+// once it is applied, and the write returns when release is closed.
+type heldWrite struct{ delivered, release chan struct{} }
 
 // hold makes the next DELIVERED write of id block.
 func (m *losingMirror) hold(id string) (delivered chan struct{}, release chan struct{}) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.held == nil {
-		m.held, m.told = map[string]chan struct{}{}, map[string]chan struct{}{}
-	}
-	m.held[id], m.told[id] = make(chan struct{}), make(chan struct{})
-	return m.told[id], m.held[id]
+	h := heldWrite{delivered: make(chan struct{}), release: make(chan struct{})}
+	m.holds[id] = h
+	return h.delivered, h.release
 }
 
 func (m *losingMirror) Apply(ctx context.Context, tr models.Transition) (bool, error) {
 	applied, err := m.Store.Apply(ctx, tr)
 	if err == nil && tr.Status == models.StatusDelivered {
 		m.mu.Lock()
-		release, told := m.held[tr.ID], m.told[tr.ID]
-		delete(m.held, tr.ID)
+		h, ok := m.holds[tr.ID]
+		delete(m.holds, tr.ID)
 		m.mu.Unlock()
-		if release != nil {
-			close(told)
-			<-release
+		if ok {
+			close(h.delivered)
+			<-h.release
 		}
 	}
 	return applied, err
