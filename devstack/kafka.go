@@ -30,7 +30,8 @@ type KafkaConfig struct {
 	// Topics are created at start if missing. An existing topic keeps its
 	// partition count.
 	Topics []string
-	// Logger reports repairs of the data directory at start. Default: none.
+	// Logger reports repairs of the data directory at start, and dead
+	// members removed from consumer groups. Default: none.
 	Logger *slog.Logger
 }
 
@@ -67,6 +68,7 @@ func (c KafkaConfig) Validate() error {
 type Kafka struct {
 	cluster    *kfake.Cluster
 	partitions int32
+	stopReaper func()
 	// created holds the topics known to exist, so that a metadata request
 	// for them costs no admin round trip.
 	created sync.Map
@@ -76,7 +78,9 @@ type Kafka struct {
 // syncing every produced batch to disk, and creates cfg.Topics. Clients may
 // use any other topic name: it is created on first use, durably, so that a
 // record the broker acknowledged survives a kill -9 of the process at the
-// offset it was given.
+// offset it was given. Members of consumer groups that crash, at any step of
+// a rebalance, are removed as Kafka removes them (see groupReaper), so that
+// the live members take their partitions over.
 func StartKafka(ctx context.Context, cfg KafkaConfig) (*Kafka, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -117,6 +121,14 @@ func StartKafka(ctx context.Context, cfg KafkaConfig) (*Kafka, error) {
 	}
 	cluster.ControlKey(int16(kmsg.Metadata), k.createRequestedTopics)
 	cluster.ControlKey(int16(kmsg.DeleteTopics), k.forgetDeletedTopics)
+	reapCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	wait, err := startGroupReaper(reapCtx, cluster, cfg.Logger)
+	if err != nil {
+		stop()
+		cluster.Close()
+		return nil, err
+	}
+	k.stopReaper = func() { stop(); wait() }
 	return k, nil
 }
 
@@ -190,6 +202,8 @@ func (k *Kafka) Addrs() []string { return k.cluster.ListenAddrs() }
 // Close stops the broker and writes its state to DataDir. It has no error to
 // report; it returns one to satisfy io.Closer.
 func (k *Kafka) Close() error {
+	// First: the reaper asks the cluster, which stops answering at Close.
+	k.stopReaper()
 	k.cluster.Close()
 	return nil
 }
