@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -72,9 +73,12 @@ type Config struct {
 	// delivery before the record is passed over. Default 3.
 	Attempts int
 	// Sarama tunes the consumer group; nil is a default config reading new
-	// groups from the oldest offset, with a rebalance timeout (20 s) under
-	// the read timeout (30 s), so that the group forms again after a
-	// consumer crashed. Keep that relation in a config of your own.
+	// groups from the oldest offset, with a session timeout of 10 s and a
+	// rebalance timeout of 20 s, under the read timeout (30 s): a JoinGroup
+	// waits up to the rebalance timeout for members that crashed, and one
+	// that timed out on the client side was in vain. Keep that relation in a
+	// config of your own, and the session timeout within the brokers'
+	// group.min/max.session.timeout.ms.
 	Sarama *sarama.Config
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
@@ -138,8 +142,10 @@ func New(cfg Config) (*Consumer, error) {
 		// to the rebalance timeout for members that died without leaving
 		// (a crash). sarama's default of 60 s outlasts its 30 s read
 		// timeout, so after a crash every join timed out, left a member
-		// the next rebalance waited for, and the group never formed.
+		// the next rebalance waited for, and the group never formed. The
+		// read timeout is set from it, so that the two stay apart.
 		cfg.Sarama.Consumer.Group.Rebalance.Timeout = 20 * time.Second
+		cfg.Sarama.Net.ReadTimeout = cfg.Sarama.Consumer.Group.Rebalance.Timeout + 10*time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -181,20 +187,39 @@ func (c *Consumer) Run(ctx context.Context, handler Handler) error {
 		}
 	}()
 	h := &groupHandler{c: c, handler: handler}
+	backoff := minRejoinBackoff
 	for ctx.Err() == nil {
-		if err := group.Consume(ctx, c.cfg.Topics, h); err != nil {
-			if errors.Is(err, sarama.ErrClosedConsumerGroup) || ctx.Err() != nil {
-				break
-			}
-			c.cfg.Logger.Warn("courier consumer: session ended", "consumer", c.cfg.Name, "error", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
+		err := group.Consume(ctx, c.cfg.Topics, h)
+		if err == nil {
+			backoff = minRejoinBackoff // a session ended by a rebalance: join it at once
+			continue
+		}
+		if errors.Is(err, sarama.ErrClosedConsumerGroup) || ctx.Err() != nil {
+			break
+		}
+		// Members that failed together (their coordinator was away, or a
+		// rebalance waited on a crashed member) must not come back in
+		// step: each waits a random part of a backoff that doubles while
+		// joins fail.
+		wait := backoff/2 + rand.N(backoff/2)
+		backoff = min(2*backoff, maxRejoinBackoff)
+		c.cfg.Logger.Warn("courier consumer: session ended", "consumer", c.cfg.Name, "error", err, "rejoin_in", wait)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
 		}
 	}
 	return nil
 }
+
+// The wait of Run before it joins its group again after a failed session
+// grows from minRejoinBackoff to maxRejoinBackoff, which stays well under
+// the default rebalance timeout, so that a member back from a broken
+// connection is in time for a rebalance that is still waiting for it.
+const (
+	minRejoinBackoff = time.Second
+	maxRejoinBackoff = 8 * time.Second
+)
 
 // groupHandler is the sarama side of Run.
 type groupHandler struct {
