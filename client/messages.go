@@ -53,17 +53,6 @@ type Message struct {
 	Policy *Policy
 }
 
-// Policy is a message's own timing; zero fields keep the gateway's default.
-type Policy struct {
-	CheckDelay         time.Duration
-	CheckBackoff       float64
-	CheckMaxDelay      time.Duration
-	CheckMaxAttempts   int
-	CheckTimeout       time.Duration
-	ResendIntervals    []time.Duration
-	PublishMaxInterval time.Duration
-}
-
 // prepareBody is the body of prepare and send.
 type prepareBody struct {
 	ID            string            `json:"id"`
