@@ -6,6 +6,7 @@ package gormproducer
 
 import (
 	"context"
+	"database/sql"
 
 	"gorm.io/gorm"
 
@@ -29,6 +30,9 @@ type gormTx struct{ tx *gorm.DB }
 
 func (t gormTx) Exec(ctx context.Context, query string, args ...any) error {
 	return t.tx.WithContext(ctx).Exec(query, args...).Error
+}
+func (t gormTx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.tx.WithContext(ctx).Raw(query, args...).Row()
 }
 func (t gormTx) Commit() error   { return t.tx.Commit().Error }
 func (t gormTx) Rollback() error { return t.tx.Rollback().Error }

@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,25 +57,36 @@ func answer(w http.ResponseWriter, code int, a checkAnswer) {
 
 // Check decides message id: "COMMITTED" or "ROLLED_BACK". It inserts a
 // rolled_back barrier row unless the message has one, waiting for a
-// transaction in flight that writes one, and reads the row. An error means
-// the answer is unknown.
+// transaction in flight that writes one, and reads the row. The wait ends
+// by ctx's deadline, or after Config.CheckWait, in the database too: a
+// statement whose caller gave up does not linger there. An error means the
+// answer is unknown.
 func (p *Producer) Check(ctx context.Context, id string) (string, error) {
+	p.cleanupSoon(ctx)
 	d, table := p.cfg.Dialect, p.cfg.Table
-	for attempt := 1; ; attempt++ {
-		_, err := p.db.ExecContext(ctx, insertIfAbsent(d, table), id, outcomeRolledBack, time.Now().UnixMilli())
-		if err == nil {
-			break
+	var outcome string
+	err := d.BoundedWait(ctx, p.db, p.cfg.CheckWait, func(conn *sql.Conn) error {
+		for attempt := 1; ; attempt++ {
+			_, err := conn.ExecContext(ctx, insertIfAbsent(d, table), id, outcomeRolledBack, time.Now().UnixMilli())
+			if err == nil {
+				break
+			}
+			// Two check-backs of one message waiting on the same
+			// transaction can deadlock when it rolls back (both then
+			// insert); the database picks a victim, whose insert-if-absent
+			// is safe to run again.
+			if !deadlock(err) || attempt == 3 || ctx.Err() != nil {
+				return err
+			}
 		}
-		// Two check-backs of one message waiting on the same transaction
-		// can deadlock when it rolls back (both then insert); the database
-		// picks a victim, whose insert-if-absent is safe to run again.
-		if !deadlock(err) || attempt == 3 || ctx.Err() != nil {
-			return "", fmt.Errorf("check message %s: %w", id, err)
+		var created int64
+		if err := conn.QueryRowContext(ctx, selectRow(d, table), id).Scan(&outcome, &created); err != nil {
+			return fmt.Errorf("read barrier row: %w", err)
 		}
-	}
-	outcome, err := p.outcome(ctx, id)
+		return nil
+	})
 	if err != nil {
-		return "", fmt.Errorf("check message %s: read barrier row: %w", id, err)
+		return "", fmt.Errorf("check message %s: %w", id, err)
 	}
 	switch outcome {
 	case outcomeCommitted:

@@ -2,6 +2,9 @@ package producer
 
 import "github.com/courier-mq/courier/client/dialect"
 
+// maxIDLen is the longest message id Courier accepts.
+const maxIDLen = 128
+
 // Outcomes stored in the barrier table.
 const (
 	outcomeCommitted  = "committed"
@@ -14,14 +17,14 @@ func Schema(d dialect.Dialect, table string) string {
 	switch d {
 	case dialect.MySQL:
 		return "CREATE TABLE IF NOT EXISTS " + table + ` (
-	message_id VARCHAR(128) NOT NULL PRIMARY KEY,
+	message_id ` + d.KeyType(maxIDLen) + ` NOT NULL PRIMARY KEY,
 	outcome VARCHAR(16) NOT NULL,
 	created_at BIGINT NOT NULL,
 	KEY ` + table + `_created (created_at)
 ) ENGINE=InnoDB`
 	default:
 		return "CREATE TABLE IF NOT EXISTS " + table + ` (
-	message_id VARCHAR(128) NOT NULL PRIMARY KEY,
+	message_id ` + d.KeyType(maxIDLen) + ` NOT NULL PRIMARY KEY,
 	outcome VARCHAR(16) NOT NULL,
 	created_at BIGINT NOT NULL
 )`
@@ -40,8 +43,10 @@ func insertIfAbsent(d dialect.Dialect, table string) string {
 	return d.InsertIfAbsent(insert(d, table), "message_id")
 }
 
-func selectOutcome(d dialect.Dialect, table string) string {
-	return "SELECT outcome FROM " + table + " WHERE message_id = " + d.Params(1)
+// selectRow reads a barrier row's outcome and created_at; created_at tells
+// the row a transaction wrote from another's (see Producer.Run).
+func selectRow(d dialect.Dialect, table string) string {
+	return "SELECT outcome, created_at FROM " + table + " WHERE message_id = " + d.Params(1)
 }
 
 func deleteBefore(d dialect.Dialect, table string) string {
