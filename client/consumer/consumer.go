@@ -20,6 +20,11 @@
 //
 // Offsets are committed for records handled or passed over, also on a
 // graceful stop (cancel the context given to Run).
+//
+// The dedupe table's keys compare byte for byte on every database, and a
+// duplicate is recognised by the database's duplicate-key error, whatever
+// the connection's flags. Run deletes dedupe rows older than
+// Config.Retention (default a week) while it runs.
 package consumer
 
 import (
@@ -82,10 +87,34 @@ type Config struct {
 	Sarama *sarama.Config
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Retention is how long dedupe rows are kept; Run deletes older ones
+	// once per CleanupEvery while it runs. A row deleted while Courier may
+	// still resend its message lets the resend run the handler again, so
+	// New refuses a retention under RetentionFloor. Default
+	// DefaultRetention; negative turns the cleanup off (then call Cleanup
+	// yourself).
+	Retention time.Duration
+	// CleanupEvery is the time between two cleanups. Default an hour.
+	CleanupEvery time.Duration
 }
 
 // DefaultTable is the dedupe table's default name.
 const DefaultTable = "courier_dedupe"
+
+// DefaultRetention is how long dedupe rows are kept by default: well past
+// the default resend schedule (the last resend about two hours after the
+// first send) and a consumer's lag behind it.
+const DefaultRetention = 7 * 24 * time.Hour
+
+// RetentionFloor is the shortest retention Cleanup and New accept: the
+// default resend schedule (client.DefaultPolicy().ResendSpan(), 1 h 53 min)
+// plus a day for a consumer that lags behind its topic. A message whose own
+// resend intervals add up to more needs a longer retention; so does a
+// re-drive of a DEAD message after it (its handler would run again).
+func RetentionFloor() time.Duration { return client.DefaultPolicy().ResendSpan() + 24*time.Hour }
+
+// maxKeyLen is the longest id or consumer name the dedupe table holds.
+const maxKeyLen = 128
 
 // Message is one Courier message as the handler gets it.
 type Message struct {
@@ -150,25 +179,40 @@ func New(cfg Config) (*Consumer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Retention == 0 {
+		cfg.Retention = DefaultRetention
+	}
+	if cfg.Retention > 0 && cfg.Retention < RetentionFloor() {
+		return nil, fmt.Errorf("consumer: Retention %s is under %s: a dedupe row deleted while its message may come again lets the handler run twice", cfg.Retention, RetentionFloor())
+	}
+	if cfg.CleanupEvery <= 0 {
+		cfg.CleanupEvery = time.Hour
+	}
 	return &Consumer{cfg: cfg}, nil
 }
 
-// Migrate creates the dedupe table unless it exists.
+// Migrate creates the dedupe table unless it exists, and makes the keys of
+// a MySQL table made by an earlier version compare exactly (they ignored
+// case, so "ORDER-7" was taken for "order-7" and skipped).
 func (c *Consumer) Migrate(ctx context.Context) error {
-	t := c.cfg.Table
+	t, d := c.cfg.Table, c.cfg.Dialect
+	key := d.KeyType(maxKeyLen)
 	ddl := "CREATE TABLE IF NOT EXISTS " + t + ` (
-	consumer VARCHAR(128) NOT NULL,
-	message_id VARCHAR(128) NOT NULL,
+	consumer ` + key + ` NOT NULL,
+	message_id ` + key + ` NOT NULL,
 	created_at BIGINT NOT NULL,
 	PRIMARY KEY (consumer, message_id)
 )`
-	for _, stmt := range []string{ddl, c.cfg.Dialect.CreateIndex(t+"_created", t, "created_at")} {
+	for _, stmt := range []string{ddl, d.CreateIndex(t+"_created", t, "created_at")} {
 		if stmt == "" {
 			continue
 		}
 		if _, err := c.cfg.DB.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("consumer: create dedupe table %s: %w", t, err)
 		}
+	}
+	if err := d.ExactKeys(ctx, c.cfg.DB, t, maxKeyLen, "consumer", "message_id"); err != nil {
+		return fmt.Errorf("consumer: %w", err)
 	}
 	return nil
 }
@@ -181,6 +225,7 @@ func (c *Consumer) Run(ctx context.Context, handler Handler) error {
 		return fmt.Errorf("consumer %s: %w", c.cfg.Name, err)
 	}
 	defer func() { _ = group.Close() }()
+	go c.cleanupEvery(ctx)
 	go func() {
 		for err := range group.Errors() {
 			c.cfg.Logger.Warn("courier consumer: kafka", "consumer", c.cfg.Name, "error", err)
@@ -295,7 +340,12 @@ func (c *Consumer) handle(ctx context.Context, rec *sarama.ConsumerMessage, hand
 	return true
 }
 
-// process runs handler for msg in a transaction with its dedupe row.
+// process runs handler for msg in a transaction with its dedupe row. The
+// row is a plain insert: when it fails on the key the message was processed
+// before (the insert waited for a transaction in flight that wrote it), and
+// only the complete is missing. A duplicate is known from the error, not
+// from a count of affected rows, which connection flags such as MySQL's
+// clientFoundRows change.
 func (c *Consumer) process(ctx context.Context, msg Message, handler Handler) error {
 	tx, err := c.cfg.DB.BeginTx(ctx, nil)
 	if err != nil {
@@ -303,15 +353,12 @@ func (c *Consumer) process(ctx context.Context, msg Message, handler Handler) er
 	}
 	defer func() { _ = tx.Rollback() }()
 	d := c.cfg.Dialect
-	insert := d.InsertIfAbsent("INSERT INTO "+c.cfg.Table+" (consumer, message_id, created_at) VALUES ("+d.Params(3)+")", "consumer, message_id")
-	res, err := tx.ExecContext(ctx, insert, c.cfg.Name, msg.ID, time.Now().UnixMilli())
-	if err != nil {
+	insert := "INSERT INTO " + c.cfg.Table + " (consumer, message_id, created_at) VALUES (" + d.Params(3) + ")"
+	if _, err := tx.ExecContext(ctx, insert, c.cfg.Name, msg.ID, time.Now().UnixMilli()); err != nil {
+		if d.Duplicate(err) {
+			return nil
+		}
 		return fmt.Errorf("dedupe row: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("dedupe row: %w", err)
-	} else if n == 0 {
-		return nil // processed before: only the complete is missing
 	}
 	if err := handler(ctx, tx, msg); err != nil {
 		return err
@@ -321,14 +368,36 @@ func (c *Consumer) process(ctx context.Context, msg Message, handler Handler) er
 
 // Cleanup deletes dedupe rows older than retention, which must outlast the
 // resend schedule of Courier's messages (a deleted row lets a late resend
-// run the handler again). It refuses a retention under a day.
+// run the handler again): it refuses one under RetentionFloor. Run calls it
+// by itself (Config.Retention); call it directly only with that off.
 func (c *Consumer) Cleanup(ctx context.Context, retention time.Duration) (int64, error) {
-	if retention < 24*time.Hour {
-		return 0, fmt.Errorf("consumer: retention %s is under a day; it must outlast every resend schedule", retention)
+	if floor := RetentionFloor(); retention < floor {
+		return 0, fmt.Errorf("consumer: retention %s is under %s; it must outlast every resend schedule", retention, floor)
 	}
 	res, err := c.cfg.DB.ExecContext(ctx, "DELETE FROM "+c.cfg.Table+" WHERE created_at < "+c.cfg.Dialect.Params(1), time.Now().Add(-retention).UnixMilli())
 	if err != nil {
 		return 0, fmt.Errorf("consumer: clean up dedupe table: %w", err)
 	}
 	return res.RowsAffected()
+}
+
+// cleanupEvery runs Cleanup with the configured retention now and once per
+// Config.CleanupEvery until ctx ends. Every member of a group cleans the
+// same table; the deletes overlap harmlessly.
+func (c *Consumer) cleanupEvery(ctx context.Context) {
+	if c.cfg.Retention < 0 {
+		return
+	}
+	for {
+		if n, err := c.Cleanup(ctx, c.cfg.Retention); err != nil && ctx.Err() == nil {
+			c.cfg.Logger.Warn("courier consumer: dedupe table cleanup failed; it is tried again later", "consumer", c.cfg.Name, "error", err)
+		} else if n > 0 {
+			c.cfg.Logger.Debug("courier consumer: dedupe rows past the retention deleted", "consumer", c.cfg.Name, "rows", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(c.cfg.CleanupEvery):
+		}
+	}
 }
