@@ -129,7 +129,6 @@ require (
 	github.com/iancoleman/strcase v0.3.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
-	github.com/jackc/pgx/v5 v5.10.0 // indirect
 	github.com/jackc/puddle/v2 v2.2.2 // indirect
 	github.com/jcmturner/aescts/v2 v2.0.0 // indirect
 	github.com/jcmturner/dnsutils/v2 v2.0.0 // indirect
@@ -244,3 +243,10 @@ require (
 )
 
 tool go.temporal.io/server/cmd/server
+
+require (
+	github.com/courier-mq/courier/client v0.0.0
+	github.com/jackc/pgx/v5 v5.10.0
+)
+
+replace github.com/courier-mq/courier/client => ./client

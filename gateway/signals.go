@@ -33,7 +33,8 @@ type signalResponse struct {
 
 // signalRoute handles POST /v1/messages/{id}/<action> with the workflow's
 // answer: 200 for applied and repeated, 202 for accepted (the workflow
-// decides when it runs), 409 for rejected. Before the workflow is asked, the
+// decides when it runs, or holds a complete until it publishes the
+// message), 409 for rejected. Before the workflow is asked, the
 // caller must be allowed to act on the message: its producer for confirm and
 // cancel, a consumer of its topic (and one it names) for complete.
 func (s *Server) signalRoute(action models.Action) echo.HandlerFunc {
@@ -97,7 +98,7 @@ func (s *Server) signalRoute(action models.Action) echo.HandlerFunc {
 		switch a.Disposition {
 		case models.Rejected:
 			return conflict(codeConflict, "%s: %s", action, a.Reason)
-		case workflows.Accepted:
+		case models.Accepted:
 			return c.JSON(http.StatusAccepted, resp)
 		}
 		return c.JSON(http.StatusOK, resp)

@@ -33,11 +33,24 @@ const (
 	Repeated Disposition = "repeated"
 	// Rejected: the message's state makes the request impossible; ignored.
 	Rejected Disposition = "rejected"
+	// Accepted: the request is kept and takes effect later. Decide answers
+	// it for a complete of a message not sent yet (WAITING_CONFIRM,
+	// CHECK_EXHAUSTED, SCHEDULED): the workflow holds the completion and
+	// applies it right after it publishes the message, or drops it if the
+	// message is cancelled. A consumer can hold such a message: a workflow
+	// task publishes the moment it decides to send, before Temporal
+	// commits the task, and a task lost in between leaves the message
+	// published while the workflow's state says it is not; refusing the
+	// consumer would tell it a message it holds was never sent. The
+	// workflows client also answers Accepted for a request it could only
+	// send as a signal, which the workflow decides when it runs.
+	Accepted Disposition = "accepted"
 )
 
 // Decide returns what action does to a message in status, with the reason
 // when it is not Applied. consumers and completedBy matter only for
-// Complete.
+// Complete; completedBy holds the completions the message has, applied or
+// held (with no named consumers, a held anonymous one is "").
 func Decide(status Status, action Action, consumer string, consumers, completedBy []string) (Disposition, string) {
 	switch action {
 	case Confirm:
@@ -59,10 +72,13 @@ func Decide(status Status, action Action, consumer string, consumers, completedB
 			return Rejected, "message is already confirmed"
 		}
 	case Complete:
+		early := false
 		switch status {
 		case StatusSending, StatusDelivered, StatusDead, StatusCompleted:
+		case StatusWaitingConfirm, StatusCheckExhausted, StatusScheduled:
+			early = true
 		default:
-			return Rejected, fmt.Sprintf("message is %s, it has not been sent", status)
+			return Rejected, fmt.Sprintf("message is %s, it was never sent", status)
 		}
 		if len(consumers) > 0 {
 			if consumer == "" {
@@ -74,6 +90,12 @@ func Decide(status Status, action Action, consumer string, consumers, completedB
 			if slices.Contains(completedBy, consumer) {
 				return Repeated, fmt.Sprintf("consumer %q already completed", consumer)
 			}
+		}
+		if early {
+			if len(consumers) == 0 && len(completedBy) > 0 {
+				return Repeated, "a completion is already held"
+			}
+			return Accepted, fmt.Sprintf("message is %s, not sent yet: the completion is held until it is published", status)
 		}
 		if status == StatusCompleted {
 			return Repeated, "message is already completed"

@@ -41,3 +41,28 @@ func TestDecideMatchesLifecycleTable(t *testing.T) {
 	d, _ = Decide(StatusCompleted, Complete, "billing", consumers, []string{"accounting", "points"})
 	require.Equal(t, Rejected, d)
 }
+
+// A complete of a message not sent yet is held (Accepted), validated as any
+// complete; a cancelled message was never sent, so one is refused.
+func TestDecideHoldsEarlyCompletions(t *testing.T) {
+	t.Parallel()
+	consumers := []string{"accounting", "points"}
+	for _, status := range []Status{StatusWaitingConfirm, StatusCheckExhausted, StatusScheduled} {
+		d, reason := Decide(status, Complete, "", nil, nil)
+		require.Equal(t, Accepted, d, "%s", status)
+		require.Contains(t, reason, "held until it is published")
+		d, _ = Decide(status, Complete, "", nil, []string{""})
+		require.Equal(t, Repeated, d, "%s: a second anonymous early complete", status)
+		d, _ = Decide(status, Complete, "points", consumers, []string{"accounting"})
+		require.Equal(t, Accepted, d, "%s: each named consumer's completion is held", status)
+		d, _ = Decide(status, Complete, "accounting", consumers, []string{"accounting"})
+		require.Equal(t, Repeated, d, "%s", status)
+		d, _ = Decide(status, Complete, "billing", consumers, nil)
+		require.Equal(t, Rejected, d, "%s: a consumer the message does not name", status)
+		d, _ = Decide(status, Complete, "", consumers, nil)
+		require.Equal(t, Rejected, d, "%s: a fan-out completion must name its consumer", status)
+	}
+	d, reason := Decide(StatusCancelled, Complete, "", nil, nil)
+	require.Equal(t, Rejected, d)
+	require.Equal(t, "message is CANCELLED, it was never sent", reason)
+}

@@ -82,6 +82,7 @@ func TestRunFindsAnIncompatibleChange(t *testing.T) {
 func TestVersionOfRecordedHistories(t *testing.T) {
 	for dir, want := range map[string]string{
 		"":                      fmt.Sprintf("v%d", workflows.CurrentVersion),
+		"v3-detached-mirror":    "v3",
 		"v2-ordered-mirror":     "v2",
 		"v1-version-marker":     "v1 (marker)",
 		"v0-regular-activities": "v0",

@@ -245,6 +245,39 @@ func TestLifecycle(t *testing.T) {
 		s.recordHistory(t, run, "update_confirm_complete")
 	})
 
+	t.Run("early complete held until the confirm", func(t *testing.T) {
+		t.Parallel()
+		// The consumer's complete comes while the workflow still says
+		// WAITING_CONFIRM, as after a lost task that had published: it is
+		// held, and applied right after the confirm's publish.
+		run := s.start(t, s.message("early-1"))
+		s.mirrorRow(t, "early-1", models.StatusWaitingConfirm)
+		held := s.update(t, "early-1", workflows.SignalComplete, workflows.Completion{Consumer: "accounting"})
+		require.Equal(t, models.StatusWaitingConfirm, held.Status)
+		require.Equal(t, models.Accepted, held.Outcome)
+		st := s.state(t, "early-1")
+		require.Len(t, st.EarlyCompletions, 1)
+		require.Equal(t, "accounting", st.EarlyCompletions[0].Consumer)
+		require.Empty(t, s.Kafka.Records("early-1"), "the complete did not send the message")
+		s.update(t, "early-1", workflows.SignalConfirm, workflows.Decision{By: "producer"})
+		res := s.result(t, run)
+		require.Equal(t, models.StatusCompleted, res.Status)
+		require.Equal(t, []string{"accounting"}, res.CompletedBy)
+		require.Len(t, s.Kafka.Records("early-1"), 1)
+		s.mirrorRow(t, "early-1", models.StatusCompleted)
+		s.recordHistory(t, run, "early_complete")
+	})
+
+	t.Run("early complete dropped by the cancel", func(t *testing.T) {
+		t.Parallel()
+		run := s.start(t, s.message("early-cancel-1"))
+		s.signal(t, "early-cancel-1", workflows.SignalComplete, workflows.Completion{})
+		s.signal(t, "early-cancel-1", workflows.SignalCancel, workflows.Decision{By: "producer"})
+		require.Equal(t, models.StatusCancelled, s.result(t, run).Status)
+		s.mirrorRow(t, "early-cancel-1", models.StatusCancelled)
+		s.recordHistory(t, run, "early_complete_cancel")
+	})
+
 	t.Run("cancel", func(t *testing.T) {
 		t.Parallel()
 		run := s.start(t, s.message("cancel-1"))
@@ -437,7 +470,7 @@ func TestLifecycle(t *testing.T) {
 	})
 
 	t.Cleanup(func() {
-		for _, id := range []string{"cancel-1", "check-rollback-1"} {
+		for _, id := range []string{"cancel-1", "check-rollback-1", "early-cancel-1"} {
 			require.Empty(t, s.Kafka.Records(id), "cancelled message %s reached Kafka", id)
 		}
 	})

@@ -49,20 +49,26 @@ const (
 
 // Each signal can also be sent as a workflow update of the same name and
 // argument, which answers at once with what it did. The update's validator
-// rejects one that Decide would not apply, with a *temporal.ApplicationError
-// whose type is the Disposition (UpdateRepeated or UpdateRejected), whose
-// message is the reason and whose details hold the message's status; a
-// rejected update leaves nothing in the history. An
-// applied one returns an UpdateResult once the workflow has acted on it.
+// rejects one that Decide would neither apply nor accept, with a
+// *temporal.ApplicationError whose type is the Disposition (UpdateRepeated
+// or UpdateRejected), whose message is the reason and whose details hold the
+// message's status; a rejected update leaves nothing in the history. An
+// applied or accepted one returns an UpdateResult once the workflow has
+// acted on it.
 const (
 	UpdateRepeated = string(models.Repeated)
 	UpdateRejected = string(models.Rejected)
 )
 
-// UpdateResult answers an applied update: the status the message was in
-// when the update was applied.
+// UpdateResult answers an update the workflow took: the status the message
+// was in when it did.
 type UpdateResult struct {
 	Status models.Status `json:"status"`
+	// Outcome is empty for an applied update, and models.Accepted for a
+	// complete the workflow holds until the message is published (see
+	// State.EarlyCompletions), with Reason saying so.
+	Outcome models.Disposition `json:"outcome,omitempty"`
+	Reason  string             `json:"reason,omitempty"`
 }
 
 // QueryState returns the message's State.
@@ -196,7 +202,12 @@ type State struct {
 	SendCount   int           `json:"send_count"`
 	Consumers   []string      `json:"consumers,omitempty"`
 	CompletedBy []string      `json:"completed_by,omitempty"`
-	LastError   string        `json:"last_error,omitempty"`
+	// EarlyCompletions are the completes that came before the message was
+	// published (models.Accepted), held until the workflow publishes it,
+	// when they are applied, or it is cancelled, when they are dropped;
+	// both are recorded in Signals.
+	EarlyCompletions []EarlyCompletion `json:"early_completions,omitempty"`
+	LastError        string            `json:"last_error,omitempty"`
 	// NextAt is when the workflow acts next on its own (check-back, send, resend,
 	// DEAD); nil while it waits only for a signal.
 	NextAt      *time.Time `json:"next_at,omitempty"`
@@ -239,6 +250,14 @@ type SignalRecord struct {
 	Consumer string             `json:"consumer,omitempty"`
 	// Reason explains an ignored or rejected signal.
 	Reason string `json:"reason,omitempty"`
+}
+
+// EarlyCompletion is a complete held until the message is published.
+type EarlyCompletion struct {
+	// Consumer is the completing consumer; empty when the message names no
+	// consumers and the complete named none.
+	Consumer string    `json:"consumer,omitempty"`
+	At       time.Time `json:"at"`
 }
 
 // MaxSignalRecords bounds State.Signals so that a client repeating a signal

@@ -140,12 +140,6 @@ func (c *Client) startAgain(ctx context.Context, id, fingerprint string) (Starte
 	return Started{Status: d.status}, nil
 }
 
-// Accepted is the answer to an action the workflow could not be asked about
-// in time (no worker running it, Temporal restarting): the action was sent
-// as a signal, which is durable, and the workflow decides it with
-// models.Decide when it runs, recording the outcome in its State.
-const Accepted models.Disposition = "accepted"
-
 // Request is one action asked of a message.
 type Request struct {
 	Action models.Action
@@ -163,8 +157,13 @@ type Answer struct {
 	// Status is the status the action was decided on; an applied action moves
 	// the message on from there.
 	Status models.Status
-	// Disposition is the workflow's decision: models.Applied, Repeated or
-	// Rejected, or Accepted.
+	// Disposition is the workflow's decision: models.Applied, Repeated,
+	// Rejected or Accepted (a complete held until the message is
+	// published). Accepted is also the answer to an action the workflow
+	// could not be asked about in time (no worker running it, Temporal
+	// restarting): the action was sent as a signal, which is durable, and
+	// the workflow decides it with models.Decide when it runs, recording
+	// the outcome in its State.
 	Disposition models.Disposition
 	// Reason explains an answer other than Applied.
 	Reason string
@@ -180,7 +179,7 @@ type Answer struct {
 // description (its status search attribute and consumers memo, which need no
 // worker) decides: a closed workflow is decided exactly from its final
 // status; an open one is sent the action as a signal, answered Applied when
-// the description Applies it, else Accepted, since the description may lag
+// the description Applies it, else models.Accepted, since the description may lag
 // the workflow by the task in flight (a consumer can hold a message it still
 // calls WAITING_CONFIRM). A workflow past retention is decided from its
 // mirror row.
@@ -206,7 +205,7 @@ func (c *Client) Ask(ctx context.Context, id string, req Request) (Answer, error
 	// a repeat the description cannot see.
 	exact := d.consumersKnown && !(req.Action == models.Complete && len(d.consumers) > 0)
 	if a.Disposition != models.Applied || !exact {
-		a = Answer{Status: d.status, Disposition: Accepted}
+		a = Answer{Status: d.status, Disposition: models.Accepted}
 	}
 	if err := c.signal(ctx, id, req); err != nil {
 		if errors.Is(err, models.ErrNotFound) {
@@ -232,10 +231,12 @@ func (c *Client) askRow(ctx context.Context, id string, req Request) (Answer, er
 	return ended(decide(row.Status, req, row.Consumers, nil)), nil
 }
 
-// ended turns an action Applied by the final status of a closed workflow
-// into Rejected: nothing runs to apply it.
+// ended turns an action Applied or Accepted by the final status of a closed
+// workflow into Rejected: nothing runs to apply it. (A workflow cancelled
+// through Temporal closes in the status it had, which may be one that
+// accepts a complete.)
 func ended(a Answer) Answer {
-	if a.Disposition == models.Applied {
+	if a.Disposition == models.Applied || a.Disposition == models.Accepted {
 		a.Disposition = models.Rejected
 		a.Reason = fmt.Sprintf("message is %s and its workflow has ended", a.Status)
 	}
@@ -271,7 +272,11 @@ func (c *Client) update(ctx context.Context, id string, req Request) (Answer, bo
 	if err == nil {
 		var ur UpdateResult
 		if err = h.Get(ctx, &ur); err == nil {
-			return Answer{Status: ur.Status, Disposition: models.Applied}, true
+			a := Answer{Status: ur.Status, Disposition: models.Applied}
+			if ur.Outcome != "" {
+				a.Disposition, a.Reason = ur.Outcome, ur.Reason
+			}
+			return a, true
 		}
 	}
 	var appErr *temporal.ApplicationError

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -49,10 +50,33 @@ func (r *messageRun) setUpdateHandlers(ctx workflow.Context) error {
 	return nil
 }
 
-// validate rejects an update that would not be applied.
+// decide is what action does in the current state: models.Decide, for this
+// message's code version.
+func (r *messageRun) decide(action models.Action, consumer string) (models.Disposition, string) {
+	outcome, reason := models.Decide(r.st.Status, action, consumer, r.msg.Consumers, r.completions())
+	if outcome == models.Accepted && !r.does.holdEarlyCompletion {
+		return models.Rejected, fmt.Sprintf("message is %s, it has not been sent", r.st.Status)
+	}
+	return outcome, reason
+}
+
+// completions are the consumers whose complete the message has, applied or
+// held.
+func (r *messageRun) completions() []string {
+	if len(r.st.EarlyCompletions) == 0 {
+		return r.st.CompletedBy
+	}
+	done := slices.Clone(r.st.CompletedBy)
+	for _, e := range r.st.EarlyCompletions {
+		done = append(done, e.Consumer)
+	}
+	return done
+}
+
+// validate rejects an update that would be neither applied nor accepted.
 func (r *messageRun) validate(name, consumer string) error {
-	outcome, reason := models.Decide(r.st.Status, models.Action(name), consumer, r.msg.Consumers, r.st.CompletedBy)
-	if outcome != models.Applied {
+	outcome, reason := r.decide(models.Action(name), consumer)
+	if outcome != models.Applied && outcome != models.Accepted {
 		return temporal.NewApplicationError(reason, string(outcome), r.st.Status)
 	}
 	return nil
@@ -62,7 +86,9 @@ func (r *messageRun) validate(name, consumer string) error {
 // be waiting on a timer or an activity that the new status makes moot.
 func (r *messageRun) update(ctx workflow.Context, name string, d Decision, c Completion) UpdateResult {
 	res := UpdateResult{Status: r.st.Status}
-	r.apply(ctx, name, d, c)
+	if outcome, reason := r.apply(ctx, name, d, c); outcome != models.Applied {
+		res.Outcome, res.Reason = outcome, reason
+	}
 	r.wake.SendAsync(struct{}{})
 	return res
 }
@@ -135,27 +161,35 @@ func (r *messageRun) receive(ctx workflow.Context, name string, c workflow.Recei
 	r.apply(ctx, name, d, comp)
 }
 
-// apply acts on one signal or update as Decide says, and records it.
-func (r *messageRun) apply(ctx workflow.Context, name string, d Decision, comp Completion) {
+// apply acts on one signal or update as decide says, records it, and
+// returns what it did and why.
+func (r *messageRun) apply(ctx workflow.Context, name string, d Decision, comp Completion) (models.Disposition, string) {
 	rec := SignalRecord{Name: name, By: d.By, Consumer: comp.Consumer}
-	var reason string
-	rec.Outcome, reason = models.Decide(r.st.Status, models.Action(name), comp.Consumer, r.msg.Consumers, r.st.CompletedBy)
-	rec.Reason = reason
-	if rec.Outcome != models.Applied {
+	outcome, reason := r.decide(models.Action(name), comp.Consumer)
+	rec.Outcome, rec.Reason = outcome, reason
+	switch outcome {
+	case models.Applied:
+		rec.Reason = d.Reason
+	case models.Accepted:
+		// Only a complete is accepted, and held.
+		r.record(ctx, rec)
+		r.st.EarlyCompletions = append(r.st.EarlyCompletions, EarlyCompletion{Consumer: comp.Consumer, At: workflow.Now(ctx)})
+		r.showDetails(ctx)
+		return outcome, reason
+	default:
 		if d.Reason != "" {
 			rec.Reason += " (" + d.Reason + ")"
 		}
 		r.record(ctx, rec)
 		workflow.GetLogger(ctx).Info("signal ignored", "signal", name, "outcome", rec.Outcome, "reason", reason)
-		return
+		return outcome, reason
 	}
-	rec.Reason = d.Reason
 	r.record(ctx, rec)
 	switch name {
 	case SignalConfirm:
 		r.confirm(ctx)
 	case SignalCancel:
-		r.transition(ctx, models.StatusCancelled)
+		r.cancel(ctx)
 	case SignalComplete:
 		r.complete(ctx, comp.Consumer)
 	case SignalRedrive:
@@ -163,6 +197,29 @@ func (r *messageRun) apply(ctx workflow.Context, name string, d Decision, comp C
 		r.st.LastError = ""
 		r.startSend(ctx)
 	}
+	return outcome, ""
+}
+
+// completeEarly applies the completions held while the message was not
+// sent, now that its publish has succeeded: each as the complete it was, so
+// an early completion ends the message right after its publish and never
+// instead of it.
+func (r *messageRun) completeEarly(ctx workflow.Context) {
+	held := r.st.EarlyCompletions
+	r.st.EarlyCompletions = nil
+	for _, e := range held {
+		r.apply(ctx, SignalComplete, Decision{Reason: "held since " + e.At.UTC().Format(time.RFC3339)}, Completion{Consumer: e.Consumer})
+	}
+}
+
+// cancel ends the message unsent, dropping the completions held for it.
+func (r *messageRun) cancel(ctx workflow.Context) {
+	for _, e := range r.st.EarlyCompletions {
+		r.record(ctx, SignalRecord{Name: SignalComplete, Consumer: e.Consumer, Outcome: models.Rejected,
+			Reason: "held since " + e.At.UTC().Format(time.RFC3339) + ", dropped: message was cancelled"})
+	}
+	r.st.EarlyCompletions = nil
+	r.transition(ctx, models.StatusCancelled)
 }
 
 // complete records a consumer's completion; the message is COMPLETED when
@@ -177,6 +234,8 @@ func (r *messageRun) complete(ctx workflow.Context, consumer string) {
 	} else if consumer != "" {
 		r.st.CompletedBy = append(r.st.CompletedBy, consumer)
 	}
+	// A completion still held is moot once the message is complete.
+	r.st.EarlyCompletions = nil
 	now := workflow.Now(ctx)
 	r.st.CompletedAt = &now
 	if r.st.PublishedAt == nil {

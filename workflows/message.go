@@ -205,7 +205,7 @@ func (r *messageRun) waitForDecision(ctx workflow.Context) {
 		r.confirm(ctx)
 	case activities.CheckRolledBack:
 		r.record(ctx, SignalRecord{Name: SignalCancel, By: "check-back", Outcome: models.Applied})
-		r.transition(ctx, models.StatusCancelled)
+		r.cancel(ctx)
 	default:
 		r.st.LastError = fmt.Sprintf("check-back %d: %s %s", in.Attempt, res.Answer, res.Detail)
 		if r.st.CheckCount >= r.policy.CheckMaxAttempts {
@@ -290,6 +290,7 @@ func (r *messageRun) publish(ctx workflow.Context) {
 	r.st.PublishedAt = &rec.At
 	r.st.LastError = ""
 	r.transition(ctx, models.StatusDelivered)
+	r.completeEarly(ctx)
 }
 
 // publishTimeout bounds one publish attempt; sarama's own retries fit inside.
@@ -352,6 +353,7 @@ func (r *messageRun) startSend(ctx workflow.Context) {
 // state answers QueryState with a copy that later changes cannot touch.
 func (r *messageRun) state() (State, error) {
 	s := r.st
+	s.EarlyCompletions = slices.Clone(s.EarlyCompletions)
 	s.Checks = slices.Clone(s.Checks)
 	s.Publishes = slices.Clone(s.Publishes)
 	s.Signals = slices.Clone(s.Signals)

@@ -868,3 +868,168 @@ func TestStartStatusComesFromTheInput(t *testing.T) {
 	b.run(t)
 	require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusDelivered, models.StatusCompleted}, *upserts)
 }
+
+// A complete that comes while the message is not sent yet, as far as the
+// workflow's committed state knows, is held, not refused: a workflow task
+// that published the message can be lost before Temporal commits it, and the
+// consumer then holds a record of a message the workflow still calls
+// WAITING_CONFIRM (or CHECK_EXHAUSTED, SCHEDULED). The message is still
+// published, once, and the held completion completes it right after.
+func TestEarlyCompletionIsHeldUntilThePublish(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		status models.Status
+		park   func(b *bundle)
+		sendAt time.Duration
+	}{
+		{"confirm", models.StatusWaitingConfirm, func(b *bundle) {
+			b.signalAt(time.Minute, SignalConfirm, Decision{By: "producer"})
+		}, time.Minute},
+		{"operator", models.StatusCheckExhausted, func(b *bundle) {
+			b.input.Policy.CheckMaxAttempts = 1 // exhausted at +10 s
+			b.signalAt(time.Minute, SignalConfirm, Decision{By: "operator"})
+		}, time.Minute},
+		{"deliver_at", models.StatusScheduled, func(b *bundle) {
+			at := testStart.Add(time.Minute)
+			b.input.Message.DeliverAt = &at
+			b.input.Confirmed = true
+		}, time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			b.input.Version = CurrentVersion
+			tc.park(b)
+			var complete, again updateOutcome
+			b.updateAt(t, 20*time.Second, SignalComplete, Completion{Consumer: "accounting"}, &complete)
+			b.updateAt(t, 30*time.Second, SignalComplete, Completion{Consumer: "accounting"}, &again)
+			var held State
+			b.env.RegisterDelayedCallback(func() {
+				v, err := b.env.QueryWorkflow(QueryState)
+				require.NoError(t, err)
+				require.NoError(t, v.Get(&held))
+			}, 40*time.Second)
+			b.env.ExecuteWorkflow(WorkflowType, b.input)
+
+			require.NoError(t, complete.err)
+			require.Nil(t, complete.rejected, "a complete of a message not sent yet is refused")
+			require.Equal(t, tc.status, complete.result.Status)
+			require.Equal(t, models.Accepted, complete.result.Outcome)
+			require.Contains(t, complete.result.Reason, "held until it is published")
+			require.NoError(t, again.err)
+			require.NotNil(t, again.rejected, "a second early complete by the same consumer is a repeat")
+			require.Equal(t, UpdateRepeated, again.rejected.Type())
+			require.Equal(t, tc.status, held.Status, "the completion did not skip the publish")
+			require.Equal(t, []EarlyCompletion{{Consumer: "accounting", At: testStart.Add(20 * time.Second)}}, held.EarlyCompletions,
+				"the query shows the held completion")
+			require.NotEmpty(t, held.Signals)
+			require.Equal(t, models.Accepted, held.Signals[len(held.Signals)-1].Outcome)
+
+			require.True(t, b.env.IsWorkflowCompleted())
+			require.NoError(t, b.env.GetWorkflowError())
+			var res Result
+			require.NoError(t, b.env.GetWorkflowResult(&res))
+			require.Equal(t, models.StatusCompleted, res.Status)
+			require.Equal(t, []string{"accounting"}, res.CompletedBy)
+			require.Equal(t, []time.Time{testStart.Add(tc.sendAt)}, b.acts.publishAt, "published once, when the workflow decided to")
+			statuses := b.acts.mirrorStatuses()
+			require.Equal(t, []models.Status{models.StatusDelivered, models.StatusCompleted}, statuses[len(statuses)-2:],
+				"completed right after its publish")
+			last := b.acts.mirror[len(b.acts.mirror)-1].Transition
+			require.Equal(t, testStart.Add(tc.sendAt), last.CompletedAt.UTC())
+			v, err := b.env.QueryWorkflow(QueryState)
+			require.NoError(t, err)
+			var end State
+			require.NoError(t, v.Get(&end))
+			require.Empty(t, end.EarlyCompletions)
+			applied := end.Signals[len(end.Signals)-1]
+			require.Equal(t, SignalRecord{Name: SignalComplete, At: testStart.Add(tc.sendAt), Outcome: models.Applied,
+				Consumer: "accounting", Reason: "held since 2026-11-22T10:00:20Z"}, applied)
+		})
+	}
+}
+
+// A completion held for a message that is then cancelled is dropped, and
+// the message is never published.
+func TestEarlyCompletionOfACancelledMessageIsDropped(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.input.Version = CurrentVersion
+	var complete updateOutcome
+	b.updateAt(t, time.Second, SignalComplete, Completion{}, &complete)
+	b.signalAt(2*time.Second, SignalCancel, Decision{By: "producer"})
+
+	res := b.run(t)
+	var end State
+	v, err := b.env.QueryWorkflow(QueryState)
+	require.NoError(t, err)
+	require.NoError(t, v.Get(&end))
+
+	require.NoError(t, complete.err)
+	require.Nil(t, complete.rejected, "a complete of a message not sent yet is refused")
+	require.Equal(t, models.Accepted, complete.result.Outcome)
+	require.Equal(t, models.StatusCancelled, res.Status)
+	require.Empty(t, end.EarlyCompletions)
+	require.Empty(t, res.CompletedBy)
+	require.Empty(t, b.acts.publishes)
+	require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusCancelled}, b.acts.mirrorStatuses())
+	last := end.Signals[len(end.Signals)-1]
+	require.Equal(t, SignalComplete, last.Name)
+	require.Equal(t, models.Rejected, last.Outcome)
+	require.Contains(t, last.Reason, "dropped: message was cancelled")
+}
+
+// An early complete is validated as any complete: with named consumers it
+// counts only for its own consumer, and one from a consumer the message does
+// not name, or from none, is still refused.
+func TestEarlyCompletionCountsForItsConsumer(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.input.Version = CurrentVersion
+	b.input.Message.Consumers = []string{"accounting", "points"}
+	var billing, anonymous, accounting, points updateOutcome
+	b.updateAt(t, time.Second, SignalComplete, Completion{Consumer: "billing"}, &billing)
+	b.updateAt(t, 2*time.Second, SignalComplete, Completion{}, &anonymous)
+	b.updateAt(t, 3*time.Second, SignalComplete, Completion{Consumer: "accounting"}, &accounting)
+	b.signalAt(4*time.Second, SignalConfirm, Decision{By: "producer"})
+	b.updateAt(t, 30*time.Second, SignalComplete, Completion{Consumer: "points"}, &points)
+
+	res := b.run(t)
+
+	require.NotNil(t, billing.rejected)
+	require.Equal(t, UpdateRejected, billing.rejected.Type())
+	require.Contains(t, billing.rejected.Message(), `consumer "billing" is not one of`)
+	require.NotNil(t, anonymous.rejected)
+	require.Equal(t, UpdateRejected, anonymous.rejected.Type())
+	require.Contains(t, anonymous.rejected.Message(), "consumer name required")
+	require.NoError(t, accounting.err)
+	require.Nil(t, accounting.rejected)
+	require.Equal(t, models.Accepted, accounting.result.Outcome)
+	require.NoError(t, points.err)
+	require.Equal(t, UpdateResult{Status: models.StatusDelivered}, points.result,
+		"the held completion counted for accounting only: the message waited for points")
+	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, []string{"accounting", "points"}, res.CompletedBy)
+	require.Equal(t, []int{1}, b.acts.publishAttempts())
+}
+
+// Workflows of versions before VersionEarlyCompletion refuse a complete of a
+// message not sent yet, as they always did.
+func TestEarlyCompletionRefusedByOlderVersions(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.input.Version = VersionDetachedMirror
+	var complete updateOutcome
+	b.updateAt(t, time.Second, SignalComplete, Completion{}, &complete)
+	b.signalAt(2*time.Second, SignalConfirm, Decision{By: "producer"})
+	b.signalAt(3*time.Second, SignalComplete, Completion{})
+
+	res := b.run(t)
+
+	require.NotNil(t, complete.rejected)
+	require.Equal(t, UpdateRejected, complete.rejected.Type())
+	require.Equal(t, "message is WAITING_CONFIRM, it has not been sent", complete.rejected.Message())
+	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, []int{1}, b.acts.publishAttempts())
+}

@@ -21,7 +21,11 @@ import (
 // activities; testdata/v1-version-marker those of VersionLocalActivities
 // chosen by GetVersion, before the version was pinned in the input;
 // testdata/v2-ordered-mirror those of VersionOrderedMirror, before
-// VersionDetachedMirror.
+// VersionDetachedMirror; testdata/v3-detached-mirror those of
+// VersionDetachedMirror, before VersionEarlyCompletion.
+// early_complete.json holds a complete that came before the confirm and was
+// applied after its publish, early_complete_cancel.json one dropped by the
+// cancel.
 func TestReplay(t *testing.T) {
 	t.Parallel()
 	current, err := filepath.Glob(filepath.Join("testdata", "*.json"))

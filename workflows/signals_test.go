@@ -13,10 +13,10 @@ import (
 	"github.com/courier-mq/courier/models"
 )
 
-// TestEverySignalInEveryState sends each signal to a message parked in each
-// non-terminal state and checks what the workflow did with it: the recorded
-// outcome, the state it entered (if any) and that nothing was published that
-// should not have been.
+// TestEverySignalInEveryState sends each signal to a message of the current
+// code version parked in each non-terminal state and checks what the
+// workflow did with it: the recorded outcome, the state it entered (if any)
+// and that nothing was published that should not have been.
 func TestEverySignalInEveryState(t *testing.T) {
 	t.Parallel()
 	const at = time.Hour // when the signal is sent; every state below is reached long before
@@ -61,18 +61,19 @@ func TestEverySignalInEveryState(t *testing.T) {
 	applied := func(s models.Status) outcome { return outcome{models.Applied, s} }
 	repeated := outcome{disposition: models.Repeated}
 	rejected := outcome{disposition: models.Rejected}
+	held := outcome{disposition: models.Accepted} // applied once the message is published
 
 	want := map[models.Status]map[string]outcome{
 		models.StatusWaitingConfirm: {
 			SignalConfirm: applied(models.StatusSending), SignalCancel: applied(models.StatusCancelled),
-			SignalComplete: rejected, SignalRedrive: rejected,
+			SignalComplete: held, SignalRedrive: rejected,
 		},
 		models.StatusCheckExhausted: {
 			SignalConfirm: applied(models.StatusSending), SignalCancel: applied(models.StatusCancelled),
-			SignalComplete: rejected, SignalRedrive: rejected,
+			SignalComplete: held, SignalRedrive: rejected,
 		},
 		models.StatusScheduled: {
-			SignalConfirm: repeated, SignalCancel: rejected, SignalComplete: rejected, SignalRedrive: rejected,
+			SignalConfirm: repeated, SignalCancel: rejected, SignalComplete: held, SignalRedrive: rejected,
 		},
 		models.StatusSending: {
 			SignalConfirm: repeated, SignalCancel: rejected,
@@ -96,6 +97,7 @@ func TestEverySignalInEveryState(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%s", status, signal), func(t *testing.T) {
 				t.Parallel()
 				b := setup(t)
+				b.input.Version = CurrentVersion
 				park[status](b)
 				w := want[status][signal]
 
@@ -133,7 +135,9 @@ func TestEverySignalInEveryState(t *testing.T) {
 						require.Equal(t, before.SendCount, after.SendCount)
 					}
 				}
-				if w.enters != "" {
+				// A SENDING that passes within the local publish is not
+				// mirrored; the send checked below shows it was entered.
+				if w.enters != "" && w.enters != models.StatusSending {
 					entered := b.acts.mirrorStatusAt(before.Revision + 1)
 					require.Equal(t, w.enters, entered)
 				}

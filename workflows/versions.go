@@ -52,11 +52,21 @@ const VersionOrderedMirror workflow.Version = 2
 // history could upsert on one run and not on its replay.
 const VersionDetachedMirror workflow.Version = 3
 
+// VersionEarlyCompletion is the version of workflows that hold a consumer's
+// complete arriving while the message is not sent yet (WAITING_CONFIRM,
+// CHECK_EXHAUSTED, SCHEDULED; models.Accepted) and apply it right after
+// they publish the message, or drop it if the message is cancelled. Before
+// it, such a complete was refused as "not sent", though a consumer could
+// hold the message: a workflow task publishes when it decides to send,
+// before Temporal commits the task, and a lost task left the message
+// published and the workflow's committed state unsent.
+const VersionEarlyCompletion workflow.Version = 4
+
 // CurrentVersion is the newest workflow code version, the one new messages
 // are started with (Input.Version). Starting with the version in the input
 // is itself a version: workflows with Input.Version set never call
 // GetVersion, and those without keep calling it until they close.
-const CurrentVersion = VersionDetachedMirror
+const CurrentVersion = VersionEarlyCompletion
 
 // behaviour is what one workflow code version does differently. Every branch
 // on a version reads one of its fields, and behaviourOf is the one place that
@@ -81,6 +91,9 @@ type behaviour struct {
 	// startStatusInInput: the status search attribute set at start is
 	// Input.StartStatus, not what the start event shows.
 	startStatusInInput bool
+	// holdEarlyCompletion: a complete of a message not sent yet is held
+	// until the message is published (see decide), not refused.
+	holdEarlyCompletion bool
 }
 
 // behaviourOf is what code version v does.
@@ -93,6 +106,7 @@ func behaviourOf(v workflow.Version) behaviour {
 		orderedMirror:             v >= VersionOrderedMirror,
 		detachedFallback:          v >= VersionDetachedMirror,
 		startStatusInInput:        v >= VersionDetachedMirror,
+		holdEarlyCompletion:       v >= VersionEarlyCompletion,
 	}
 }
 

@@ -75,6 +75,9 @@ func (r *messageRun) showDetails(ctx workflow.Context) {
 	case models.StatusSending:
 		b.WriteString(fmt.Sprintf(": publishing, send %d", r.st.SendCount))
 	}
+	if n := len(r.st.EarlyCompletions); n > 0 {
+		b.WriteString(fmt.Sprintf("\n\n%d completion(s) came before the publish, held until it succeeds", n))
+	}
 	if r.st.NextAt != nil {
 		b.WriteString(fmt.Sprintf("\n\nacts next at %s", r.st.NextAt.UTC().Format(time.RFC3339)))
 	}
