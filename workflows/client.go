@@ -179,10 +179,9 @@ type Answer struct {
 // description (its status search attribute and consumers memo, which need no
 // worker) decides: a closed workflow is decided exactly from its final
 // status; an open one is sent the action as a signal, answered Applied when
-// the description Applies it, else models.Accepted, since the description may lag
-// the workflow by the task in flight (a consumer can hold a message it still
-// calls WAITING_CONFIRM). A workflow past retention is decided from its
-// mirror row.
+// the description Applies it, else models.Accepted, since the description
+// may lag the workflow by the task in flight. A workflow past retention is
+// decided from its mirror row.
 func (c *Client) Ask(ctx context.Context, id string, req Request) (Answer, error) {
 	if a, ok := c.update(ctx, id, req); ok {
 		return a, nil
