@@ -131,13 +131,13 @@ func run(t *testing.T, s *Stack, p Plan) {
 func TestWorkerKilled(t *testing.T) {
 	t.Parallel()
 	s, msgs, _ := setup(t, "1-worker-kill", usual, []Misbehaviour{Truthful})
-	run(t, s, Plan{Name: "1-worker-kill", Messages: msgs, Faults: killWorker(4), LosesTasks: true})
+	run(t, s, Plan{Name: "1-worker-kill", Messages: msgs, Faults: killWorker(4)})
 }
 
 func TestTemporalRestarted(t *testing.T) {
 	t.Parallel()
 	s, msgs, _ := setup(t, "2-temporal-restart", usual, []Misbehaviour{Truthful})
-	run(t, s, Plan{Name: "2-temporal-restart", Messages: msgs, Faults: restartTemporal(2), LosesTasks: true})
+	run(t, s, Plan{Name: "2-temporal-restart", Messages: msgs, Faults: restartTemporal(2)})
 }
 
 func TestKafkaOutage(t *testing.T) {
@@ -209,7 +209,7 @@ func TestDevKilled(t *testing.T) {
 	sc := runScale()
 	s := NewDevStack(t, chaos.bin, Policy())
 	msgs := Mix("8-dev-kill", sc.messages, Kinds, usual, []Misbehaviour{Truthful})
-	run(t, s, Plan{Name: "8-dev-kill", Messages: msgs, Faults: killDev(devKills()), LosesTasks: true})
+	run(t, s, Plan{Name: "8-dev-kill", Messages: msgs, Faults: killDev(devKills())})
 }
 
 // devKills is how often TestDevKilled kills `courier dev`: 2, or
@@ -230,7 +230,7 @@ func TestEverythingAtOnce(t *testing.T) {
 	if s.MySQL != nil {
 		faults = append(faults, mysqlFaults(sc.outage))
 	}
-	run(t, s, Plan{Name: "7-everything", Messages: msgs, LosesTasks: true, Faults: func(ctx context.Context, s *Stack) error {
+	run(t, s, Plan{Name: "7-everything", Messages: msgs, Faults: func(ctx context.Context, s *Stack) error {
 		errs := make(chan error, len(faults))
 		for _, f := range faults {
 			go func() { errs <- f(ctx, s) }()

@@ -27,7 +27,7 @@ func TestProductionShape(t *testing.T) {
 	p := NewProductionStack(t, chaos.bin, tbin, ProductionConfig{Shards: 8, Workers: 2})
 	msgs := Mix("9-production", 1000, Kinds, usual, []Misbehaviour{Truthful})
 	start := time.Now()
-	row := Run(t, p.Stack, Plan{Name: "9-production-shape", Messages: msgs, Faults: p.Faults, LosesTasks: true})
+	row := Run(t, p.Stack, Plan{Name: "9-production-shape", Messages: msgs, Faults: p.Faults})
 	chaos.add(row)
 	requests, serverErrors, byCode := p.Answers()
 	t.Logf("production shape: %d messages in %s; faults: %s; %d deliveries (%d duplicates), %d processed once; %d records, %d lost; %d of %d requests to the gateways answered 5xx %v",
