@@ -1,0 +1,50 @@
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/courier-mq/courier/client"
+	"github.com/courier-mq/courier/client/consumer"
+)
+
+// sendPolicy spaces the resends of the consumer scenarios' messages so
+// that a consumer group still joining does not see them go DEAD.
+var sendPolicy = &client.Policy{ResendIntervals: []time.Duration{4 * time.Second, 4 * time.Second, 4 * time.Second, 4 * time.Second, 4 * time.Second, 4 * time.Second}}
+
+// send sends message st.Ref through Courier (no transaction), and with
+// st.Duplicate writes a copy of its record to Kafka as well, as a producer
+// retry the broker accepted twice would.
+func (r *run) send(st Step) error {
+	m := &client.Message{Topic: r.topic, Payload: []byte(`{}`), Policy: sendPolicy}
+	if st.Message != nil && st.Message.ID != "" {
+		m.ID = r.id(st.Message.ID)
+	}
+	if _, err := r.courier.Send(context.Background(), m); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.sends[st.Ref] = m.ID
+	r.mu.Unlock()
+	if !st.Duplicate {
+		return nil
+	}
+	cfg := sarama.NewConfig()
+	cfg.Producer.Return.Successes = true
+	p, err := sarama.NewSyncProducer([]string{r.tg.Courier.Kafka}, cfg)
+	if err != nil {
+		return fmt.Errorf("kafka producer: %w", err)
+	}
+	defer p.Close()
+	_, _, err = p.SendMessage(&sarama.ProducerMessage{
+		Topic: r.topic, Value: sarama.ByteEncoder(m.Payload),
+		Headers: []sarama.RecordHeader{
+			{Key: []byte(consumer.HeaderMessageID), Value: []byte(m.ID)},
+			{Key: []byte(consumer.HeaderAttempt), Value: []byte("1")},
+		},
+	})
+	return err
+}
