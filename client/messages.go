@@ -152,8 +152,11 @@ const (
 	Applied Outcome = "applied"
 	// Repeated: its effect had happened already; nothing changed.
 	Repeated Outcome = "repeated"
-	// Accepted: the message's workflow could not be asked in time; it
-	// decides the request when it runs (see State).
+	// Accepted: Courier took the request and acts on it later: the
+	// message's workflow could not be asked in time and decides it when it
+	// runs (see State), or a complete came before Courier saw its own
+	// publish (after a crash lost that step) and is applied once the
+	// message is published. Either way the caller is done.
 	Accepted Outcome = "accepted"
 )
 
