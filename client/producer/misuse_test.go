@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -402,5 +403,84 @@ func TestAbandonedCheckBackLeavesNoWaitingStatement(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestSerializationFailureAtCommit: under SERIALIZABLE, PostgreSQL refuses
+// the second of two transactions that read what the other writes, at its
+// COMMIT. That outcome is known — it rolled back — so the message is
+// cancelled now and the error says so, instead of ErrCommitUnknown.
+func TestSerializationFailureAtCommit(t *testing.T) {
+	db := testdb.Open(t, "postgres")
+	serializable, err := sql.Open("pgx", db.DSN+"&default_transaction_isolation=serializable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = serializable.Close() })
+	c := courier.Client(t)
+	checks := httptest.NewServer(nil)
+	t.Cleanup(checks.Close)
+	p, err := producer.New(c, serializable, producer.Config{CheckURL: checks.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	testdb.Exec(t, db.DB, "CREATE TABLE doctors (name TEXT PRIMARY KEY, on_call BOOLEAN)")
+	testdb.Exec(t, db.DB, "INSERT INTO doctors VALUES ('alice', true), ('bob', true)")
+	// Each takes a doctor off call after seeing two on call: write skew.
+	read, wrote := make(chan struct{}, 2), make(chan struct{}, 2)
+	both, bothWrote := make(chan struct{}), make(chan struct{})
+	errs := make([]error, 2)
+	msgs := []*client.Message{
+		{ID: client.NewID(), Topic: "payments", Payload: []byte(`{}`), Policy: later},
+		{ID: client.NewID(), Topic: "payments", Payload: []byte(`{}`), Policy: later},
+	}
+	var wg sync.WaitGroup
+	for i, name := range []string{"alice", "bob"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = p.Transaction(t.Context(), msgs[i], func(tx *sql.Tx) error {
+				var n int
+				if err := tx.QueryRow("SELECT COUNT(*) FROM doctors WHERE on_call").Scan(&n); err != nil {
+					return err
+				}
+				read <- struct{}{}
+				<-both
+				if _, err := tx.Exec("UPDATE doctors SET on_call = false WHERE name = $1", name); err != nil {
+					return err
+				}
+				// Both have written before either commits, so the
+				// conflict shows at the second COMMIT.
+				wrote <- struct{}{}
+				<-bothWrote
+				return nil
+			})
+		}()
+	}
+	<-read
+	<-read
+	close(both)
+	<-wrote
+	<-wrote
+	close(bothWrote)
+	wg.Wait()
+	var ok, refused int
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+			settled(t, c, msgs[i].ID, true)
+		case errors.Is(err, producer.ErrCommitUnknown):
+			t.Fatalf("a serialization failure is a known rollback, not %v", err)
+		default:
+			refused++
+			settled(t, c, msgs[i].ID, false)
+		}
+	}
+	if ok != 1 || refused != 1 {
+		t.Fatalf("%d committed and %d refused (%v), want one each", ok, refused, errs)
 	}
 }
