@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,13 +51,36 @@ func payments() int {
 // every message of a paid order COMPLETED and every other CANCELLED, none
 // stuck.
 func TestPaymentToAccounting(t *testing.T) {
-	ctx := t.Context()
 	dir := t.TempDir()
-	courierBin, err := chaos.BuildCourier(ctx, dir)
-	require.NoError(t, err)
-	build := exec.CommandContext(ctx, "go", "-C", "../../examples", "build", "-o", dir+"/", "./payment", "./accounting")
+	build := exec.CommandContext(t.Context(), "go", "-C", "../../examples", "build", "-o", dir+"/", "./payment", "./accounting")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "build the examples: %s", out)
+	runPaymentToAccounting(t, dir, services{
+		payment:    command{bin: filepath.Join(dir, "payment")},
+		accounting: command{bin: filepath.Join(dir, "accounting")},
+	})
+}
+
+// command is how a service is started: a program and the arguments before
+// its own flags (an interpreter's script, say).
+type command struct {
+	bin  string
+	args []string
+}
+
+// services are the two example services a run starts. Each takes the Go
+// examples' flags (-addr, -db, -courier, -kafka), reads COURIER_API_KEY,
+// and keeps the Go examples' tables (orders; vouchers).
+type services struct {
+	payment, accounting command
+}
+
+// runPaymentToAccounting is TestPaymentToAccounting's run for any pair of
+// services, with dir for their data.
+func runPaymentToAccounting(t *testing.T, dir string, svc services) {
+	ctx := t.Context()
+	courierBin, err := chaos.BuildCourier(ctx, dir)
+	require.NoError(t, err)
 
 	// courier dev, with check-backs and resends seconds apart.
 	ports := freePorts(t, 4)
@@ -81,18 +105,18 @@ func TestPaymentToAccounting(t *testing.T) {
 	// the worst moments.
 	paymentAddr := fmt.Sprintf("127.0.0.1:%d", ports[3])
 	paymentDB := filepath.Join(dir, "payment.db")
-	payment := chaos.NewProcess("payment", filepath.Join(dir, "payment"), nil, nil, filepath.Join(dir, "payment.log"))
+	payment := chaos.NewProcess("payment", svc.payment.bin, nil, nil, filepath.Join(dir, "payment.log"))
 	k := &killer{process: payment}
 	proxy := httptest.NewServer(k.proxy(t, gateway))
 	t.Cleanup(proxy.Close)
-	*payment = *chaos.NewProcess("payment", filepath.Join(dir, "payment"),
-		[]string{"-addr", paymentAddr, "-db", paymentDB, "-courier", proxy.URL}, map[string]string{"COURIER_API_KEY": paymentKey}, filepath.Join(dir, "payment.log"))
+	*payment = *chaos.NewProcess("payment", svc.payment.bin,
+		append(slices.Clone(svc.payment.args), "-addr", paymentAddr, "-db", paymentDB, "-courier", proxy.URL), map[string]string{"COURIER_API_KEY": paymentKey}, filepath.Join(dir, "payment.log"))
 	require.NoError(t, payment.Start())
 	t.Cleanup(func() { k.stop(); _ = payment.Stop() })
 
 	accountingDB := filepath.Join(dir, "accounting.db")
-	accounting := chaos.NewProcess("accounting", filepath.Join(dir, "accounting"),
-		[]string{"-db", accountingDB, "-courier", gateway, "-kafka", kafka}, map[string]string{"COURIER_API_KEY": accountingKey}, filepath.Join(dir, "accounting.log"))
+	accounting := chaos.NewProcess("accounting", svc.accounting.bin,
+		append(slices.Clone(svc.accounting.args), "-db", accountingDB, "-courier", gateway, "-kafka", kafka), map[string]string{"COURIER_API_KEY": accountingKey}, filepath.Join(dir, "accounting.log"))
 	require.NoError(t, accounting.Start())
 	t.Cleanup(func() { _ = accounting.Stop() })
 	defer func() {
