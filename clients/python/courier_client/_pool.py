@@ -1,0 +1,59 @@
+"""A small pool of DB-API connections, so that each transaction and
+check-back does not pay a connect. The drivers have none in common."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .dialect import Dialect, transactional
+
+
+class Pool:
+    """Keeps up to ``idle`` open connections made by ``connect``. A
+    connection that saw an error is closed, not reused: its session state
+    (a transaction, a lock timeout) is not known."""
+
+    def __init__(self, connect: Callable[[], Any], dialect: Dialect, idle: int = 4) -> None:
+        self._connect = connect
+        self._dialect = dialect
+        self._idle: list[Any] = []
+        self._max = idle
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return transactional(self._dialect, self._connect())
+
+    def put(self, conn: Any, healthy: bool = True) -> None:
+        if healthy:
+            with self._lock:
+                if len(self._idle) < self._max:
+                    self._idle.append(conn)
+                    return
+        close(conn)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            close(conn)
+
+
+def close(conn: Any) -> None:
+    try:
+        conn.close()
+    except Exception:  # closing a broken connection fails; it is gone either way
+        pass
+
+
+def rollback(conn: Any) -> bool:
+    """Roll conn back; False when that failed (the connection is broken)."""
+    try:
+        conn.rollback()
+        return True
+    except Exception:
+        return False
