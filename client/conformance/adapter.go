@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/courier-mq/courier/client/conformance/protocol"
 )
@@ -108,6 +109,8 @@ func (p *process) waitGate(name string) (protocol.Response, error) {
 		return r, nil
 	case <-p.exited:
 		return protocol.Response{}, fmt.Errorf("gate %s: %w", name, errKilled)
+	case <-time.After(settleWithin):
+		return protocol.Response{}, fmt.Errorf("no call reached gate %s within %s", name, settleWithin)
 	}
 }
 
@@ -137,8 +140,14 @@ func (p *process) send(req protocol.Request) <-chan protocol.Response {
 }
 
 // call sends req, waits for the answer and decodes its result into out.
+// Every operation but transaction answers at once.
 func (p *process) call(req protocol.Request, out any) error {
-	r := <-p.send(req)
+	var r protocol.Response
+	select {
+	case r = <-p.send(req):
+	case <-time.After(settleWithin):
+		return fmt.Errorf("%s: no answer within %s", req.Op, settleWithin)
+	}
 	if r.Error != "" {
 		if r.Error == errKilled.Error() {
 			return fmt.Errorf("%s: %w", req.Op, errKilled)

@@ -93,6 +93,23 @@ func (d *database) connectionIDQuery() string {
 	return "SELECT 0"
 }
 
+// isolationQuery is the query of the isolation level of the connection's
+// transaction: MySQL 8 names the variable transaction_isolation, MariaDB
+// before 11.1 only tx_isolation.
+func (d *database) isolationQuery() string {
+	switch d.name {
+	case "mysql":
+		var v string
+		if d.db.QueryRow("SELECT @@transaction_isolation").Scan(&v) == nil {
+			return "SELECT @@transaction_isolation"
+		}
+		return "SELECT @@tx_isolation"
+	case "postgres":
+		return "SHOW transaction_isolation"
+	}
+	return "SELECT 'serializable'"
+}
+
 // killConnection ends connection id from the server's side, as a network
 // cut or a database failover does.
 func (d *database) killConnection(id string) error {
@@ -169,7 +186,12 @@ func (r *run) dbStep(st Step) error {
 		if !ok {
 			return fmt.Errorf("no statement %q", st.As)
 		}
-		return <-ch
+		select {
+		case err := <-ch:
+			return err
+		case <-time.After(settleWithin):
+			return fmt.Errorf("statement %s did not end within %s", st.As, settleWithin)
+		}
 	}
 	r.mu.Lock()
 	tx, ok := r.txs[st.Tx]

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -104,6 +105,16 @@ func Run(t *testing.T, sc Scenario, tg Target) {
 	}
 	srv := httptest.NewServer(r.proxy)
 	t.Cleanup(srv.Close)
+	// After the adapters are gone (cleanups run last first), so that a
+	// statement of the runner's waiting on their locks ends: an open
+	// transaction would keep the database from being dropped.
+	t.Cleanup(func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, tx := range r.txs {
+			_ = tx.Rollback()
+		}
+	})
 	t.Cleanup(func() {
 		for _, a := range r.adapters {
 			a.proc.kill()
@@ -157,10 +168,11 @@ func (r *run) startAdapter(name, proxyURL string) {
 		r.t.Fatal(err)
 	}
 	// A restart listens where Courier already sends the check-backs.
-	a.open.CheckListen = strings.TrimSuffix(strings.TrimPrefix(a.opened.CheckURL, "http://"), "/courier/check")
-	if i := strings.Index(a.open.CheckListen, "/"); i >= 0 {
-		a.open.CheckListen = a.open.CheckListen[:i]
+	u, err := url.Parse(a.opened.CheckURL)
+	if err != nil {
+		r.t.Fatalf("check_url %q: %v", a.opened.CheckURL, err)
 	}
+	a.open.CheckListen = u.Host
 }
 
 // launch starts a's process and opens it.
@@ -216,6 +228,18 @@ func (r *run) step(st Step, proxyURL string) error {
 		return r.awaitCheck(st)
 	case "courier_checks":
 		return r.courierChecks(st)
+	case "expect_isolation":
+		r.mu.Lock()
+		c, ok := r.calls[st.Ref]
+		r.mu.Unlock()
+		if !ok {
+			return fmt.Errorf("no call %q", st.Ref)
+		}
+		have := strings.NewReplacer("-", "_", " ", "_").Replace(strings.ToLower(c.values["isolation"]))
+		if want := r.tg.Isolation; want != "" && have != want {
+			return fmt.Errorf("call %s ran at isolation %q, want %s", st.Ref, c.values["isolation"], want)
+		}
+		return nil
 	case "kill_connection":
 		r.mu.Lock()
 		c, ok := r.calls[st.Ref]
@@ -328,8 +352,11 @@ func (r *run) transaction(st Step) error {
 			continue
 		}
 		s := b.TxStep
-		if s.SQL == "@connection_id" {
+		switch s.SQL {
+		case "@connection_id":
 			s.SQL = r.db.connectionIDQuery()
+		case "@isolation":
+			s.SQL = r.db.isolationQuery()
 		}
 		req.Steps = append(req.Steps, s)
 	}

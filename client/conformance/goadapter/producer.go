@@ -332,8 +332,6 @@ func (b *business) run(ctx context.Context, exec func(string, []any) error, quer
 			panic("the business panicked at step " + strconv.Itoa(i))
 		case st.Fail != "":
 			return fmt.Errorf("%w: step %d says so", errBusiness, i)
-		case st.SleepMS > 0:
-			time.Sleep(time.Duration(st.SleepMS) * time.Millisecond)
 		}
 	}
 	return nil

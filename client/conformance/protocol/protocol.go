@@ -109,7 +109,7 @@ type Policy struct {
 }
 
 // TxStep is one step of a business function, run in order after the
-// effect statement. Exactly one of SQL, Gate, Fail and SleepMS is set.
+// effect statement. Exactly one of SQL, Gate and Fail is set.
 type TxStep struct {
 	// SQL runs in the transaction with Args, "?" placeholders.
 	SQL  string `json:"sql,omitempty"`
@@ -125,8 +125,6 @@ type TxStep struct {
 	// Fail ends the business: "error" returns an error, "panic" panics
 	// (throws).
 	Fail string `json:"fail,omitempty"`
-	// SleepMS pauses the business.
-	SleepMS int `json:"sleep_ms,omitempty"`
 }
 
 // Handler is what a consumer's handler does with each message, in the
