@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -12,8 +13,9 @@ import (
 )
 
 // sendPolicy spaces the resends of the consumer scenarios' messages so
-// that a consumer group still joining does not see them go DEAD.
-var sendPolicy = &client.Policy{ResendIntervals: []time.Duration{4 * time.Second, 4 * time.Second, 4 * time.Second, 4 * time.Second, 4 * time.Second, 4 * time.Second}}
+// that they outlast a consumer group forming again after a member was
+// killed (up to about 20 s on a loaded machine) before they go DEAD.
+var sendPolicy = &client.Policy{ResendIntervals: slices.Repeat([]time.Duration{5 * time.Second}, 10)}
 
 // send sends message st.Ref through Courier (no transaction), and with
 // st.Duplicate writes a copy of its record to Kafka as well, as a producer

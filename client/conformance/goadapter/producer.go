@@ -166,8 +166,10 @@ func (a *adapter) transaction(req protocol.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The context outlives the call, as a service's does: the client
+	// must release the transaction itself, also after a panic, and not
+	// rely on its context ending. Only cancel ends it.
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	a.mu.Lock()
 	a.cancels[req.Ref] = cancel
 	a.mu.Unlock()
