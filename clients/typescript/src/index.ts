@@ -2,3 +2,9 @@
 export * from './errors';
 export * from './policy';
 export * from './client';
+export * from './logger';
+export * from './database';
+export * from './producer';
+export { pgDatabase } from './pg';
+export { mysqlDatabase } from './mysql';
+export { sqliteDatabase } from './sqlite';
