@@ -8,10 +8,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 py=/usr/bin/python3   # Debian's, whose python3-* packages these are
 
-if ! "$py" -c 'import pytest, psycopg, pymysql, confluent_kafka' 2>/dev/null; then
-	apt-get install -y python3-pytest python3-psycopg python3-pymysql python3-confluent-kafka
+if ! "$py" -c 'import pytest, psycopg, pymysql, confluent_kafka, mypy' 2>/dev/null; then
+	apt-get install -y python3-pytest python3-psycopg python3-pymysql python3-confluent-kafka python3-mypy
 fi
 
+(cd "$here" && "$py" -m mypy courier_client conformance_adapter.py)   # strict, per pyproject.toml
 cd "$root"
 "$py" -m pytest -q -p no:cacheprovider clients/python
 

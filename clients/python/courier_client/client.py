@@ -120,7 +120,7 @@ class Client:
     def state(self, id: str) -> dict[str, Any]:
         """The message's live state from its workflow, as the gateway sends it."""
         _, st = self._do("GET", f"/v1/messages/{_seg(id)}?live=1")
-        return st
+        return dict(st)
 
     def list(
         self,

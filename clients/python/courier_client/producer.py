@@ -442,7 +442,10 @@ class Producer:
             length = 0
         body = environ["wsgi.input"].read(min(length, 64 << 10)) if length > 0 else b""
         code, out = self.check_response(environ.get("REQUEST_METHOD", ""), body)
-        start_response(_STATUS[code], [("Content-Type", "application/json"), ("Content-Length", str(len(out)))])
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(out)))]
+        if code == 405:
+            headers.append(("Allow", "POST"))
+        start_response(_STATUS[code], headers)
         return [out]
 
     async def check_handler_asgi(self, scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]],

@@ -225,3 +225,36 @@ def test_cleanup_keeps_the_floor(db: Database, client: Client, check_server: Any
         Producer(client, db.connect, check_url="http://x/check", dialect=db.dialect, retention=timedelta(hours=1))
     assert p.cleanup(retention_floor()) == 0
     assert p.check(m.id) == "COMMITTED"
+
+
+def test_check_handlers_answer_as_courier_expects(db: Database, client: Client, check_server: Any) -> None:
+    import asyncio
+    import io
+
+    p = make(db, client, check_server)
+    m = msg()
+    p.transaction(m, order(db, "o1"))
+
+    def wsgi(method: str, body: bytes) -> tuple[str, bytes]:
+        got: list[str] = []
+        out = p.check_handler({"REQUEST_METHOD": method, "CONTENT_LENGTH": str(len(body)),
+                               "wsgi.input": io.BytesIO(body)}, lambda status, headers: got.append(status))
+        return got[0], b"".join(out)
+
+    assert wsgi("POST", b'{"message_id":"%s"}' % m.id.encode()) == ("200 OK", b'{"status": "COMMITTED"}')
+    assert wsgi("GET", b"")[0] == "405 Method Not Allowed"
+    assert wsgi("POST", b"{}")[0] == "400 Bad Request"  # never a verdict on a bad request
+
+    sent: list[dict[str, Any]] = []
+
+    async def asgi() -> None:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b'{"message_id":"%s"}' % m.id.encode()}
+
+        async def send(event: dict[str, Any]) -> None:
+            sent.append(event)
+
+        await p.check_handler_asgi({"type": "http", "method": "POST"}, receive, send)
+
+    asyncio.run(asgi())
+    assert sent[0]["status"] == 200 and sent[1]["body"] == b'{"status": "COMMITTED"}'
