@@ -20,11 +20,12 @@ type proxy struct {
 	rules []*rule
 }
 
-// rule acts on the requests of one adapter whose path ends with /<Action>
-// for one message.
+// rule acts on one adapter's requests of one kind (confirm, cancel,
+// complete) for one message, or for any when id is empty.
 type rule struct {
 	adapter string
-	path    string // "/v1/messages/<id>/confirm"
+	id      string
+	action  string
 	// kill kills the adapter and drops the request (once); otherwise the
 	// request is answered 503, every time.
 	kill func()
@@ -58,7 +59,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	var hit *rule
 	for _, ru := range p.rules {
-		if !ru.done && ru.adapter == name && ru.path == r.URL.Path {
+		if !ru.done && ru.adapter == name && ru.matches(r.URL.Path) {
 			hit = ru
 			if ru.kill != nil {
 				ru.done = true
@@ -77,4 +78,15 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.fwd.ServeHTTP(w, r)
+}
+
+// matches reports whether path is the rule's request:
+// /v1/messages/<id>/<action>.
+func (ru *rule) matches(path string) bool {
+	rest, ok := strings.CutPrefix(path, "/v1/messages/")
+	if !ok {
+		return false
+	}
+	id, action, ok := strings.Cut(rest, "/")
+	return ok && action == ru.action && (ru.id == "" || ru.id == id)
 }

@@ -468,18 +468,22 @@ func (r *run) courierChecks(st Step) error {
 }
 
 // arm adds a proxy rule for adapter st.Adapter's call st.Path ("confirm",
-// "cancel", "complete") of st.Ref's message: st.Action "kill" kills the
-// adapter when it is sent, "fail" answers it 503.
+// "cancel", "complete") of st.Ref's or st.ID's message, or of any message
+// when the step names none: st.Action "kill" kills the adapter when it is
+// sent, "fail" answers it 503.
 func (r *run) arm(st Step) error {
-	id, err := r.messageOf(st)
-	if err != nil {
-		return err
+	id := ""
+	if st.ID != "" || st.Ref != "" {
+		var err error
+		if id, err = r.messageOf(st); err != nil {
+			return err
+		}
 	}
 	a, err := r.adapter(st.Adapter)
 	if err != nil {
 		return err
 	}
-	ru := &rule{adapter: a.name, path: "/v1/messages/" + id + "/" + st.Path}
+	ru := &rule{adapter: a.name, id: id, action: st.Path}
 	switch st.Action {
 	case "kill":
 		ru.kill = func() { a.proc.kill() }

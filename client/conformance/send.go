@@ -22,8 +22,11 @@ var sendPolicy = &client.Policy{ResendIntervals: slices.Repeat([]time.Duration{5
 // retry the broker accepted twice would.
 func (r *run) send(st Step) error {
 	m := &client.Message{Topic: r.topic, Payload: []byte(`{}`), Policy: sendPolicy}
-	if st.Message != nil && st.Message.ID != "" {
-		m.ID = r.id(st.Message.ID)
+	if st.Message != nil {
+		m.Key = st.Message.Key
+		if st.Message.ID != "" {
+			m.ID = r.id(st.Message.ID)
+		}
 	}
 	if _, err := r.courier.Send(context.Background(), m); err != nil {
 		return err
@@ -42,7 +45,7 @@ func (r *run) send(st Step) error {
 	}
 	defer p.Close()
 	_, _, err = p.SendMessage(&sarama.ProducerMessage{
-		Topic: r.topic, Value: sarama.ByteEncoder(m.Payload),
+		Topic: r.topic, Key: sarama.StringEncoder(m.Key), Value: sarama.ByteEncoder(m.Payload),
 		Headers: []sarama.RecordHeader{
 			{Key: []byte(consumer.HeaderMessageID), Value: []byte(m.ID)},
 			{Key: []byte(consumer.HeaderAttempt), Value: []byte("1")},
