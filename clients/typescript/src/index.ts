@@ -8,3 +8,4 @@ export * from './producer';
 export { pgDatabase } from './pg';
 export { mysqlDatabase } from './mysql';
 export { sqliteDatabase } from './sqlite';
+export * from './consumer';

@@ -1,0 +1,98 @@
+// The consumer on SQLite, MariaDB and PostgreSQL, reading the embedded
+// broker of a real courier dev with kafkajs: exactly once per message
+// through a duplicate record, Courier's resends and a failing handler, and
+// ids differing only in case.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { Kafka, logLevel } from 'kafkajs';
+import { Consumer, ConsumedMessage } from '../src/consumer';
+import { Logger } from '../src/logger';
+import { keyType } from '../src/database';
+import { DevCourier, startCourier, waitStatus } from './devcourier';
+import { TestDB, dialects, eventually, openTestDB } from './databases';
+
+let courier: DevCourier;
+before(async () => {
+  courier = await startCourier();
+});
+after(async () => {
+  await courier.stop();
+});
+
+const run = randomBytes(3).toString('hex');
+const quiet: Logger = { debug: () => {}, warn: () => {}, error: () => {} };
+
+for (const dialect of dialects) {
+  describe(`consumer on ${dialect}`, () => {
+    let t: TestDB;
+    before(async () => {
+      t = await openTestDB(dialect);
+      // Exact ids in the test's own table too: MySQL's default collation
+      // would count order-7 and ORDER-7 as one.
+      await t.db.exec(`CREATE TABLE consumed (message_id ${keyType(dialect, 128)} NOT NULL, attempt INT NOT NULL)`);
+    });
+    after(async () => t.close());
+
+    test('each message is applied once and completed, through a duplicate, resends and a failing handler', async () => {
+      const topic = `ts-consumer-${dialect}-${run}`;
+      const ids = ['m1', 'm2', 'm3', 'order-7', 'ORDER-7'].map((s) => `${run}-${dialect}-${s}`);
+      const failing = ids[1] as string;
+      const name = `ts-accounting-${dialect}-${run}`;
+      const consumer = new Consumer({ brokers: [courier.kafka], topics: [topic], name, courier: courier.client, db: t.db, attempts: 2, logger: quiet });
+      await consumer.migrate();
+      await consumer.migrate();
+      let failures = 0;
+      const handler = async (tx: unknown, msg: ConsumedMessage): Promise<void> => {
+        // The failing message fails every try of its first send: it is
+        // passed over, and Courier's resend (attempt 2) is applied.
+        if (msg.id === failing && msg.attempt <= 1) {
+          failures++;
+          throw new Error(`handler fails ${msg.id} on send ${msg.attempt}`);
+        }
+        await t.execIn(tx, 'INSERT INTO consumed (message_id, attempt) VALUES (?, ?)', [msg.id, msg.attempt]);
+      };
+      const ac = new AbortController();
+      const running = consumer.run(handler, ac.signal);
+      try {
+        for (const id of ids) await courier.client.send({ id, topic, key: id, payload: JSON.stringify({ id }) });
+        // A copy of a record the broker took twice (a producer retry): the
+        // dedupe row skips it.
+        await waitStatus(courier.client, ids[0] as string, 'COMPLETED');
+        const kafka = new Kafka({ brokers: [courier.kafka], logLevel: logLevel.NOTHING });
+        const producer = kafka.producer();
+        await producer.connect();
+        await producer.send({ topic, messages: [{ key: ids[0] as string, value: '{}', headers: { 'courier-message-id': ids[0] as string, 'courier-attempt': '1' } }] });
+        // A record that is not Courier's is passed over.
+        await producer.send({ topic, messages: [{ key: 'x', value: 'not courier' }] });
+        await producer.disconnect();
+        for (const id of ids) await waitStatus(courier.client, id, 'COMPLETED');
+        // The duplicate comes after m1 on its partition only if the keys
+        // hash alike; wait until the consumer's group offsets pass every
+        // record instead of assuming.
+        const admin = kafka.admin();
+        await admin.connect();
+        const ends = await admin.fetchTopicOffsets(topic);
+        await eventually('the consumer commits every record', async () => {
+          const done = await admin.fetchOffsets({ groupId: name, topics: [topic] });
+          const parts = done[0]?.partitions ?? [];
+          return ends.every((e) => BigInt(e.offset) === 0n || parts.some((p) => p.partition === e.partition && BigInt(p.offset) >= BigInt(e.offset)));
+        });
+        await admin.disconnect();
+      } finally {
+        ac.abort();
+        await running;
+      }
+      for (const id of ids) {
+        const rows = await t.query('SELECT attempt FROM consumed WHERE message_id = ?', [id]);
+        assert.equal(rows.length, 1, `message ${id} applied exactly once`);
+      }
+      assert.equal(failures, 2, 'the failing handler was tried attempts times, then passed over');
+      const applied = await t.query('SELECT attempt FROM consumed WHERE message_id = ?', [failing]);
+      assert.ok(Number(applied[0]?.attempt) >= 2, 'the failing message was applied from a resend');
+      const dedupe = await t.query('SELECT message_id FROM courier_dedupe WHERE consumer = ?', [name]);
+      assert.equal(dedupe.length, ids.length, 'one dedupe row per message, case-only ids apart');
+      await assert.rejects(consumer.cleanup(1000), /under/);
+    });
+  });
+}
