@@ -6,6 +6,7 @@ completes, and ids differing only in case."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -89,3 +90,24 @@ def test_retention_floor(db: Database, courier: Courier, client: Client) -> None
     with pytest.raises(ValueError):
         c.cleanup(retention_floor() - timedelta(seconds=1))
     assert c.cleanup(retention_floor()) == 0
+
+
+def test_run_cleans_the_dedupe_table(db: Database, courier: Courier, client: Client) -> None:
+    c = Consumer([courier.kafka], ["py-cleanup-" + uuid.uuid4().hex[:6]], "n", client, db.connect, dialect=db.dialect)
+    c.migrate()
+    db.query("INSERT INTO courier_dedupe (consumer, message_id, created_at) VALUES (?, ?, ?)", "n", "ancient", 0)
+    db.query("INSERT INTO courier_dedupe (consumer, message_id, created_at) VALUES (?, ?, ?)", "n", "recent",
+             int(time.time() * 1000))
+    stop = threading.Event()
+    runner = threading.Thread(target=c.run, args=(lambda conn, m: None, stop))
+    runner.start()
+    try:
+        for _ in range(300):
+            if not db.query("SELECT 1 FROM courier_dedupe WHERE message_id = ?", "ancient"):
+                break
+            threading.Event().wait(0.1)
+    finally:
+        stop.set()
+        runner.join()
+    rows = [r[0] if isinstance(r[0], str) else r[0].decode() for r in db.query("SELECT message_id FROM courier_dedupe")]
+    assert rows == ["recent"]

@@ -258,3 +258,16 @@ def test_check_handlers_answer_as_courier_expects(db: Database, client: Client, 
 
     asyncio.run(asgi())
     assert sent[0]["status"] == 200 and sent[1]["body"] == b'{"status": "COMMITTED"}'
+
+
+def test_background_cleanup(db: Database, client: Client, check_server: Any) -> None:
+    p = make(db, client, check_server)
+    db.query("INSERT INTO courier_barrier (message_id, outcome, created_at) VALUES (?, ?, ?)", "ancient", "committed", 0)
+    # Any call the producer serves starts the cleanup (at most hourly).
+    p.check("recent-" + uuid.uuid4().hex)
+    for _ in range(300):
+        if not db.query("SELECT 1 FROM courier_barrier WHERE message_id = ?", "ancient"):
+            break
+        threading.Event().wait(0.1)
+    assert not db.query("SELECT 1 FROM courier_barrier WHERE message_id = ?", "ancient")
+    assert len(db.query("SELECT 1 FROM courier_barrier")) == 1  # the recent row stays
