@@ -108,6 +108,7 @@ func start(bin, dir string, opts Options) (*Courier, error) {
 		"--log-level", "warn",
 	}, opts.Args...)
 	c.cmd = exec.Command(bin, args...)
+	c.cmd.SysProcAttr = dieWithParent()
 	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
 	if err := c.cmd.Start(); err != nil {
 		return nil, err
