@@ -71,10 +71,20 @@ type run struct {
 // how it was opened.
 type adapterState struct {
 	name   string
-	proc   *process
 	log    *logBuffer
 	open   protocol.Request
 	opened protocol.Opened
+
+	// mu guards proc: the proxy kills it from its own goroutine.
+	mu   sync.Mutex
+	proc *process
+}
+
+// current is the adapter's process now.
+func (a *adapterState) current() *process {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.proc
 }
 
 // call is one transaction request.
@@ -117,7 +127,7 @@ func Run(t *testing.T, sc Scenario, tg Target) {
 	})
 	t.Cleanup(func() {
 		for _, a := range r.adapters {
-			a.proc.kill()
+			a.current().kill()
 			if t.Failed() {
 				t.Logf("adapter %s's log:\n%s", a.name, a.log.String())
 			}
@@ -181,7 +191,9 @@ func (r *run) launch(a *adapterState) error {
 	if err != nil {
 		return err
 	}
+	a.mu.Lock()
 	a.proc = p
+	a.mu.Unlock()
 	var hello protocol.Hello
 	if err := p.call(protocol.Request{Op: "hello"}, &hello); err != nil {
 		return err
@@ -207,7 +219,7 @@ func (r *run) step(st Step, proxyURL string) error {
 		if err != nil {
 			return err
 		}
-		ev, err := a.proc.waitGate(st.Gate)
+		ev, err := a.current().waitGate(st.Gate)
 		if err != nil {
 			return err
 		}
@@ -255,7 +267,7 @@ func (r *run) step(st Step, proxyURL string) error {
 		if err != nil {
 			return err
 		}
-		a.proc.kill()
+		a.current().kill()
 		return nil
 	case "wait_exit":
 		a, err := r.adapter(st.Adapter)
@@ -263,7 +275,7 @@ func (r *run) step(st Step, proxyURL string) error {
 			return err
 		}
 		select {
-		case <-a.proc.exited:
+		case <-a.current().exited:
 			return nil
 		case <-time.After(settleWithin):
 			return errors.New("the adapter did not exit")
@@ -273,7 +285,7 @@ func (r *run) step(st Step, proxyURL string) error {
 		if err != nil {
 			return err
 		}
-		a.proc.kill()
+		a.current().kill()
 		return r.launch(a)
 	case "start_adapter":
 		r.startAdapter(st.Adapter, proxyURL)
@@ -295,7 +307,7 @@ func (r *run) step(st Step, proxyURL string) error {
 		for _, local := range st.Fail {
 			fail = append(fail, r.id(local))
 		}
-		return a.proc.call(protocol.Request{
+		return a.current().call(protocol.Request{
 			Op: "consume", Ref: st.Ref, Name: r.id(st.Name), Topics: []string{r.topic},
 			Brokers: []string{r.tg.Courier.Kafka}, Attempts: st.Attempts,
 			Handler: &protocol.Handler{EffectSQL: consumedSQL, FailIDs: fail, FailSends: st.FailSends},
@@ -311,7 +323,7 @@ func (r *run) simple(adapter string, req protocol.Request) error {
 	if err != nil {
 		return err
 	}
-	return a.proc.call(req, nil)
+	return a.current().call(req, nil)
 }
 
 // transaction starts call st.Ref; await collects its outcome.
@@ -367,7 +379,7 @@ func (r *run) transaction(st Step) error {
 	}
 	r.calls[st.Ref] = c
 	r.mu.Unlock()
-	answer := a.proc.send(req)
+	answer := a.current().send(req)
 	go func() {
 		resp := <-answer
 		switch {
@@ -436,7 +448,7 @@ func (r *run) cleanup(st Step) error {
 	if ms <= 0 {
 		return fmt.Errorf("retention %q is not floor, under_floor or year (floor %d ms)", st.Retention, a.opened.RetentionFloorMS)
 	}
-	err = a.proc.call(protocol.Request{Op: "cleanup", RetentionMS: ms}, nil)
+	err = a.current().call(protocol.Request{Op: "cleanup", RetentionMS: ms}, nil)
 	got := "ok"
 	if err != nil {
 		got = "refused"
@@ -486,7 +498,7 @@ func (r *run) arm(st Step) error {
 	ru := &rule{adapter: a.name, id: id, action: st.Path}
 	switch st.Action {
 	case "kill":
-		ru.kill = func() { a.proc.kill() }
+		ru.kill = func() { a.current().kill() }
 	case "fail":
 	default:
 		return fmt.Errorf("unknown proxy action %q", st.Action)
