@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer, Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Answer, Client, Message } from '../src/client';
+import { Answer, Message } from '../src/client';
 import { UnavailableError } from '../src/errors';
 import { AlreadyCommittedError, CheckedBackError, Producer, RolledBackError, retentionFloorMs } from '../src/producer';
 import { Logger } from '../src/logger';
@@ -205,7 +205,36 @@ for (const dialect of dialects) {
   });
 }
 
-test('a Client is a Courier', () => {
-  const c: Client = courier.client;
-  assert.ok(c);
+test('the check-back handler works as Express-style middleware after a JSON body parser, and only for POST', async () => {
+  const t = await openTestDB('sqlite');
+  const producer = new Producer(courier.client, t.db, { checkUrl: 'http://127.0.0.1:1/courier/check', logger: quiet });
+  await producer.migrate();
+  const handler = producer.checkHandler();
+  // What express.json() does before the route: the body is read and parsed
+  // into req.body, and the stream is spent.
+  const server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (b: Buffer) => (raw += b.toString()));
+    req.on('end', () => {
+      if (raw !== '') (req as typeof req & { body?: unknown }).body = JSON.parse(raw);
+      handler(req, res, () => res.writeHead(500).end('next was called'));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/courier/check`;
+  try {
+    const r = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ message_id: `${run}-express` }) });
+    assert.equal(r.status, 200);
+    assert.deepEqual(await r.json(), { status: 'ROLLED_BACK' }, 'no transaction wrote the message: rolled back, for good');
+    const get = await fetch(url);
+    assert.equal(get.status, 405);
+    assert.equal(get.headers.get('allow'), 'POST');
+    const bad = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { status: string }).status, 'UNKNOWN');
+  } finally {
+    server.close();
+    await t.close();
+  }
 });
