@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -107,11 +108,41 @@ func (r *run) checkInvariants() {
 		} else {
 			r.waitStatus(id, client.StatusCancelled)
 		}
+		r.checkCourierAnswers(id, committed[id] > 0)
 	}
 
 	r.checkConsumed()
 	r.checkRows("barrier", barrierTable, "message_id", r.sc.BarrierRows)
 	r.checkRows("dedupe", dedupeTable, "message_id", r.sc.DedupeRows)
+}
+
+// checkCourierAnswers requires every answer Courier's own check-backs got
+// for message id, as its workflow recorded them, to agree with whether its
+// transaction committed.
+func (r *run) checkCourierAnswers(id string, committed bool) {
+	raw, err := r.courier.State(context.Background(), id)
+	if errors.Is(err, client.ErrNotFound) {
+		return // never prepared
+	}
+	if err != nil {
+		r.t.Errorf("message %s: read Courier's check-backs: %v", id, err)
+		return
+	}
+	var st struct {
+		Checks []struct {
+			Attempt int    `json:"attempt"`
+			Answer  string `json:"answer"`
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		r.t.Errorf("message %s: Courier's state: %v", id, err)
+		return
+	}
+	for _, c := range st.Checks {
+		if (c.Answer == "ROLLED_BACK" && committed) || (c.Answer == "COMMITTED" && !committed) {
+			r.t.Errorf("message %s: Courier's check-back %d was answered %s; the transaction committed: %v", id, c.Attempt, c.Answer, committed)
+		}
+	}
 }
 
 // waitStatus waits until message id is in one of want; a message in a
