@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/courier-mq/courier/client/conformance/protocol"
 	"github.com/courier-mq/courier/client/internal/testdb"
 )
 
@@ -68,17 +69,7 @@ func (d *database) rebind(q string) string {
 	if d.name != "postgres" {
 		return q
 	}
-	var b strings.Builder
-	n := 0
-	for _, r := range q {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return protocol.Numbered(q)
 }
 
 // connectionIDQuery is the query of a connection's id, as killConnection

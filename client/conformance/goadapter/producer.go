@@ -46,7 +46,7 @@ type producerSide struct {
 // producer, migrates its table and serves its check-back handler.
 func (a *adapter) open(req protocol.Request) (any, error) {
 	d := dialect.Dialect(req.Dialect)
-	db, err := openDB(d, req.URL, req.Isolation)
+	db, err := openDB(d, req.URL, req.Isolation, req.FoundRows)
 	if err != nil {
 		return nil, err
 	}
@@ -86,11 +86,16 @@ func (a *adapter) open(req protocol.Request) (any, error) {
 }
 
 // openDB opens the database at url with every transaction at isolation:
-// read_committed, serializable, or "" for the database's default.
-func openDB(d dialect.Dialect, rawURL, isolation string) (*sql.DB, error) {
+// read_committed, serializable, or "" for the database's default. With
+// foundRows (MySQL only) the connections report matched rows, not changed
+// ones, as clientFoundRows=true in a service's DSN makes them.
+func openDB(d dialect.Dialect, rawURL, isolation string, foundRows bool) (*sql.DB, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, err
+	}
+	if foundRows && d != dialect.MySQL {
+		return nil, fmt.Errorf("found_rows is a MySQL flag, not one of %s", d)
 	}
 	level := strings.ReplaceAll(isolation, "_", " ")
 	switch d {
@@ -105,6 +110,7 @@ func openDB(d dialect.Dialect, rawURL, isolation string) (*sql.DB, error) {
 		cfg.User = u.User.Username()
 		cfg.Passwd, _ = u.User.Password()
 		cfg.Net, cfg.Addr, cfg.DBName = "tcp", u.Host, strings.TrimPrefix(u.Path, "/")
+		cfg.ClientFoundRows = foundRows
 		if isolation != "" {
 			// MySQL 8 calls the variable transaction_isolation, MariaDB
 			// before 11.1 only tx_isolation.
@@ -284,17 +290,7 @@ func (s *producerSide) placeholders(q string) string {
 	if s.dialect != dialect.PostgreSQL {
 		return q
 	}
-	var b strings.Builder
-	n := 0
-	for _, r := range q {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return protocol.Numbered(q)
 }
 
 // business is one call's business function: the effect row, then the

@@ -3,7 +3,11 @@
 // runner and the Go adapter so that the two cannot drift.
 package protocol
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+)
 
 // Outcome is how one transaction call ended, as an adapter reports it. The
 // words are the protocol's; each client maps its own errors onto them.
@@ -68,6 +72,10 @@ type Request struct {
 	DedupeTable string `json:"dedupe_table,omitempty"`
 	EffectSQL   string `json:"effect_sql,omitempty"`
 	Producer    string `json:"producer,omitempty"`
+	// FoundRows: connect to MySQL/MariaDB with the CLIENT_FOUND_ROWS
+	// capability flag, so that an UPDATE or an insert-if-absent reports the
+	// rows it matched, not those it changed. Only for dialect mysql.
+	FoundRows bool `json:"found_rows,omitempty"`
 
 	// transaction, cancel
 	Ref     string   `json:"ref,omitempty"`
@@ -179,4 +187,21 @@ type TxResult struct {
 // Cleaned is the result of cleanup.
 type Cleaned struct {
 	Deleted int64 `json:"deleted"`
+}
+
+// Numbered turns the protocol's "?" placeholders into PostgreSQL's $1, $2,
+// ...: scenarios write their statements once, with "?", and a client on
+// PostgreSQL rewrites them (README.md, "Statements").
+func Numbered(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
