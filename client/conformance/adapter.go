@@ -167,6 +167,15 @@ func (p *process) kill() {
 	<-p.exited
 }
 
+// signal sends sig to the adapter: SIGSTOP freezes it as a long GC pause
+// or a stalled VM does, SIGCONT resumes it.
+func (p *process) signal(sig syscall.Signal) error {
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("signal %s to the adapter: %w", sig, err)
+	}
+	return nil
+}
+
 // logBuffer collects an adapter's stderr over its restarts.
 type logBuffer struct {
 	mu sync.Mutex

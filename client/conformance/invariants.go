@@ -112,6 +112,11 @@ func (r *run) checkInvariants() {
 	}
 
 	r.checkConsumed()
+	for _, name := range r.sc.GroupOffsets {
+		if err := r.kafka.waitCommitted(r.id(name), r.topic); err != nil {
+			t.Error(err)
+		}
+	}
 	r.checkRows("barrier", barrierTable, "message_id", r.sc.BarrierRows)
 	r.checkRows("dedupe", dedupeTable, "message_id", r.sc.DedupeRows)
 }

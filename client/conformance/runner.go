@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -56,6 +57,7 @@ type run struct {
 	topic   string
 	courier *client.Client
 	proxy   *proxy
+	kafka   *kafkaView
 
 	mu       sync.Mutex
 	adapters map[string]*adapterState
@@ -133,6 +135,14 @@ func Run(t *testing.T, sc Scenario, tg Target) {
 			}
 		}
 	})
+	if sc.readsKafka() {
+		r.kafka = newKafkaView(t, tg.Courier.Kafka)
+	}
+	if sc.Partitions > 0 {
+		if err := r.kafka.createTopic(r.topic, sc.Partitions); err != nil {
+			t.Fatal(err)
+		}
+	}
 	r.startAdapter("a", srv.URL)
 	for i, st := range sc.Steps {
 		if len(st.Only) > 0 && !slices.Contains(st.Only, tg.DB.Name) {
@@ -169,7 +179,7 @@ func (r *run) startAdapter(name, proxyURL string) {
 	a := &adapterState{name: name, log: &logBuffer{}, open: protocol.Request{
 		Op: "open", Mode: r.tg.Mode, Dialect: r.tg.DB.Name, URL: r.db.url, Isolation: r.tg.Isolation,
 		CourierURL: proxyURL + "/" + name, CheckListen: "127.0.0.1:0", Table: barrierTable,
-		DedupeTable: dedupeTable, EffectSQL: effectSQL, Producer: "conformance",
+		DedupeTable: dedupeTable, EffectSQL: effectSQL, Producer: "conformance", FoundRows: r.sc.FoundRows,
 	}}
 	r.mu.Lock()
 	r.adapters[name] = a
@@ -269,6 +279,18 @@ func (r *run) step(st Step, proxyURL string) error {
 		}
 		a.current().kill()
 		return nil
+	case "freeze", "resume":
+		a, err := r.adapter(st.Adapter)
+		if err != nil {
+			return err
+		}
+		sig := syscall.SIGSTOP
+		if st.Do == "resume" {
+			sig = syscall.SIGCONT
+		}
+		return a.current().signal(sig)
+	case "wait_group":
+		return r.kafka.waitStable(r.id(st.Name), st.Count)
 	case "wait_exit":
 		a, err := r.adapter(st.Adapter)
 		if err != nil {

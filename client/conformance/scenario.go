@@ -22,7 +22,14 @@ type Scenario struct {
 	Side string `json:"side,omitempty"`
 	// Databases limits the scenario to these; empty is all three.
 	Databases []string `json:"databases,omitempty"`
-	Steps     []Step   `json:"steps"`
+	// FoundRows opens every adapter with found_rows: MySQL connections
+	// with the CLIENT_FOUND_ROWS flag. Only for scenarios on mysql.
+	FoundRows bool `json:"found_rows,omitempty"`
+	// Partitions, when set, has the runner create the scenario's topic
+	// with that many partitions before the steps; otherwise the broker
+	// creates it on first use with its default.
+	Partitions int32  `json:"partitions,omitempty"`
+	Steps      []Step `json:"steps"`
 	// Effects are the calls whose business transaction must have
 	// committed; every other call's must not have.
 	Effects []string `json:"effects"`
@@ -37,6 +44,9 @@ type Scenario struct {
 	// Consumed maps a consumer name to the sends each consumer must have
 	// applied exactly once, and whose messages must end COMPLETED.
 	Consumed map[string][]string `json:"consumed,omitempty"`
+	// GroupOffsets are consumer names whose group must end with a
+	// committed offset at the end of every partition of the topic.
+	GroupOffsets []string `json:"group_offsets,omitempty"`
 }
 
 // Step is one thing the runner does; Do says which and README.md lists
@@ -140,4 +150,13 @@ func Load(dir string) ([]Scenario, error) {
 // RunsOn reports whether the scenario is for database db.
 func (s Scenario) RunsOn(db string) bool {
 	return len(s.Databases) == 0 || slices.Contains(s.Databases, db)
+}
+
+// readsKafka reports whether the runner needs its own look at the broker
+// for the scenario: to create its topic or to read its consumer group.
+func (s Scenario) readsKafka() bool {
+	if s.Partitions > 0 || len(s.GroupOffsets) > 0 {
+		return true
+	}
+	return slices.ContainsFunc(s.Steps, func(st Step) bool { return st.Do == "wait_group" })
 }

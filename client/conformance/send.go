@@ -14,8 +14,10 @@ import (
 
 // sendPolicy spaces the resends of the consumer scenarios' messages so
 // that they outlast a consumer group forming again after a member was
-// killed (up to about 20 s on a loaded machine) before they go DEAD.
-var sendPolicy = &client.Policy{ResendIntervals: slices.Repeat([]time.Duration{5 * time.Second}, 10)}
+// killed or frozen before they go DEAD: the member's session timeout (30 s
+// with kafkajs' default, 10 s with sarama's and the Python client's), then
+// the rebalance (up to about 20 s on a loaded machine).
+var sendPolicy = &client.Policy{ResendIntervals: slices.Repeat([]time.Duration{5 * time.Second}, 20)}
 
 // send sends message st.Ref through Courier (no transaction), and with
 // st.Duplicate writes a copy of its record to Kafka as well, as a producer

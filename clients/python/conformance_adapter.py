@@ -53,10 +53,13 @@ def duration(s: str) -> timedelta:
     return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
 
 
-def connector(dialect: str, url: str, isolation: str) -> Any:
+def connector(dialect: str, url: str, isolation: str, found_rows: bool = False) -> Any:
     """A function opening connections to url with every transaction at
-    isolation."""
+    isolation; with found_rows (MySQL only) they report the rows a
+    statement matched, not those it changed (CLIENT_FOUND_ROWS)."""
     u = urllib.parse.urlparse(url)
+    if found_rows and dialect != "mysql":
+        raise ValueError(f"found_rows is a MySQL flag, not one of {dialect}")
     if dialect == "sqlite":
         import sqlite3
 
@@ -74,6 +77,10 @@ def connector(dialect: str, url: str, isolation: str) -> Any:
 
         kw = dict(host=u.hostname or "127.0.0.1", port=u.port or 3306, user=urllib.parse.unquote(u.username or ""),
                   password=urllib.parse.unquote(u.password or ""), database=u.path.lstrip("/"))
+        if found_rows:
+            from pymysql.constants import CLIENT
+
+            kw["client_flag"] = CLIENT.FOUND_ROWS
 
         def connect_mysql() -> Any:
             conn = pymysql.connect(**kw)
@@ -152,7 +159,7 @@ class Adapter:
         if req.get("mode") != "dbapi":
             raise ValueError(f"unknown mode {req.get('mode')!r}")
         self.open_req = req
-        connect = connector(req["dialect"], req["url"], req.get("isolation", ""))
+        connect = connector(req["dialect"], req["url"], req.get("isolation", ""), bool(req.get("found_rows")))
         self.client = Client(req["courier_url"])
         host, _, port = req["check_listen"].rpartition(":")
         srv = wsgiref.simple_server.make_server(host, int(port), self._check_app,
@@ -267,7 +274,7 @@ class Adapter:
         o = self.open_req
         h = req["handler"]
         c = Consumer(req["brokers"], req["topics"], req["name"], self.client,
-                     connector(o["dialect"], o["url"], o.get("isolation", "")),
+                     connector(o["dialect"], o["url"], o.get("isolation", ""), bool(o.get("found_rows"))),
                      dialect=o["dialect"], table=o["dedupe_table"], attempts=req.get("attempts") or 3)
         c.migrate()
         fail_ids, fail_sends = set(h.get("fail_ids") or []), h.get("fail_sends", 0)

@@ -36,6 +36,7 @@ interface Request {
   dedupe_table?: string;
   effect_sql?: string;
   producer?: string;
+  found_rows?: boolean;
   ref?: string;
   message?: { id?: string; topic: string; key?: string; payload: string; policy?: WirePolicy };
   reuse?: string;
@@ -127,6 +128,7 @@ async function open(req: Request): Promise<unknown> {
   const dialect = req.dialect;
   const url = req.url ?? '';
   const isolation = req.isolation ?? '';
+  if (req.found_rows && dialect !== 'mysql') throw new Error(`found_rows is a MySQL flag, not one of ${String(dialect)}`);
   let db: Database<unknown>;
   let execIn: Side['execIn'];
   let queryIn: Side['queryIn'];
@@ -147,7 +149,9 @@ async function open(req: Request): Promise<unknown> {
     case 'mysql': {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const mysql = require('mysql2/promise') as typeof import('mysql2/promise');
-      const pool: MysqlPool = mysql.createPool({ uri: url, connectionLimit: 20 });
+      // mysql2 sets CLIENT_FOUND_ROWS by default; found_rows says so
+      // explicitly, as a service's configuration would.
+      const pool: MysqlPool = mysql.createPool({ uri: url, connectionLimit: 20, ...(req.found_rows ? { flags: ['FOUND_ROWS'] } : {}) });
       if (isolation !== '') {
         const level = isolation.replace(/_/g, ' ').toUpperCase();
         // Every new connection of the pool, before it is handed out.
