@@ -181,8 +181,21 @@ export class Consumer<Tx> {
         // or passed over, never for a record still in progress.
         autoCommit: false,
         eachMessage: async (p) => {
-          if (await this.handle(p, handler, () => stopping)) {
-            await consumer.commitOffsets([{ topic: p.topic, partition: p.partition, offset: (BigInt(p.message.offset) + 1n).toString() }]);
+          if (!(await this.handle(p, handler, () => stopping))) return;
+          const offset = (BigInt(p.message.offset) + 1n).toString();
+          try {
+            await consumer.commitOffsets([{ topic: p.topic, partition: p.partition, offset }]);
+          } catch (err) {
+            // The group went on without this member (it was frozen past
+            // its session timeout): kafkajs wraps the coordinator's
+            // UNKNOWN_MEMBER_ID in a non-retriable error that would crash
+            // the consumer for good. Losing the commit is safe (the
+            // partition's next owner reads the record again and its dedupe
+            // row skips it), and the heartbeat after this record makes
+            // kafkajs join the group again.
+            this.logger.warn('courier consumer: offset commit failed; the record is read again and skipped as a duplicate', {
+              consumer: this.cfg.name, topic: p.topic, partition: p.partition, offset, error: errorText(err),
+            });
           }
         },
       });
