@@ -163,10 +163,18 @@ def db(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[Datab
     else:
         import psycopg
 
+        from psycopg.conninfo import make_conninfo
+
         admin = psycopg.connect(POSTGRES, autocommit=True)
         admin.execute(f"CREATE DATABASE {name}")
+        # The server's DSN comes as key=value pairs or as a URL (as .ci/run
+        # sets it); make_conninfo names the new database in either form.
+        dsn = make_conninfo(POSTGRES, dbname=name)
         try:
-            yield Database("postgres", lambda: psycopg.connect(POSTGRES.replace("dbname=test", f"dbname={name}")), "%s")
+            with psycopg.connect(dsn) as check:
+                row = check.execute("SELECT current_database()").fetchone()
+                assert row is not None and row[0] == name, f"{dsn} opened {row}, not the test's own database"
+            yield Database("postgres", lambda: psycopg.connect(dsn), "%s")
         finally:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
             admin.close()
