@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .dialect import Dialect, transactional
+from .dialect import Dialect, execute, transactional
 
 
 class Pool:
@@ -35,6 +35,23 @@ class Pool:
                     self._idle.append(conn)
                     return
         close(conn)
+
+    def delete_before(self, table: str, before_ms: int) -> int:
+        """Delete table's rows created before before_ms (Unix milliseconds)
+        in a transaction of their own: the barrier's and the dedupe table's
+        cleanup."""
+        conn = self.get()
+        try:
+            cur = execute(conn, f"DELETE FROM {table} WHERE created_at < {self._dialect.param}", (before_ms,))
+            n = cur.rowcount
+            cur.close()
+            conn.commit()
+        except BaseException:
+            rollback(conn)
+            self.put(conn, False)
+            raise
+        self.put(conn)
+        return int(n)
 
     def close(self) -> None:
         with self._lock:

@@ -258,18 +258,7 @@ class Consumer:
             raise ValueError(f"consumer: retention {retention} is under {retention_floor()}; "
                              "it must outlast every resend schedule")
         before = time.time_ns() // 1_000_000 - int(retention.total_seconds() * 1000)
-        conn = self._pool.get()
-        try:
-            cur = sql.execute(conn, f"DELETE FROM {self._table} WHERE created_at < {self._dialect.param}", (before,))
-            n = cur.rowcount
-            cur.close()
-            conn.commit()
-        except BaseException:
-            rollback(conn)
-            self._pool.put(conn, False)
-            raise
-        self._pool.put(conn)
-        return int(n)
+        return self._pool.delete_before(self._table, before)
 
     def _clean_periodically(self, stop: threading.Event) -> None:
         """Cleanup now and once per cleanup_every while run runs; members of

@@ -478,18 +478,7 @@ class Producer:
             raise ValueError(f"producer: retention {retention} is under {retention_floor()}; "
                              "it must outlast every check-back schedule")
         before = _now_ms() - int(retention.total_seconds() * 1000)
-        conn = self._pool.get()
-        try:
-            cur = sql.execute(conn, f"DELETE FROM {self._table} WHERE created_at < {self._dialect.param}", (before,))
-            n = cur.rowcount
-            cur.close()
-            conn.commit()
-        except BaseException:
-            rollback(conn)
-            self._pool.put(conn, False)
-            raise
-        self._pool.put(conn)
-        return int(n)
+        return self._pool.delete_before(self._table, before)
 
     def _cleanup_soon(self) -> None:
         """Start a background cleanup unless one ran within cleanup_every:
