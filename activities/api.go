@@ -37,17 +37,6 @@ type PublishResult struct {
 	Offset    int64 `json:"offset"`
 }
 
-// CheckAnswer is the producer's answer to a check-back.
-type CheckAnswer string
-
-// The three check-back outcomes. Only an explicit COMMITTED confirms and only an
-// explicit ROLLED_BACK cancels; every other outcome is CheckUnknown: ask again.
-const (
-	CheckCommitted  CheckAnswer = "COMMITTED"
-	CheckRolledBack CheckAnswer = "ROLLED_BACK"
-	CheckUnknown    CheckAnswer = "UNKNOWN"
-)
-
 // CheckInput is one check-back call to the producer.
 type CheckInput struct {
 	MessageID string `json:"message_id"`
@@ -62,8 +51,8 @@ type CheckInput struct {
 // CheckResult is what a check-back learned. Detail explains an UNKNOWN (HTTP
 // status, timeout, malformed body) so operators can see why it keeps asking.
 type CheckResult struct {
-	Answer CheckAnswer `json:"answer"`
-	Detail string      `json:"detail,omitempty"`
+	Answer models.CheckAnswer `json:"answer"`
+	Detail string             `json:"detail,omitempty"`
 }
 
 // MirrorInput is one write to the messages table. Create is set on the first

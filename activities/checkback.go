@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/courier-mq/courier/models"
 )
 
 // DefaultMaxCheckBody is how many bytes of a check-back answer are read when
@@ -114,11 +116,11 @@ func (a *Activities) readAnswer(resp *http.Response, budget time.Duration) Check
 	if err := json.Unmarshal(raw, &answer); err != nil {
 		return unknown("malformed answer: %v", err)
 	}
-	switch status := CheckAnswer(answer.Status); status {
-	case CheckCommitted, CheckRolledBack:
+	switch status := models.CheckAnswer(answer.Status); status {
+	case models.CheckCommitted, models.CheckRolledBack:
 		return CheckResult{Answer: status}
-	case CheckUnknown:
-		return unknown("producer answered %s", CheckUnknown)
+	case models.CheckUnknown:
+		return unknown("producer answered %s", models.CheckUnknown)
 	case "":
 		return unknown("malformed answer: no status")
 	}
@@ -131,7 +133,7 @@ func (a *Activities) readAnswer(resp *http.Response, budget time.Duration) Check
 
 // unknown is an UNKNOWN result explaining why.
 func unknown(format string, args ...any) CheckResult {
-	return CheckResult{Answer: CheckUnknown, Detail: fmt.Sprintf(format, args...)}
+	return CheckResult{Answer: models.CheckUnknown, Detail: fmt.Sprintf(format, args...)}
 }
 
 // checkContext bounds a check-back call to nine tenths of the time left before

@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/models"
 )
 
 // checkBundle runs CheckBack the way a worker would.
@@ -68,23 +69,23 @@ func TestCheckBackAnswers(t *testing.T) {
 		name   string
 		code   int
 		body   string
-		answer activities.CheckAnswer
+		answer models.CheckAnswer
 		detail string
 	}{
-		{"committed", 200, `{"status":"COMMITTED"}`, activities.CheckCommitted, ""},
-		{"rolled back with extra fields", 200, `{"status":"ROLLED_BACK","reason":"insufficient funds"}`, activities.CheckRolledBack, ""},
-		{"committed with 201", 201, `{"status":"COMMITTED"}`, activities.CheckCommitted, ""},
-		{"unknown", 200, `{"status":"UNKNOWN"}`, activities.CheckUnknown, "producer answered UNKNOWN"},
-		{"lower case", 200, `{"status":"committed"}`, activities.CheckUnknown, `unexpected status "committed"`},
-		{"other status", 200, `{"status":"DONE"}`, activities.CheckUnknown, `unexpected status "DONE"`},
-		{"long status", 200, `{"status":"` + strings.Repeat("X", 1000) + `"}`, activities.CheckUnknown, strings.Repeat("X", 64) + `..."`},
-		{"no status", 200, `{}`, activities.CheckUnknown, "no status"},
-		{"status not a string", 200, `{"status":1}`, activities.CheckUnknown, "malformed answer"},
-		{"garbage", 200, `<html>oops</html>`, activities.CheckUnknown, "malformed answer"},
-		{"trailing data", 200, `{"status":"COMMITTED"} {"status":"ROLLED_BACK"}`, activities.CheckUnknown, "malformed answer"},
-		{"empty body", 204, ``, activities.CheckUnknown, "malformed answer"},
-		{"server error", 500, `{"status":"COMMITTED"}`, activities.CheckUnknown, "HTTP 500 Internal Server Error"},
-		{"not found", 404, `{"status":"ROLLED_BACK"}`, activities.CheckUnknown, "HTTP 404 Not Found"},
+		{"committed", 200, `{"status":"COMMITTED"}`, models.CheckCommitted, ""},
+		{"rolled back with extra fields", 200, `{"status":"ROLLED_BACK","reason":"insufficient funds"}`, models.CheckRolledBack, ""},
+		{"committed with 201", 201, `{"status":"COMMITTED"}`, models.CheckCommitted, ""},
+		{"unknown", 200, `{"status":"UNKNOWN"}`, models.CheckUnknown, "producer answered UNKNOWN"},
+		{"lower case", 200, `{"status":"committed"}`, models.CheckUnknown, `unexpected status "committed"`},
+		{"other status", 200, `{"status":"DONE"}`, models.CheckUnknown, `unexpected status "DONE"`},
+		{"long status", 200, `{"status":"` + strings.Repeat("X", 1000) + `"}`, models.CheckUnknown, strings.Repeat("X", 64) + `..."`},
+		{"no status", 200, `{}`, models.CheckUnknown, "no status"},
+		{"status not a string", 200, `{"status":1}`, models.CheckUnknown, "malformed answer"},
+		{"garbage", 200, `<html>oops</html>`, models.CheckUnknown, "malformed answer"},
+		{"trailing data", 200, `{"status":"COMMITTED"} {"status":"ROLLED_BACK"}`, models.CheckUnknown, "malformed answer"},
+		{"empty body", 204, ``, models.CheckUnknown, "malformed answer"},
+		{"server error", 500, `{"status":"COMMITTED"}`, models.CheckUnknown, "HTTP 500 Internal Server Error"},
+		{"not found", 404, `{"status":"ROLLED_BACK"}`, models.CheckUnknown, "HTTP 404 Not Found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -123,7 +124,7 @@ func TestCheckBackSendsDocumentedRequest(t *testing.T) {
 	})
 
 	res := b.check(t, srv.URL+"/tx/check?source=courier")
-	require.Equal(t, activities.CheckCommitted, res.Answer)
+	require.Equal(t, models.CheckCommitted, res.Answer)
 
 	r := <-requests
 	require.Equal(t, http.MethodPost, r.Method)
@@ -147,7 +148,7 @@ func TestCheckBackDoesNotFollowRedirects(t *testing.T) {
 	})
 
 	res := b.check(t, origin.URL)
-	require.Equal(t, activities.CheckUnknown, res.Answer)
+	require.Equal(t, models.CheckUnknown, res.Answer)
 	require.Contains(t, res.Detail, "HTTP 307 Temporary Redirect to "+target.URL)
 	require.Zero(t, targetHits.Load(), "the redirect was followed")
 }
@@ -175,7 +176,7 @@ func TestCheckBackStopsReadingHugeBody(t *testing.T) {
 	})
 
 	res := b.check(t, srv.URL)
-	require.Equal(t, activities.CheckUnknown, res.Answer)
+	require.Equal(t, models.CheckUnknown, res.Answer)
 	require.Equal(t, fmt.Sprintf("malformed answer: longer than %d bytes", maxBody), res.Detail)
 	require.Less(t, <-written, total, "the server could send the whole body: the client read it all")
 }
@@ -192,7 +193,7 @@ func TestCheckBackTimesOutAsUnknown(t *testing.T) {
 	})
 
 	res := b.check(t, srv.URL)
-	require.Equal(t, activities.CheckUnknown, res.Answer)
+	require.Equal(t, models.CheckUnknown, res.Answer)
 	require.Contains(t, res.Detail, "no answer within")
 }
 
@@ -208,7 +209,7 @@ func TestCheckBackSlowBodyTimesOutAsUnknown(t *testing.T) {
 	})
 
 	res := b.check(t, srv.URL)
-	require.Equal(t, activities.CheckUnknown, res.Answer)
+	require.Equal(t, models.CheckUnknown, res.Answer)
 	require.Contains(t, res.Detail, "answer not read within")
 }
 
@@ -219,7 +220,7 @@ func TestCheckBackConnectionRefused(t *testing.T) {
 	srv.Close()
 
 	res := b.check(t, srv.URL)
-	require.Equal(t, activities.CheckUnknown, res.Answer)
+	require.Equal(t, models.CheckUnknown, res.Answer)
 	require.Contains(t, res.Detail, "connection refused")
 }
 
@@ -228,7 +229,7 @@ func TestCheckBackInvalidURL(t *testing.T) {
 	b := setupCheck(t, 0, 0)
 	for _, url := range []string{"://no-scheme", "ftp://example.invalid/check", ""} {
 		res := b.check(t, url)
-		require.Equal(t, activities.CheckUnknown, res.Answer, url)
+		require.Equal(t, models.CheckUnknown, res.Answer, url)
 		require.NotEmpty(t, res.Detail, url)
 	}
 }
@@ -260,7 +261,7 @@ func TestCheckBackFollowsNoRedirectToAForbiddenHost(t *testing.T) {
 				w.WriteHeader(code)
 			})
 			res := b.check(t, origin.URL)
-			require.Equal(t, activities.CheckUnknown, res.Answer, "HTTP %d to %s", code, location)
+			require.Equal(t, models.CheckUnknown, res.Answer, "HTTP %d to %s", code, location)
 			require.Contains(t, res.Detail, "redirects are not followed")
 			require.Contains(t, res.Detail, location)
 		}
@@ -305,7 +306,7 @@ func TestCheckBackGigabyteBodyIsNotRead(t *testing.T) {
 	res := b.check(t, srv.URL)
 	runtime.ReadMemStats(&after)
 
-	require.Equal(t, activities.CheckUnknown, res.Answer)
+	require.Equal(t, models.CheckUnknown, res.Answer)
 	require.Equal(t, fmt.Sprintf("malformed answer: longer than %d bytes", activities.DefaultMaxCheckBody), res.Detail)
 	require.Less(t, <-written, int64(gigabyte), "the client read the whole gigabyte")
 	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "reading the answer allocated as if it kept the body")

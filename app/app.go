@@ -19,10 +19,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/gateway"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/worker"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // Parts are what a Courier process is made of, already connected.
@@ -134,13 +134,13 @@ func (p Parts) RunWorker(ctx context.Context, cfg worker.Config) error {
 }
 
 // Messages is the workflows client over p, starting workflows on taskQueue
-// (empty: workflows.TaskQueue).
-func (p Parts) Messages(taskQueue string) (*workflows.Client, error) {
-	return workflows.NewClient(p.Temporal, workflows.ClientConfig{TaskQueue: taskQueue, Rows: p.Store, Logger: p.logger()})
+// (empty: contract.TaskQueue).
+func (p Parts) Messages(taskQueue string) (*contract.Client, error) {
+	return contract.NewClient(p.Temporal, contract.ClientConfig{TaskQueue: taskQueue, Rows: p.Store, Logger: p.logger()})
 }
 
 // Gateway builds the gateway over p, starting workflows on taskQueue
-// (empty: workflows.TaskQueue).
+// (empty: contract.TaskQueue).
 func (p Parts) Gateway(cfg gateway.Config, taskQueue string) (*gateway.Server, error) {
 	messages, err := p.Messages(taskQueue)
 	if err != nil {

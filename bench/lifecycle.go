@@ -15,8 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // benchConsumer is the consumer name the bench completes messages as.
@@ -316,8 +316,8 @@ func (l *lifecycle) completer(ctx context.Context) {
 
 func (l *lifecycle) awaitClose(ctx context.Context, i int) {
 	id := l.id(i)
-	var res workflows.Result
-	err := l.deps.Temporal.GetWorkflow(ctx, workflows.WorkflowID(id), "").Get(ctx, &res)
+	var res contract.Result
+	err := l.deps.Temporal.GetWorkflow(ctx, contract.WorkflowID(id), "").Get(ctx, &res)
 	if err == nil && res.Status != models.StatusCompleted {
 		err = fmt.Errorf("message %s ended %s", id, res.Status)
 	}
@@ -401,7 +401,7 @@ func (l *lifecycle) result(ctx context.Context) (LifecycleResult, error) {
 		res.Elapsed = last.Sub(first)
 		res.PerSec = float64(len(done)) / res.Elapsed.Seconds()
 	}
-	sample := sampleIDs(len(done), l.cfg.HistorySample, func(j int) string { return workflows.WorkflowID(l.id(done[j])) })
+	sample := sampleIDs(len(done), l.cfg.HistorySample, func(j int) string { return contract.WorkflowID(l.id(done[j])) })
 	events, err := meanHistoryLength(ctx, l.deps.Temporal, sample)
 	if err != nil {
 		return res, err

@@ -9,9 +9,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/store"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // Limits of an action's form.
@@ -75,7 +75,7 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, who access.Identit
 		c.render(w, r, http.StatusOK, "confirm.html", "Confirm "+string(action), d)
 		return
 	}
-	out := c.ask(ctx, id, workflows.Request{Action: action, By: who.Name, Reason: reason})
+	out := c.ask(ctx, id, contract.Request{Action: action, By: who.Name, Reason: reason})
 	c.finish(w, r, who, resultData{Action: action, Reason: reason, Outcomes: []models.AuditOutcome{out}})
 }
 
@@ -119,7 +119,7 @@ func (c *Console) redriveTopic(w http.ResponseWriter, r *http.Request, who acces
 			if len(d.Outcomes) == maxRedrive {
 				break
 			}
-			d.Outcomes = append(d.Outcomes, c.ask(ctx, m.ID, workflows.Request{Action: models.Redrive, By: who.Name, Reason: reason}))
+			d.Outcomes = append(d.Outcomes, c.ask(ctx, m.ID, contract.Request{Action: models.Redrive, By: who.Name, Reason: reason}))
 		}
 		if page.NextCursor == "" {
 			break
@@ -130,7 +130,7 @@ func (c *Console) redriveTopic(w http.ResponseWriter, r *http.Request, who acces
 }
 
 // ask asks message id's workflow and turns the answer into an audit outcome.
-func (c *Console) ask(ctx context.Context, id string, req workflows.Request) models.AuditOutcome {
+func (c *Console) ask(ctx context.Context, id string, req contract.Request) models.AuditOutcome {
 	a, err := c.messages.Ask(ctx, id, req)
 	switch {
 	case errors.Is(err, models.ErrNotFound):

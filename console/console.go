@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/store"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // Config shapes the console.
@@ -28,7 +28,7 @@ type Config struct {
 	Namespace string
 	// FirstCheck is the server's wait before a message's first check-back:
 	// a WAITING_CONFIRM message older than it is called out. Default
-	// workflows.DefaultPolicy's.
+	// contract.DefaultPolicy's.
 	FirstCheck time.Duration
 }
 
@@ -38,7 +38,7 @@ func (c *Config) SetDefaults() {
 		c.Namespace = "default"
 	}
 	if c.FirstCheck == 0 {
-		c.FirstCheck = workflows.DefaultPolicy().CheckDelay
+		c.FirstCheck = contract.DefaultPolicy().CheckDelay
 	}
 }
 
@@ -56,7 +56,7 @@ func (c Config) Validate() error {
 
 // Deps are what the console reads and acts through.
 type Deps struct {
-	Messages *workflows.Client
+	Messages *contract.Client
 	Store    *store.Store
 	// Keys are the gateway's identities; an open keyring opens the console.
 	Keys   *access.Keyring
@@ -67,7 +67,7 @@ type Deps struct {
 // under Prefix.
 type Console struct {
 	cfg      Config
-	messages *workflows.Client
+	messages *contract.Client
 	store    *store.Store
 	keys     *access.Keyring
 	logger   *slog.Logger

@@ -20,9 +20,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/store"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // funcs are the templates' helpers.
@@ -252,7 +252,7 @@ func (c *Console) withNextAt(ctx context.Context, msgs []models.Message) []listR
 type detailData struct {
 	Message *models.Message
 	// Live is the workflow's state; LiveErr says why there is none.
-	Live     *workflows.State
+	Live     *contract.State
 	LiveErr  string
 	Payload  payloadView
 	Timeline []event
@@ -295,7 +295,7 @@ type event struct {
 }
 
 // timeline merges the check-backs, publishes and signals of st by time.
-func timeline(st *workflows.State) []event {
+func timeline(st *contract.State) []event {
 	ev := []event{{At: st.CreatedAt, What: "prepared"}}
 	if st.ConfirmedAt != nil {
 		ev = append(ev, event{At: *st.ConfirmedAt, What: "confirmed"})
@@ -381,7 +381,7 @@ func (c *Console) detail(w http.ResponseWriter, r *http.Request, _ access.Identi
 	}
 	d.Actions = actionsFor(status)
 	if c.cfg.TemporalUI != "" {
-		d.WorkflowURL = c.cfg.TemporalUI + "/namespaces/" + url.PathEscape(c.cfg.Namespace) + "/workflows/" + url.PathEscape(workflows.WorkflowID(id))
+		d.WorkflowURL = c.cfg.TemporalUI + "/namespaces/" + url.PathEscape(c.cfg.Namespace) + "/workflows/" + url.PathEscape(contract.WorkflowID(id))
 	}
 	c.render(w, r, http.StatusOK, "detail.html", "Message "+id, d)
 }

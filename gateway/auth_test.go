@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/courier-mq/courier/workflows"
+	"github.com/courier-mq/courier/contract"
 )
 
 func testAuth(t *testing.T, e *env) {
@@ -78,7 +78,7 @@ func testAuth(t *testing.T, e *env) {
 		require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
 		r = e.keyed.do(t, request{Method: http.MethodGet, Path: "/v1/messages/" + id + "?live=1", Key: adminKey})
 		require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
-		st := decode[workflows.State](t, r)
+		st := decode[contract.State](t, r)
 		require.Len(t, st.Signals, 1)
 		require.Equal(t, "orders-svc", st.Signals[0].By)
 	})

@@ -7,7 +7,7 @@ import (
 
 	"github.com/courier-mq/courier/access"
 	"github.com/courier-mq/courier/console"
-	"github.com/courier-mq/courier/workflows"
+	"github.com/courier-mq/courier/contract"
 )
 
 // Defaults and bounds of Config.
@@ -52,9 +52,9 @@ type Config struct {
 	// FirstCheck defaults to DefaultPolicy's check delay.
 	Console console.Config
 	// DefaultPolicy is the server-wide timing. Its zero fields take
-	// workflows.DefaultPolicy's values; a message's own policy fields then
+	// contract.DefaultPolicy's values; a message's own policy fields then
 	// override it, and the result is validated per message.
-	DefaultPolicy workflows.Policy
+	DefaultPolicy contract.Policy
 }
 
 // SetDefaults fills the zero fields of c.
@@ -65,7 +65,7 @@ func (c *Config) SetDefaults() {
 	if c.DeliverAtTolerance == 0 {
 		c.DeliverAtTolerance = DefaultDeliverAtTolerance
 	}
-	c.DefaultPolicy = workflows.DefaultPolicy().Override(c.DefaultPolicy)
+	c.DefaultPolicy = contract.DefaultPolicy().Override(c.DefaultPolicy)
 	if c.Console.FirstCheck == 0 {
 		c.Console.FirstCheck = c.DefaultPolicy.CheckDelay
 	}

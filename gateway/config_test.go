@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/courier-mq/courier/access"
-	"github.com/courier-mq/courier/workflows"
+	"github.com/courier-mq/courier/contract"
 )
 
 func TestConfigDefaults(t *testing.T) {
@@ -20,12 +20,12 @@ func TestConfigDefaults(t *testing.T) {
 	require.NoError(t, c.Validate())
 	require.Equal(t, DefaultMaxPayloadBytes, c.MaxPayloadBytes)
 	require.Equal(t, DefaultDeliverAtTolerance, c.DeliverAtTolerance)
-	require.Equal(t, workflows.DefaultPolicy(), c.DefaultPolicy)
+	require.Equal(t, contract.DefaultPolicy(), c.DefaultPolicy)
 
 	// A partial default policy keeps Courier's values for the rest.
-	c = Config{DefaultPolicy: workflows.Policy{CheckDelay: 5 * time.Second}}
+	c = Config{DefaultPolicy: contract.Policy{CheckDelay: 5 * time.Second}}
 	c.SetDefaults()
-	want := workflows.DefaultPolicy()
+	want := contract.DefaultPolicy()
 	want.CheckDelay = 5 * time.Second
 	require.Equal(t, want, c.DefaultPolicy)
 }
@@ -40,7 +40,7 @@ func TestConfigValidate(t *testing.T) {
 		CheckURLAllowHosts: []string{"*.ok.com", "bad host"},
 		MaxPayloadBytes:    MaxPayloadLimit + 1,
 		DeliverAtTolerance: -time.Second,
-		DefaultPolicy:      workflows.Policy{CheckBackoff: 100},
+		DefaultPolicy:      contract.Policy{CheckBackoff: 100},
 	}
 	c.SetDefaults()
 	err := c.Validate()

@@ -11,7 +11,7 @@
 // The gateway validates every request completely before it starts a workflow,
 // so bad input gets a 4xx and never leaves a half-created message behind. It
 // speaks HTTP only: each handler decodes, authorises, calls the workflows
-// client (workflows.Client, which starts workflows, asks them to act and
+// client (contract.Client, which starts workflows, asks them to act and
 // reads their live state, and decides there what happens when no worker
 // answers) and encodes the answer: applied and repeated 200, accepted 202,
 // rejected 409. Reads come from the mirror table (store.Store), falling back

@@ -17,10 +17,10 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/gateway"
 	"github.com/courier-mq/courier/internal/teststack"
 	"github.com/courier-mq/courier/models"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // Topics of the shared stack. bulkTopic holds only the messages of the bulk
@@ -111,10 +111,10 @@ func (e *env) deps(kafka func(context.Context) error) gateway.Deps {
 }
 
 // messages is a workflows client over c starting workflows on taskQueue
-// (default workflows.TaskQueue), with rows as the mirror.
-func messages(t *testing.T, c client.Client, taskQueue string, rows workflows.Rows) *workflows.Client {
+// (default contract.TaskQueue), with rows as the mirror.
+func messages(t *testing.T, c client.Client, taskQueue string, rows contract.Rows) *contract.Client {
 	t.Helper()
-	m, err := workflows.NewClient(c, workflows.ClientConfig{TaskQueue: taskQueue, Rows: rows, Logger: slog.New(slog.DiscardHandler)})
+	m, err := contract.NewClient(c, contract.ClientConfig{TaskQueue: taskQueue, Rows: rows, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	return m
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/courier-mq/courier/workflows"
+	"github.com/courier-mq/courier/contract"
 )
 
 // policyRequest is a message's own policy on the wire: Go duration strings
@@ -22,11 +22,11 @@ type policyRequest struct {
 	PublishMaxInterval *string  `json:"publish_max_interval"`
 }
 
-// overrides converts p to the workflows.Policy whose non-zero fields override
+// overrides converts p to the contract.Policy whose non-zero fields override
 // the defaults, reporting every unparsable or non-positive field. Ranges are
-// left to workflows.Policy.Validate on the resolved policy.
-func (p *policyRequest) overrides() (workflows.Policy, error) {
-	var o workflows.Policy
+// left to contract.Policy.Validate on the resolved policy.
+func (p *policyRequest) overrides() (contract.Policy, error) {
+	var o contract.Policy
 	if p == nil {
 		return o, nil
 	}
@@ -65,8 +65,8 @@ func (p *policyRequest) overrides() (workflows.Policy, error) {
 		switch n := len(p.ResendIntervals); {
 		case n == 0:
 			errs = append(errs, errors.New("policy.resend_intervals must not be empty; leave it out for the default"))
-		case n > workflows.MaxResendIntervals:
-			errs = append(errs, fmt.Errorf("policy.resend_intervals lists %d durations, at most %d are allowed", n, workflows.MaxResendIntervals))
+		case n > contract.MaxResendIntervals:
+			errs = append(errs, fmt.Errorf("policy.resend_intervals lists %d durations, at most %d are allowed", n, contract.MaxResendIntervals))
 		default:
 			o.ResendIntervals = make([]time.Duration, n)
 			for i := range p.ResendIntervals {

@@ -15,9 +15,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/contract"
 
 	"github.com/courier-mq/courier/models"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // prepareRequest is the body of POST /v1/messages and POST /v1/messages/send.
@@ -44,7 +44,7 @@ type rules struct {
 	maxPayload    int
 	tolerance     time.Duration
 	allow         hostAllowList
-	defaultPolicy workflows.Policy
+	defaultPolicy contract.Policy
 }
 
 // maxPrepareBody bounds a prepare request's body: the payload in its largest
@@ -53,7 +53,7 @@ func (r rules) maxPrepareBody() int64 { return int64(r.maxPayload)/3*4 + 4 + 1<<
 
 // preparedMessage is a validated prepare request, ready to start its workflow.
 type preparedMessage struct {
-	input workflows.Input
+	input contract.Input
 	// fingerprint identifies the request's content; a retry with the same id
 	// and fingerprint is the same request.
 	fingerprint string
@@ -116,7 +116,7 @@ func (r rules) decodePrepare(body []byte, direct bool, now time.Time, caller acc
 	add(err)
 	overrides, err := req.Policy.overrides()
 	add(err)
-	var policy workflows.Policy
+	var policy contract.Policy
 	if err == nil {
 		policy = r.defaultPolicy.Override(overrides)
 		if err := policy.Validate(); err != nil {
@@ -131,7 +131,7 @@ func (r rules) decodePrepare(body []byte, direct bool, now time.Time, caller acc
 		return nil, err
 	}
 
-	msg := workflows.Message{
+	msg := contract.Message{
 		ID:        id,
 		Topic:     req.Topic,
 		Key:       req.Key,
@@ -145,7 +145,7 @@ func (r rules) decodePrepare(body []byte, direct bool, now time.Time, caller acc
 		msg.Consumers = req.Consumers
 	}
 	return &preparedMessage{
-		input:       workflows.Input{Message: msg, Policy: policy, Confirmed: direct},
+		input:       contract.Input{Message: msg, Policy: policy, Confirmed: direct},
 		fingerprint: fingerprint(msg, overrides, direct),
 	}, nil
 }
@@ -181,7 +181,7 @@ func (r rules) payload(req *prepareRequest) ([]byte, error) {
 }
 
 // deliverAt parses an optional RFC 3339 deliver_at and checks it lies between
-// now minus the tolerance and now plus workflows.MaxPolicyDuration.
+// now minus the tolerance and now plus contract.MaxPolicyDuration.
 func (r rules) deliverAt(s *string, now time.Time) (*time.Time, error) {
 	if s == nil {
 		return nil, nil
@@ -193,8 +193,8 @@ func (r rules) deliverAt(s *string, now time.Time) (*time.Time, error) {
 	if t.Before(now.Add(-r.tolerance)) {
 		return nil, fmt.Errorf("deliver_at %s is more than %s in the past", *s, r.tolerance)
 	}
-	if t.After(now.Add(workflows.MaxPolicyDuration)) {
-		return nil, fmt.Errorf("deliver_at %s is more than %s ahead", *s, workflows.MaxPolicyDuration)
+	if t.After(now.Add(contract.MaxPolicyDuration)) {
+		return nil, fmt.Errorf("deliver_at %s is more than %s ahead", *s, contract.MaxPolicyDuration)
 	}
 	t = t.UTC()
 	return &t, nil
@@ -239,7 +239,7 @@ func checkConsumers(consumers []string) error {
 // (key order, base64 versus JSON string escapes) still matches, and the
 // policy as the caller gave it, so that a change of server defaults does not
 // turn a retry into a conflict.
-func fingerprint(msg workflows.Message, overrides workflows.Policy, direct bool) string {
+func fingerprint(msg contract.Message, overrides contract.Policy, direct bool) string {
 	canonical := struct {
 		ID        string            `json:"id"`
 		Topic     string            `json:"topic"`
@@ -250,7 +250,7 @@ func fingerprint(msg workflows.Message, overrides workflows.Policy, direct bool)
 		Producer  string            `json:"producer"`
 		Consumers []string          `json:"consumers"`
 		DeliverAt *time.Time        `json:"deliver_at"`
-		Policy    workflows.Policy  `json:"policy"`
+		Policy    contract.Policy   `json:"policy"`
 		Direct    bool              `json:"direct"`
 	}{msg.ID, msg.Topic, msg.Key, msg.Payload, msg.Headers, msg.CheckURL, msg.Producer, msg.Consumers, msg.DeliverAt, overrides, direct}
 	// Marshalling strings, bytes, times, sorted maps and numbers cannot fail.

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // testRules are the rules of a defaulted Config that allows loopback check URLs.
@@ -25,7 +25,7 @@ func testRules(t testing.TB) rules {
 		maxPayload:    DefaultMaxPayloadBytes,
 		tolerance:     DefaultDeliverAtTolerance,
 		allow:         allow,
-		defaultPolicy: workflows.DefaultPolicy(),
+		defaultPolicy: contract.DefaultPolicy(),
 	}
 }
 
@@ -50,7 +50,7 @@ func TestDecodePrepare(t *testing.T) {
 	require.Equal(t, models.StatusWaitingConfirm, pm.input.FirstStatus(testNow))
 	require.False(t, pm.input.Confirmed)
 
-	want := workflows.DefaultPolicy()
+	want := contract.DefaultPolicy()
 	want.CheckDelay = time.Second
 	want.ResendIntervals = []time.Duration{time.Minute, 2 * time.Minute}
 	want.CheckMaxAttempts = 3

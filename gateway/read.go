@@ -13,9 +13,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/store"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // messageView is a message as the read routes show it. The payload is
@@ -70,7 +70,7 @@ func viewRow(m *models.Message, withPayload bool) messageView {
 
 // viewState renders a workflow's state, for a message the mirror does not
 // have yet; without live, only what its description holds is set.
-func viewState(st workflows.State, live bool) messageView {
+func viewState(st contract.State, live bool) messageView {
 	if !live {
 		return messageView{ID: st.MessageID, Topic: st.Topic, Status: st.Status, CreatedAt: st.CreatedAt, Source: "workflow"}
 	}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
-	"github.com/courier-mq/courier/workflows"
 )
 
 func testGet(t *testing.T, e *env) {
@@ -31,14 +31,14 @@ func testGet(t *testing.T, e *env) {
 	require.WithinDuration(t, time.Now(), v.CreatedAt, time.Minute)
 
 	require.Equal(t, http.StatusOK, e.open.post(t, "/v1/messages/"+id+"/confirm", nil).Status)
-	var st workflows.State
+	var st contract.State
 	require.Eventually(t, func() bool {
-		st = workflows.State{}
+		st = contract.State{}
 		return e.open.tryJSON("/v1/messages/"+id+"?live=1", &st) && st.Status == models.StatusDelivered
 	}, 30*time.Second, 20*time.Millisecond)
 	require.Equal(t, id, st.MessageID)
 	require.Len(t, st.Signals, 1)
-	require.Equal(t, workflows.SignalConfirm, st.Signals[0].Name)
+	require.Equal(t, contract.SignalConfirm, st.Signals[0].Name)
 	require.Equal(t, models.Applied, st.Signals[0].Outcome)
 	require.Equal(t, "anonymous", st.Signals[0].By)
 	require.Len(t, st.Publishes, 1)

@@ -8,9 +8,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/store"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // Bulk re-drive limits: how many DEAD messages one request examines.
@@ -84,7 +84,7 @@ func (s *Server) redriveDead(c echo.Context) error {
 		}
 		for _, m := range page.Messages {
 			seen++
-			a, err := s.ask(ctx, m.ID, workflows.Request{Action: models.Redrive, By: caller(c).Name, Reason: req.Reason})
+			a, err := s.ask(ctx, m.ID, contract.Request{Action: models.Redrive, By: caller(c).Name, Reason: req.Reason})
 			switch {
 			case err != nil:
 				ae := classify(err)

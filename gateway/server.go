@@ -15,16 +15,16 @@ import (
 
 	"github.com/courier-mq/courier/access"
 	"github.com/courier-mq/courier/console"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/store"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // Deps are what the gateway talks to.
 type Deps struct {
 	// Messages starts message workflows, asks them to act and reads their
 	// live state.
-	Messages *workflows.Client
+	Messages *contract.Client
 	// Store is the messages mirror the read routes answer from.
 	Store *store.Store
 	// Kafka is the readiness probe for Kafka; nil means /readyz does not
@@ -42,7 +42,7 @@ type Server struct {
 	cfg      Config
 	rules    rules
 	keys     *access.Keyring
-	messages *workflows.Client
+	messages *contract.Client
 	store    *store.Store
 	kafka    func(ctx context.Context) error
 	logger   *slog.Logger

@@ -9,8 +9,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // decisionRequest is the optional body of confirm, cancel and redrive.
@@ -49,7 +49,7 @@ func (s *Server) signalRoute(action models.Action) echo.HandlerFunc {
 		}
 		ctx := c.Request().Context()
 		who := caller(c)
-		req := workflows.Request{Action: action}
+		req := contract.Request{Action: action}
 		if action == models.Complete {
 			var cr completionRequest
 			if err := decodeStrict(body, &cr, true); err != nil {
@@ -118,7 +118,7 @@ func (s *Server) audit(ctx context.Context, e models.AuditEntry) {
 }
 
 // ask asks message id's workflow to act on req and counts the outcome.
-func (s *Server) ask(ctx context.Context, id string, req workflows.Request) (workflows.Answer, error) {
+func (s *Server) ask(ctx context.Context, id string, req contract.Request) (contract.Answer, error) {
 	a, err := s.messages.Ask(ctx, id, req)
 	if err != nil {
 		s.metrics.signal(string(req.Action), "failed")
@@ -130,11 +130,11 @@ func (s *Server) ask(ctx context.Context, id string, req workflows.Request) (wor
 
 // messageError classifies an error of the workflows client about message id.
 func messageError(id string, err error) error {
-	var unav *workflows.UnavailableError
+	var unav *contract.UnavailableError
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		return notFound(id)
-	case errors.Is(err, workflows.ErrIDConflict):
+	case errors.Is(err, contract.ErrIDConflict):
 		return conflict(codeIDConflict, "message %q exists with different content; use a new id", id)
 	case errors.As(err, &unav):
 		return unavailable(unav.Dependency, err)

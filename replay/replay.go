@@ -2,7 +2,7 @@
 // the messages a Temporal cluster holds (every open one, and those closed
 // recently) against this binary's workflow code. A nondeterminism error
 // means the new code would fail messages in flight: keep the old worker, or
-// put the change behind a new workflows.CurrentVersion.
+// put the change behind a new contract.CurrentVersion.
 package replay
 
 import (
@@ -25,6 +25,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/workflows"
 )
 
@@ -82,10 +83,10 @@ func Run(ctx context.Context, c client.Client, cfg Config) (Report, error) {
 	if cfg.Workflow == nil {
 		cfg.Workflow = workflows.MessageWorkflow
 	}
-	query := fmt.Sprintf("WorkflowType = %q AND ExecutionStatus = \"Running\"", workflows.WorkflowType)
+	query := fmt.Sprintf("WorkflowType = %q AND ExecutionStatus = \"Running\"", contract.WorkflowType)
 	if cfg.ClosedWithin > 0 {
 		since := time.Now().Add(-cfg.ClosedWithin).UTC().Format(time.RFC3339)
-		query = fmt.Sprintf("WorkflowType = %q AND (ExecutionStatus = \"Running\" OR CloseTime > %q)", workflows.WorkflowType, since)
+		query = fmt.Sprintf("WorkflowType = %q AND (ExecutionStatus = \"Running\" OR CloseTime > %q)", contract.WorkflowType, since)
 	}
 	rep := Report{ByVersion: map[string]int{}}
 	var mu sync.Mutex
@@ -160,17 +161,17 @@ func history(ctx context.Context, c client.Client, wid, rid string) (*historypb.
 // name.
 func replayOne(wf any, h *historypb.History) error {
 	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflowWithOptions(wf, workflow.RegisterOptions{Name: workflows.WorkflowType})
+	r.RegisterWorkflowWithOptions(wf, workflow.RegisterOptions{Name: contract.WorkflowType})
 	return r.ReplayWorkflowHistory(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)), h)
 }
 
 // Version names the workflow code version a history runs: "v2" for a
-// version pinned in the input (workflows.Input.Version), "v1 (marker)" for
+// version pinned in the input (contract.Input.Version), "v1 (marker)" for
 // one chosen by workflow.GetVersion before versions were pinned, "v0" for
 // the oldest, and "unreadable input" when the input does not decode.
 func Version(h *historypb.History) string {
 	start := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes()
-	var in workflows.Input
+	var in contract.Input
 	if p := start.GetInput().GetPayloads(); len(p) == 0 || converter.GetDefaultDataConverter().FromPayload(p[0], &in) != nil {
 		return "unreadable input"
 	}

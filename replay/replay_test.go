@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/internal/teststack"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/replay"
@@ -26,13 +27,13 @@ import (
 func TestRunFindsAnIncompatibleChange(t *testing.T) {
 	st := teststack.New(t, teststack.Config{})
 	ctx := t.Context()
-	policy := workflows.DefaultPolicy()
+	policy := contract.DefaultPolicy()
 	for _, id := range []string{"replay-open-1", "replay-open-2", "replay-closed"} {
-		in := workflows.Input{Message: workflows.Message{ID: id, Topic: teststack.DefaultTopic, Payload: []byte(`{}`), CheckURL: st.Checks.URL}, Policy: policy}
+		in := contract.Input{Message: contract.Message{ID: id, Topic: teststack.DefaultTopic, Payload: []byte(`{}`), CheckURL: st.Checks.URL}, Policy: policy}
 		_, err := st.Messages.Start(ctx, in, "fp")
 		require.NoError(t, err)
 	}
-	a, err := st.Messages.Ask(ctx, "replay-closed", workflows.Request{Action: models.Cancel, By: "test"})
+	a, err := st.Messages.Ask(ctx, "replay-closed", contract.Request{Action: models.Cancel, By: "test"})
 	require.NoError(t, err)
 	require.Equal(t, models.Applied, a.Disposition)
 	// Visibility lists them a moment later.
@@ -42,7 +43,7 @@ func TestRunFindsAnIncompatibleChange(t *testing.T) {
 		return err == nil && rep.Open == 2 && rep.Closed == 1
 	}, 30*time.Second, 200*time.Millisecond, "report %+v, error %v", rep, err)
 	require.Empty(t, rep.Failures)
-	require.Equal(t, map[string]int{fmt.Sprintf("v%d", workflows.CurrentVersion): 3}, rep.ByVersion)
+	require.Equal(t, map[string]int{fmt.Sprintf("v%d", contract.CurrentVersion): 3}, rep.ByVersion)
 	var out bytes.Buffer
 	rep.Print(&out)
 	require.Contains(t, out.String(), "replayed 3 message histories (2 open, 1 closed)")
@@ -50,9 +51,9 @@ func TestRunFindsAnIncompatibleChange(t *testing.T) {
 
 	// A change that waits before doing anything: the histories' first
 	// commands no longer match.
-	changed := func(ctx workflow.Context, in workflows.Input) (workflows.Result, error) {
+	changed := func(ctx workflow.Context, in contract.Input) (contract.Result, error) {
 		if err := workflow.Sleep(ctx, time.Hour); err != nil {
-			return workflows.Result{}, err
+			return contract.Result{}, err
 		}
 		return workflows.MessageWorkflow(ctx, in)
 	}
@@ -81,7 +82,7 @@ func TestRunFindsAnIncompatibleChange(t *testing.T) {
 // the replay tests keep, one per generation.
 func TestVersionOfRecordedHistories(t *testing.T) {
 	for dir, want := range map[string]string{
-		"":                      fmt.Sprintf("v%d", workflows.CurrentVersion),
+		"":                      fmt.Sprintf("v%d", contract.CurrentVersion),
 		"v3-detached-mirror":    "v3",
 		"v2-ordered-mirror":     "v2",
 		"v1-version-marker":     "v1 (marker)",

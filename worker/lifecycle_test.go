@@ -18,10 +18,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/internal/teststack"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/store"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // record re-records workflows/testdata from these runs:
@@ -48,8 +48,8 @@ func setup(t *testing.T) *stack {
 }
 
 // policy runs the lifecycle in seconds.
-func policy() workflows.Policy {
-	return workflows.Policy{
+func policy() contract.Policy {
+	return contract.Policy{
 		CheckDelay:         200 * time.Millisecond,
 		CheckBackoff:       1.5,
 		CheckMaxDelay:      time.Second,
@@ -60,9 +60,9 @@ func policy() workflows.Policy {
 	}
 }
 
-func (s *stack) message(id string) workflows.Input {
-	return workflows.Input{
-		Message: workflows.Message{
+func (s *stack) message(id string) contract.Input {
+	return contract.Input{
+		Message: contract.Message{
 			ID:       id,
 			Topic:    topic,
 			Key:      "customer-" + id,
@@ -72,38 +72,38 @@ func (s *stack) message(id string) workflows.Input {
 			CheckURL: s.Checks.URL,
 		},
 		Policy:  policy(),
-		Version: workflows.CurrentVersion,
+		Version: contract.CurrentVersion,
 	}
 }
 
-func (s *stack) start(t *testing.T, in workflows.Input) client.WorkflowRun {
+func (s *stack) start(t *testing.T, in contract.Input) client.WorkflowRun {
 	t.Helper()
 	run, err := s.client.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
-		ID:        workflows.WorkflowID(in.Message.ID),
-		TaskQueue: workflows.TaskQueue,
-	}, workflows.WorkflowType, in)
+		ID:        contract.WorkflowID(in.Message.ID),
+		TaskQueue: contract.TaskQueue,
+	}, contract.WorkflowType, in)
 	require.NoError(t, err)
 	return run
 }
 
 func (s *stack) signal(t *testing.T, id, name string, arg any) {
 	t.Helper()
-	require.NoError(t, s.client.SignalWorkflow(context.Background(), workflows.WorkflowID(id), "", name, arg))
+	require.NoError(t, s.client.SignalWorkflow(context.Background(), contract.WorkflowID(id), "", name, arg))
 }
 
 // update sends an update that must be applied and returns its answer.
-func (s *stack) update(t *testing.T, id, name string, arg any) workflows.UpdateResult {
+func (s *stack) update(t *testing.T, id, name string, arg any) contract.UpdateResult {
 	t.Helper()
 	res, err := s.updateErr(id, name, arg)
 	require.NoError(t, err)
 	return res
 }
 
-func (s *stack) updateErr(id, name string, arg any) (workflows.UpdateResult, error) {
+func (s *stack) updateErr(id, name string, arg any) (contract.UpdateResult, error) {
 	return update(context.Background(), s.client, id, "", name, arg)
 }
 
-func (s *stack) state(t *testing.T, id string) workflows.State {
+func (s *stack) state(t *testing.T, id string) contract.State {
 	t.Helper()
 	st, err := s.queryState(id)
 	require.NoError(t, err)
@@ -112,18 +112,18 @@ func (s *stack) state(t *testing.T, id string) workflows.State {
 
 // queryState is safe inside require.Eventually, whose condition runs in a
 // goroutine of its own where require must not fail the test.
-func (s *stack) queryState(id string) (workflows.State, error) {
-	var st workflows.State
-	v, err := s.client.QueryWorkflow(context.Background(), workflows.WorkflowID(id), "", workflows.QueryState)
+func (s *stack) queryState(id string) (contract.State, error) {
+	var st contract.State
+	v, err := s.client.QueryWorkflow(context.Background(), contract.WorkflowID(id), "", contract.QueryState)
 	if err != nil {
 		return st, err
 	}
 	return st, v.Get(&st)
 }
 
-func (s *stack) waitStatus(t *testing.T, id string, want models.Status) workflows.State {
+func (s *stack) waitStatus(t *testing.T, id string, want models.Status) contract.State {
 	t.Helper()
-	var st workflows.State
+	var st contract.State
 	require.Eventually(t, func() bool {
 		var err error
 		st, err = s.queryState(id)
@@ -132,11 +132,11 @@ func (s *stack) waitStatus(t *testing.T, id string, want models.Status) workflow
 	return st
 }
 
-func (s *stack) result(t *testing.T, run client.WorkflowRun) workflows.Result {
+func (s *stack) result(t *testing.T, run client.WorkflowRun) contract.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var res workflows.Result
+	var res contract.Result
 	require.NoError(t, run.Get(ctx, &res))
 	return res
 }
@@ -207,13 +207,13 @@ func TestLifecycle(t *testing.T) {
 		t.Parallel()
 		run := s.start(t, s.message("confirm-1"))
 		s.mirrorRow(t, "confirm-1", models.StatusWaitingConfirm)
-		s.signal(t, "confirm-1", workflows.SignalConfirm, workflows.Decision{By: "producer"})
+		s.signal(t, "confirm-1", contract.SignalConfirm, contract.Decision{By: "producer"})
 		rec := s.Kafka.Wait(t, "confirm-1", 1)[0]
 		require.Equal(t, "customer-confirm-1", rec.Key)
 		require.Equal(t, `{"id":"confirm-1"}`, rec.Value)
 		require.Equal(t, "t-confirm-1", rec.Headers["trace-id"])
 		require.Equal(t, "1", rec.Headers[activities.HeaderAttempt])
-		s.signal(t, "confirm-1", workflows.SignalComplete, workflows.Completion{Consumer: "accounting"})
+		s.signal(t, "confirm-1", contract.SignalComplete, contract.Completion{Consumer: "accounting"})
 		res := s.result(t, run)
 		require.Equal(t, models.StatusCompleted, res.Status)
 		row := s.mirrorRow(t, "confirm-1", models.StatusCompleted)
@@ -229,17 +229,17 @@ func TestLifecycle(t *testing.T) {
 		t.Parallel()
 		run := s.start(t, s.message("update-1"))
 		s.mirrorRow(t, "update-1", models.StatusWaitingConfirm)
-		require.Equal(t, workflows.UpdateResult{Status: models.StatusWaitingConfirm},
-			s.update(t, "update-1", workflows.SignalConfirm, workflows.Decision{By: "producer"}))
+		require.Equal(t, contract.UpdateResult{Status: models.StatusWaitingConfirm},
+			s.update(t, "update-1", contract.SignalConfirm, contract.Decision{By: "producer"}))
 		// The update answers once the workflow has acted on it: the record
 		// is in Kafka and a second confirm is a repeat.
 		require.Len(t, s.Kafka.Wait(t, "update-1", 1), 1)
-		_, err := s.updateErr("update-1", workflows.SignalConfirm, workflows.Decision{By: "producer"})
+		_, err := s.updateErr("update-1", contract.SignalConfirm, contract.Decision{By: "producer"})
 		var appErr *temporal.ApplicationError
 		require.ErrorAs(t, err, &appErr)
-		require.Equal(t, workflows.UpdateRepeated, appErr.Type())
-		require.Equal(t, workflows.UpdateResult{Status: models.StatusDelivered},
-			s.update(t, "update-1", workflows.SignalComplete, workflows.Completion{Consumer: "accounting"}))
+		require.Equal(t, contract.UpdateRepeated, appErr.Type())
+		require.Equal(t, contract.UpdateResult{Status: models.StatusDelivered},
+			s.update(t, "update-1", contract.SignalComplete, contract.Completion{Consumer: "accounting"}))
 		require.Equal(t, models.StatusCompleted, s.result(t, run).Status)
 		s.mirrorRow(t, "update-1", models.StatusCompleted)
 		s.recordHistory(t, run, "update_confirm_complete")
@@ -252,14 +252,14 @@ func TestLifecycle(t *testing.T) {
 		// held, and applied right after the confirm's publish.
 		run := s.start(t, s.message("early-1"))
 		s.mirrorRow(t, "early-1", models.StatusWaitingConfirm)
-		held := s.update(t, "early-1", workflows.SignalComplete, workflows.Completion{Consumer: "accounting"})
+		held := s.update(t, "early-1", contract.SignalComplete, contract.Completion{Consumer: "accounting"})
 		require.Equal(t, models.StatusWaitingConfirm, held.Status)
 		require.Equal(t, models.Accepted, held.Outcome)
 		st := s.state(t, "early-1")
 		require.Len(t, st.EarlyCompletions, 1)
 		require.Equal(t, "accounting", st.EarlyCompletions[0].Consumer)
 		require.Empty(t, s.Kafka.Records("early-1"), "the complete did not send the message")
-		s.update(t, "early-1", workflows.SignalConfirm, workflows.Decision{By: "producer"})
+		s.update(t, "early-1", contract.SignalConfirm, contract.Decision{By: "producer"})
 		res := s.result(t, run)
 		require.Equal(t, models.StatusCompleted, res.Status)
 		require.Equal(t, []string{"accounting"}, res.CompletedBy)
@@ -271,8 +271,8 @@ func TestLifecycle(t *testing.T) {
 	t.Run("early complete dropped by the cancel", func(t *testing.T) {
 		t.Parallel()
 		run := s.start(t, s.message("early-cancel-1"))
-		s.signal(t, "early-cancel-1", workflows.SignalComplete, workflows.Completion{})
-		s.signal(t, "early-cancel-1", workflows.SignalCancel, workflows.Decision{By: "producer"})
+		s.signal(t, "early-cancel-1", contract.SignalComplete, contract.Completion{})
+		s.signal(t, "early-cancel-1", contract.SignalCancel, contract.Decision{By: "producer"})
 		require.Equal(t, models.StatusCancelled, s.result(t, run).Status)
 		s.mirrorRow(t, "early-cancel-1", models.StatusCancelled)
 		s.recordHistory(t, run, "early_complete_cancel")
@@ -281,7 +281,7 @@ func TestLifecycle(t *testing.T) {
 	t.Run("cancel", func(t *testing.T) {
 		t.Parallel()
 		run := s.start(t, s.message("cancel-1"))
-		s.signal(t, "cancel-1", workflows.SignalCancel, workflows.Decision{By: "producer"})
+		s.signal(t, "cancel-1", contract.SignalCancel, contract.Decision{By: "producer"})
 		require.Equal(t, models.StatusCancelled, s.result(t, run).Status)
 		s.mirrorRow(t, "cancel-1", models.StatusCancelled)
 		s.recordHistory(t, run, "cancel")
@@ -289,10 +289,10 @@ func TestLifecycle(t *testing.T) {
 
 	t.Run("check-back committed", func(t *testing.T) {
 		t.Parallel()
-		s.Checks.Answer("check-commit-1", activities.CheckCommitted)
+		s.Checks.Answer("check-commit-1", models.CheckCommitted)
 		run := s.start(t, s.message("check-commit-1"))
 		s.Kafka.Wait(t, "check-commit-1", 1)
-		s.signal(t, "check-commit-1", workflows.SignalComplete, workflows.Completion{})
+		s.signal(t, "check-commit-1", contract.SignalComplete, contract.Completion{})
 		res := s.result(t, run)
 		require.Equal(t, models.StatusCompleted, res.Status)
 		require.Equal(t, 1, res.CheckCount)
@@ -301,7 +301,7 @@ func TestLifecycle(t *testing.T) {
 
 	t.Run("check-back rolled back", func(t *testing.T) {
 		t.Parallel()
-		s.Checks.Answer("check-rollback-1", activities.CheckRolledBack)
+		s.Checks.Answer("check-rollback-1", models.CheckRolledBack)
 		run := s.start(t, s.message("check-rollback-1"))
 		res := s.result(t, run)
 		require.Equal(t, models.StatusCancelled, res.Status)
@@ -315,14 +315,14 @@ func TestLifecycle(t *testing.T) {
 		st := s.waitStatus(t, "exhausted-1", models.StatusCheckExhausted)
 		require.Equal(t, 3, st.CheckCount)
 		for _, c := range st.Checks {
-			require.Equal(t, activities.CheckUnknown, c.Answer)
+			require.Equal(t, models.CheckUnknown, c.Answer)
 		}
 		row := s.mirrorRow(t, "exhausted-1", models.StatusCheckExhausted)
 		require.Equal(t, 3, row.CheckCount)
 		require.Empty(t, s.Kafka.Records("exhausted-1"), "an unconfirmed message is never sent")
-		s.signal(t, "exhausted-1", workflows.SignalConfirm, workflows.Decision{By: "operator"})
+		s.signal(t, "exhausted-1", contract.SignalConfirm, contract.Decision{By: "operator"})
 		s.Kafka.Wait(t, "exhausted-1", 1)
-		s.signal(t, "exhausted-1", workflows.SignalComplete, workflows.Completion{})
+		s.signal(t, "exhausted-1", contract.SignalComplete, contract.Completion{})
 		require.Equal(t, models.StatusCompleted, s.result(t, run).Status)
 		s.recordHistory(t, run, "checkback_exhausted_confirm")
 	})
@@ -341,9 +341,9 @@ func TestLifecycle(t *testing.T) {
 		require.Equal(t, recs[0].Partition, recs[1].Partition, "one key, one partition")
 		row := s.mirrorRow(t, "dead-1", models.StatusDead)
 		require.Contains(t, row.LastError, "not completed after 2 sends")
-		s.signal(t, "dead-1", workflows.SignalRedrive, workflows.Decision{By: "operator"})
+		s.signal(t, "dead-1", contract.SignalRedrive, contract.Decision{By: "operator"})
 		s.Kafka.Wait(t, "dead-1", 3)
-		s.signal(t, "dead-1", workflows.SignalComplete, workflows.Completion{})
+		s.signal(t, "dead-1", contract.SignalComplete, contract.Completion{})
 		res := s.result(t, run)
 		require.Equal(t, models.StatusCompleted, res.Status)
 		require.Equal(t, 1, res.SendCount, "a re-drive starts counting sends again")
@@ -362,14 +362,14 @@ func TestLifecycle(t *testing.T) {
 		row := s.mirrorRow(t, "too-large-1", models.StatusDead)
 		require.Equal(t, st.LastError, row.LastError)
 		// Re-driving cannot make it fit: DEAD again, with the same reason.
-		s.signal(t, "too-large-1", workflows.SignalRedrive, workflows.Decision{By: "operator"})
+		s.signal(t, "too-large-1", contract.SignalRedrive, contract.Decision{By: "operator"})
 		require.Eventually(t, func() bool {
 			st, err := s.queryState("too-large-1")
 			return err == nil && st.Status == models.StatusDead && len(st.Publishes) == 2
 		}, 30*time.Second, 50*time.Millisecond)
 		require.Empty(t, s.Kafka.Records("too-large-1"))
 		// The operator settles it by hand: a late complete still completes.
-		s.signal(t, "too-large-1", workflows.SignalComplete, workflows.Completion{Consumer: "operator"})
+		s.signal(t, "too-large-1", contract.SignalComplete, contract.Completion{Consumer: "operator"})
 		require.Equal(t, models.StatusCompleted, s.result(t, run).Status)
 	})
 
@@ -380,9 +380,9 @@ func TestLifecycle(t *testing.T) {
 		in.Message.Consumers = []string{"accounting", "points"}
 		run := s.start(t, in)
 		s.Kafka.Wait(t, "fanout-1", 1)
-		s.signal(t, "fanout-1", workflows.SignalComplete, workflows.Completion{Consumer: "accounting"})
-		s.signal(t, "fanout-1", workflows.SignalComplete, workflows.Completion{Consumer: "accounting"})
-		s.signal(t, "fanout-1", workflows.SignalComplete, workflows.Completion{Consumer: "billing"})
+		s.signal(t, "fanout-1", contract.SignalComplete, contract.Completion{Consumer: "accounting"})
+		s.signal(t, "fanout-1", contract.SignalComplete, contract.Completion{Consumer: "accounting"})
+		s.signal(t, "fanout-1", contract.SignalComplete, contract.Completion{Consumer: "billing"})
 		require.Eventually(t, func() bool {
 			st, err := s.queryState("fanout-1")
 			return err == nil && len(st.Signals) == 3
@@ -391,7 +391,7 @@ func TestLifecycle(t *testing.T) {
 		require.Equal(t, models.StatusDelivered, st.Status)
 		require.Equal(t, []models.Disposition{models.Applied, models.Repeated, models.Rejected},
 			[]models.Disposition{st.Signals[0].Outcome, st.Signals[1].Outcome, st.Signals[2].Outcome})
-		s.signal(t, "fanout-1", workflows.SignalComplete, workflows.Completion{Consumer: "points"})
+		s.signal(t, "fanout-1", contract.SignalComplete, contract.Completion{Consumer: "points"})
 		res := s.result(t, run)
 		require.Equal(t, models.StatusCompleted, res.Status)
 		require.Equal(t, []string{"accounting", "points"}, res.CompletedBy)
@@ -404,11 +404,11 @@ func TestLifecycle(t *testing.T) {
 		deliverAt := time.Now().Add(2 * time.Second).UTC()
 		in.Message.DeliverAt = &deliverAt
 		run := s.start(t, in)
-		s.signal(t, "delayed-1", workflows.SignalConfirm, workflows.Decision{})
+		s.signal(t, "delayed-1", contract.SignalConfirm, contract.Decision{})
 		s.waitStatus(t, "delayed-1", models.StatusScheduled)
 		rec := s.Kafka.Wait(t, "delayed-1", 1)[0]
 		require.False(t, rec.Seen.Before(deliverAt), "sent at %s, before deliver_at %s", rec.Seen, deliverAt)
-		s.signal(t, "delayed-1", workflows.SignalComplete, workflows.Completion{})
+		s.signal(t, "delayed-1", contract.SignalComplete, contract.Completion{})
 		require.Equal(t, models.StatusCompleted, s.result(t, run).Status)
 		s.recordHistory(t, run, "deliver_at")
 	})
@@ -419,7 +419,7 @@ func TestLifecycle(t *testing.T) {
 		in.Confirmed = true
 		run := s.start(t, in)
 		s.Kafka.Wait(t, "direct-1", 1)
-		s.signal(t, "direct-1", workflows.SignalComplete, workflows.Completion{})
+		s.signal(t, "direct-1", contract.SignalComplete, contract.Completion{})
 		res := s.result(t, run)
 		require.Equal(t, models.StatusCompleted, res.Status)
 		require.Equal(t, 0, res.CheckCount)
@@ -440,7 +440,7 @@ func TestLifecycle(t *testing.T) {
 			}
 			run := s.start(t, in)
 			s.Kafka.Wait(t, id, 1)
-			s.signal(t, id, workflows.SignalComplete, workflows.Completion{})
+			s.signal(t, id, contract.SignalComplete, contract.Completion{})
 			require.Equal(t, models.StatusCompleted, s.result(t, run).Status)
 			markers, upserts := s.versionEvents(t, run)
 			if pinned {
@@ -459,13 +459,13 @@ func TestLifecycle(t *testing.T) {
 		run := s.start(t, s.message("search-1"))
 		s.waitStatus(t, "search-1", models.StatusWaitingConfirm)
 		query := fmt.Sprintf(`%s = %q AND %s = %q AND WorkflowId = %q`,
-			workflows.SearchAttrStatus.GetName(), models.StatusWaitingConfirm,
-			workflows.SearchAttrTopic.GetName(), topic, workflows.WorkflowID("search-1"))
+			contract.SearchAttrStatus.GetName(), models.StatusWaitingConfirm,
+			contract.SearchAttrTopic.GetName(), topic, contract.WorkflowID("search-1"))
 		require.Eventually(t, func() bool {
 			resp, err := s.client.ListWorkflow(context.Background(), listRequest(query))
 			return err == nil && len(resp.GetExecutions()) == 1
 		}, 20*time.Second, 100*time.Millisecond, "the Web UI query %s finds the message", query)
-		s.signal(t, "search-1", workflows.SignalCancel, workflows.Decision{})
+		s.signal(t, "search-1", contract.SignalCancel, contract.Decision{})
 		require.Equal(t, models.StatusCancelled, s.result(t, run).Status)
 	})
 
@@ -501,7 +501,7 @@ func TestLostRecordIsPublishedAgain(t *testing.T) {
 	again := s.Kafka.Wait(t, "lost-1", 2)[1]
 	require.Equal(t, "2", again.Headers[activities.HeaderAttempt])
 	require.Equal(t, first.Value, again.Value)
-	s.signal(t, "lost-1", workflows.SignalComplete, workflows.Completion{})
+	s.signal(t, "lost-1", contract.SignalComplete, contract.Completion{})
 	res := s.result(t, run)
 	require.Equal(t, models.StatusCompleted, res.Status)
 	require.Equal(t, 2, res.SendCount)

@@ -20,13 +20,13 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/devstack"
 	"github.com/courier-mq/courier/internal/freeport"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/store/storetest"
 	"github.com/courier-mq/courier/worker"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // TestUpdateTaskLostWithTheServer loses the workflow task that carried a
@@ -128,14 +128,14 @@ func (r *lossRig) runWorker(t *testing.T) (stop func()) {
 // replacement task started at the lost one's history length.
 func (r *lossRig) loseConfirm(t *testing.T, id string) bool {
 	ctx := t.Context()
-	in := workflows.Input{
-		Message: workflows.Message{ID: id, Topic: topic, Payload: []byte(`{}`), CheckURL: "http://127.0.0.1:1/never-asked"},
+	in := contract.Input{
+		Message: contract.Message{ID: id, Topic: topic, Payload: []byte(`{}`), CheckURL: "http://127.0.0.1:1/never-asked"},
 		Policy:  policy(),
-		Version: workflows.CurrentVersion,
+		Version: contract.CurrentVersion,
 	}
 	in.Policy.CheckDelay, in.Policy.CheckMaxDelay = time.Hour, time.Hour
 	stopWorker := r.runWorker(t)
-	wf, err := r.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.WorkflowID(id), TaskQueue: workflows.TaskQueue}, workflows.WorkflowType, in)
+	wf, err := r.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: contract.WorkflowID(id), TaskQueue: contract.TaskQueue}, contract.WorkflowType, in)
 	require.NoError(t, err)
 	waitRow(t, r.mirror, id, models.StatusWaitingConfirm)
 
@@ -145,7 +145,7 @@ func (r *lossRig) loseConfirm(t *testing.T, id string) bool {
 	first, cancelFirst := context.WithCancel(ctx)
 	defer cancelFirst()
 	go func() {
-		_, _ = update(first, r.client, id, "confirm-1", workflows.SignalConfirm, workflows.Decision{By: "producer"})
+		_, _ = update(first, r.client, id, "confirm-1", contract.SignalConfirm, contract.Decision{By: "producer"})
 	}()
 	select {
 	case <-delivered:
@@ -166,8 +166,8 @@ func (r *lossRig) loseConfirm(t *testing.T, id string) bool {
 		id, name string
 		arg      any
 	}{
-		{"confirm-2", workflows.SignalConfirm, workflows.Decision{By: "producer"}},
-		{"complete-1", workflows.SignalComplete, workflows.Completion{}},
+		{"confirm-2", contract.SignalConfirm, contract.Decision{By: "producer"}},
+		{"complete-1", contract.SignalComplete, contract.Completion{}},
 	} {
 		answers.Go(func() error {
 			_, err := update(ctx, r.client, id, u.id, u.name, u.arg)
@@ -179,8 +179,8 @@ func (r *lossRig) loseConfirm(t *testing.T, id string) bool {
 	defer stopWorker()
 	require.NoError(t, answers.Wait(), "the consumer held the record: its complete is never refused")
 
-	var res workflows.Result
-	require.NoError(t, r.client.GetWorkflow(ctx, workflows.WorkflowID(id), wf.GetRunID()).Get(ctx, &res))
+	var res contract.Result
+	require.NoError(t, r.client.GetWorkflow(ctx, contract.WorkflowID(id), wf.GetRunID()).Get(ctx, &res))
 	require.Equal(t, models.StatusCompleted, res.Status)
 	row := waitRow(t, r.mirror, id, models.StatusCompleted)
 	require.Equal(t, 1, row.SendCount)
@@ -227,11 +227,11 @@ func (m *losingMirror) Apply(ctx context.Context, tr models.Transition) (bool, e
 
 // update sends an update and waits for its answer; an empty updateID lets
 // the client make one up.
-func update(ctx context.Context, c client.Client, id, updateID, name string, arg any) (workflows.UpdateResult, error) {
-	var res workflows.UpdateResult
+func update(ctx context.Context, c client.Client, id, updateID, name string, arg any) (contract.UpdateResult, error) {
+	var res contract.UpdateResult
 	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		UpdateID:     updateID,
-		WorkflowID:   workflows.WorkflowID(id),
+		WorkflowID:   contract.WorkflowID(id),
 		UpdateName:   name,
 		Args:         []any{arg},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
@@ -247,7 +247,7 @@ func awaitAdmitted(t *testing.T, c client.Client, id, updateID string) {
 	t.Helper()
 	req := &workflowservice.PollWorkflowExecutionUpdateRequest{
 		Namespace: "default",
-		UpdateRef: &updatepb.UpdateRef{WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: workflows.WorkflowID(id)}, UpdateId: updateID},
+		UpdateRef: &updatepb.UpdateRef{WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: contract.WorkflowID(id)}, UpdateId: updateID},
 	}
 	require.Eventually(t, func() bool {
 		res, err := c.WorkflowService().PollWorkflowExecutionUpdate(context.Background(), req)

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/workflows"
 )
 
@@ -30,7 +31,7 @@ const (
 func EnsureRetention(ctx context.Context, c client.Client, taskQueue string, keep time.Duration) error {
 	sc := c.ScheduleClient()
 	if keep <= 0 {
-		err := sc.GetHandle(ctx, workflows.RetentionScheduleID).Delete(ctx)
+		err := sc.GetHandle(ctx, contract.RetentionScheduleID).Delete(ctx)
 		var notFound *serviceerror.NotFound
 		if err != nil && !errors.As(err, &notFound) {
 			return fmt.Errorf("delete the retention schedule: %w", err)
@@ -39,13 +40,13 @@ func EnsureRetention(ctx context.Context, c client.Client, taskQueue string, kee
 	}
 	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: retentionEvery}}}
 	action := &client.ScheduleWorkflowAction{
-		ID:        workflows.RetentionScheduleID,
-		Workflow:  workflows.RetentionWorkflowType,
+		ID:        contract.RetentionScheduleID,
+		Workflow:  contract.RetentionWorkflowType,
 		Args:      []any{workflows.RetentionInput{Keep: keep, Batch: retentionBatch}},
 		TaskQueue: taskQueue,
 	}
 	_, err := sc.Create(ctx, client.ScheduleOptions{
-		ID:      workflows.RetentionScheduleID,
+		ID:      contract.RetentionScheduleID,
 		Spec:    spec,
 		Action:  action,
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
@@ -57,7 +58,7 @@ func EnsureRetention(ctx context.Context, c client.Client, taskQueue string, kee
 		}
 		return nil
 	}
-	err = sc.GetHandle(ctx, workflows.RetentionScheduleID).Update(ctx, client.ScheduleUpdateOptions{
+	err = sc.GetHandle(ctx, contract.RetentionScheduleID).Update(ctx, client.ScheduleUpdateOptions{
 		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 			s := in.Description.Schedule
 			s.Spec, s.Action = &spec, action

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/internal/teststack"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/worker"
@@ -41,8 +42,8 @@ func TestRetentionDeletesSettledRows(t *testing.T) {
 	row("old-exhausted", models.StatusCheckExhausted, now.Add(-48*time.Hour), true)
 	row("old-delivered", models.StatusDelivered, now.Add(-48*time.Hour), true)
 
-	run, err := st.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: workflows.TaskQueue},
-		workflows.RetentionWorkflowType, workflows.RetentionInput{Keep: 24 * time.Hour, Batch: 3})
+	run, err := st.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: contract.TaskQueue},
+		contract.RetentionWorkflowType, workflows.RetentionInput{Keep: 24 * time.Hour, Batch: 3})
 	require.NoError(t, err)
 	var res activities.PurgeResult
 	require.NoError(t, run.Get(ctx, &res))
@@ -63,29 +64,29 @@ func TestEnsureRetention(t *testing.T) {
 	st := teststack.New(t, teststack.Config{})
 	ctx := t.Context()
 	keepOf := func() time.Duration {
-		d, err := st.Client.ScheduleClient().GetHandle(ctx, workflows.RetentionScheduleID).Describe(ctx)
+		d, err := st.Client.ScheduleClient().GetHandle(ctx, contract.RetentionScheduleID).Describe(ctx)
 		require.NoError(t, err)
 		require.Equal(t, time.Hour, d.Schedule.Spec.Intervals[0].Every)
 		action := d.Schedule.Action.(*client.ScheduleWorkflowAction)
-		require.Equal(t, workflows.RetentionWorkflowType, action.Workflow)
-		require.Equal(t, workflows.TaskQueue, action.TaskQueue)
+		require.Equal(t, contract.RetentionWorkflowType, action.Workflow)
+		require.Equal(t, contract.TaskQueue, action.TaskQueue)
 		var in workflows.RetentionInput
 		require.NoError(t, converter.GetDefaultDataConverter().FromPayload(action.Args[0].(*commonpb.Payload), &in))
 		return in.Keep
 	}
 	// The test stack's worker has already made it, with the default.
 	require.Eventually(t, func() bool {
-		_, err := st.Client.ScheduleClient().GetHandle(ctx, workflows.RetentionScheduleID).Describe(ctx)
+		_, err := st.Client.ScheduleClient().GetHandle(ctx, contract.RetentionScheduleID).Describe(ctx)
 		return err == nil
 	}, 10*time.Second, 100*time.Millisecond)
 	require.Equal(t, worker.DefaultMirrorRetention, keepOf())
 
-	require.NoError(t, worker.EnsureRetention(ctx, st.Client, workflows.TaskQueue, 90*24*time.Hour))
+	require.NoError(t, worker.EnsureRetention(ctx, st.Client, contract.TaskQueue, 90*24*time.Hour))
 	require.Equal(t, 90*24*time.Hour, keepOf())
 
-	require.NoError(t, worker.EnsureRetention(ctx, st.Client, workflows.TaskQueue, -1))
-	_, err := st.Client.ScheduleClient().GetHandle(ctx, workflows.RetentionScheduleID).Describe(ctx)
+	require.NoError(t, worker.EnsureRetention(ctx, st.Client, contract.TaskQueue, -1))
+	_, err := st.Client.ScheduleClient().GetHandle(ctx, contract.RetentionScheduleID).Describe(ctx)
 	var notFound *serviceerror.NotFound
 	require.ErrorAs(t, err, &notFound)
-	require.NoError(t, worker.EnsureRetention(ctx, st.Client, workflows.TaskQueue, -1), "off twice is still off")
+	require.NoError(t, worker.EnsureRetention(ctx, st.Client, contract.TaskQueue, -1), "off twice is still off")
 }

@@ -11,16 +11,16 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
-	"github.com/courier-mq/courier/workflows"
+	"github.com/courier-mq/courier/contract"
 )
 
 // SearchAttributes are the custom search attributes MessageWorkflow upserts,
 // with their types. They must exist on the namespace before a workflow runs.
 func SearchAttributes() map[string]enumspb.IndexedValueType {
 	return map[string]enumspb.IndexedValueType{
-		workflows.SearchAttrStatus.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		workflows.SearchAttrTopic.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		workflows.SearchAttrProducer.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		contract.SearchAttrStatus.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		contract.SearchAttrTopic.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		contract.SearchAttrProducer.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	}
 }
 

@@ -12,12 +12,13 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/workflows"
 )
 
 // Config tunes the worker. Zero values take the defaults in setDefaults.
 type Config struct {
-	// TaskQueue defaults to workflows.TaskQueue.
+	// TaskQueue defaults to contract.TaskQueue.
 	TaskQueue string
 	// MaxConcurrentActivities bounds publishes, check-backs and mirror writes
 	// in flight. Each is I/O bound, so the default is generous.
@@ -58,7 +59,7 @@ func DefaultConfig() Config {
 // SetDefaults fills every zero field with its default.
 func (c *Config) SetDefaults() {
 	if c.TaskQueue == "" {
-		c.TaskQueue = workflows.TaskQueue
+		c.TaskQueue = contract.TaskQueue
 	}
 	if c.MaxConcurrentActivities == 0 {
 		c.MaxConcurrentActivities = 500
@@ -184,7 +185,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 // Register puts MessageWorkflow, RetentionWorkflow and the activities on a
 // worker or replayer.
 func Register(r sdkworker.Registry, a *activities.Activities) {
-	r.RegisterWorkflowWithOptions(workflows.MessageWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowType})
-	r.RegisterWorkflowWithOptions(workflows.RetentionWorkflow, workflow.RegisterOptions{Name: workflows.RetentionWorkflowType})
+	r.RegisterWorkflowWithOptions(workflows.MessageWorkflow, workflow.RegisterOptions{Name: contract.WorkflowType})
+	r.RegisterWorkflowWithOptions(workflows.RetentionWorkflow, workflow.RegisterOptions{Name: contract.RetentionWorkflowType})
 	r.RegisterActivity(a)
 }

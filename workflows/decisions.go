@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 )
 
@@ -23,12 +24,12 @@ type signalChannel struct {
 // message has its first status: the SDK hands an update that arrived earlier
 // to its handler the moment the handler is registered.
 func (r *messageRun) setUpdateHandlers(ctx workflow.Context) error {
-	for _, name := range []string{SignalConfirm, SignalCancel, SignalRedrive} {
+	for _, name := range []string{contract.SignalConfirm, contract.SignalCancel, contract.SignalRedrive} {
 		err := workflow.SetUpdateHandlerWithOptions(ctx, name,
-			func(ctx workflow.Context, d Decision) (UpdateResult, error) {
-				return r.update(ctx, name, d, Completion{}), nil
+			func(ctx workflow.Context, d contract.Decision) (contract.UpdateResult, error) {
+				return r.update(ctx, name, d, contract.Completion{}), nil
 			},
-			workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, _ Decision) error {
+			workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, _ contract.Decision) error {
 				return r.validate(name, "")
 			}},
 		)
@@ -36,16 +37,16 @@ func (r *messageRun) setUpdateHandlers(ctx workflow.Context) error {
 			return fmt.Errorf("register %s update: %w", name, err)
 		}
 	}
-	err := workflow.SetUpdateHandlerWithOptions(ctx, SignalComplete,
-		func(ctx workflow.Context, c Completion) (UpdateResult, error) {
-			return r.update(ctx, SignalComplete, Decision{}, c), nil
+	err := workflow.SetUpdateHandlerWithOptions(ctx, contract.SignalComplete,
+		func(ctx workflow.Context, c contract.Completion) (contract.UpdateResult, error) {
+			return r.update(ctx, contract.SignalComplete, contract.Decision{}, c), nil
 		},
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, c Completion) error {
-			return r.validate(SignalComplete, c.Consumer)
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, c contract.Completion) error {
+			return r.validate(contract.SignalComplete, c.Consumer)
 		}},
 	)
 	if err != nil {
-		return fmt.Errorf("register %s update: %w", SignalComplete, err)
+		return fmt.Errorf("register %s update: %w", contract.SignalComplete, err)
 	}
 	return nil
 }
@@ -84,8 +85,8 @@ func (r *messageRun) validate(name, consumer string) error {
 
 // update applies a validated update and wakes the lifecycle loop, which may
 // be waiting on a timer or an activity that the new status makes moot.
-func (r *messageRun) update(ctx workflow.Context, name string, d Decision, c Completion) UpdateResult {
-	res := UpdateResult{Status: r.st.Status}
+func (r *messageRun) update(ctx workflow.Context, name string, d contract.Decision, c contract.Completion) contract.UpdateResult {
+	res := contract.UpdateResult{Status: r.st.Status}
 	if outcome, reason := r.apply(ctx, name, d, c); outcome != models.Applied {
 		res.Outcome, res.Reason = outcome, reason
 	}
@@ -147,10 +148,10 @@ func (r *messageRun) signalSelector(ctx workflow.Context) workflow.Selector {
 // receive takes one signal off its channel and acts on it. A payload that does
 // not decode is dropped by the SDK; nothing blocks on it.
 func (r *messageRun) receive(ctx workflow.Context, name string, c workflow.ReceiveChannel) {
-	var d Decision
-	var comp Completion
+	var d contract.Decision
+	var comp contract.Completion
 	var ok bool
-	if name == SignalComplete {
+	if name == contract.SignalComplete {
 		ok = c.ReceiveAsync(&comp)
 	} else {
 		ok = c.ReceiveAsync(&d)
@@ -163,8 +164,8 @@ func (r *messageRun) receive(ctx workflow.Context, name string, c workflow.Recei
 
 // apply acts on one signal or update as decide says, records it, and
 // returns what it did and why.
-func (r *messageRun) apply(ctx workflow.Context, name string, d Decision, comp Completion) (models.Disposition, string) {
-	rec := SignalRecord{Name: name, By: d.By, Consumer: comp.Consumer}
+func (r *messageRun) apply(ctx workflow.Context, name string, d contract.Decision, comp contract.Completion) (models.Disposition, string) {
+	rec := contract.SignalRecord{Name: name, By: d.By, Consumer: comp.Consumer}
 	outcome, reason := r.decide(models.Action(name), comp.Consumer)
 	rec.Outcome, rec.Reason = outcome, reason
 	switch outcome {
@@ -173,7 +174,7 @@ func (r *messageRun) apply(ctx workflow.Context, name string, d Decision, comp C
 	case models.Accepted:
 		// Only a complete is accepted, and held.
 		r.record(ctx, rec)
-		r.st.EarlyCompletions = append(r.st.EarlyCompletions, EarlyCompletion{Consumer: comp.Consumer, At: workflow.Now(ctx)})
+		r.st.EarlyCompletions = append(r.st.EarlyCompletions, contract.EarlyCompletion{Consumer: comp.Consumer, At: workflow.Now(ctx)})
 		r.showDetails(ctx)
 		return outcome, reason
 	default:
@@ -186,13 +187,13 @@ func (r *messageRun) apply(ctx workflow.Context, name string, d Decision, comp C
 	}
 	r.record(ctx, rec)
 	switch name {
-	case SignalConfirm:
+	case contract.SignalConfirm:
 		r.confirm(ctx)
-	case SignalCancel:
+	case contract.SignalCancel:
 		r.cancel(ctx)
-	case SignalComplete:
+	case contract.SignalComplete:
 		r.complete(ctx, comp.Consumer)
-	case SignalRedrive:
+	case contract.SignalRedrive:
 		r.st.SendCount = 0
 		r.st.LastError = ""
 		r.startSend(ctx)
@@ -208,14 +209,14 @@ func (r *messageRun) completeEarly(ctx workflow.Context) {
 	held := r.st.EarlyCompletions
 	r.st.EarlyCompletions = nil
 	for _, e := range held {
-		r.apply(ctx, SignalComplete, Decision{Reason: "held since " + e.At.UTC().Format(time.RFC3339)}, Completion{Consumer: e.Consumer})
+		r.apply(ctx, contract.SignalComplete, contract.Decision{Reason: "held since " + e.At.UTC().Format(time.RFC3339)}, contract.Completion{Consumer: e.Consumer})
 	}
 }
 
 // cancel ends the message unsent, dropping the completions held for it.
 func (r *messageRun) cancel(ctx workflow.Context) {
 	for _, e := range r.st.EarlyCompletions {
-		r.record(ctx, SignalRecord{Name: SignalComplete, Consumer: e.Consumer, Outcome: models.Rejected,
+		r.record(ctx, contract.SignalRecord{Name: contract.SignalComplete, Consumer: e.Consumer, Outcome: models.Rejected,
 			Reason: "held since " + e.At.UTC().Format(time.RFC3339) + ", dropped: message was cancelled"})
 	}
 	r.st.EarlyCompletions = nil
@@ -248,9 +249,9 @@ func (r *messageRun) complete(ctx workflow.Context, consumer string) {
 }
 
 // record keeps a signal record for the query, bounded by MaxSignalRecords.
-func (r *messageRun) record(ctx workflow.Context, rec SignalRecord) {
+func (r *messageRun) record(ctx workflow.Context, rec contract.SignalRecord) {
 	rec.At = workflow.Now(ctx)
-	if len(r.st.Signals) >= MaxSignalRecords {
+	if len(r.st.Signals) >= contract.MaxSignalRecords {
 		r.st.SignalsDropped++
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 )
 
@@ -22,10 +23,10 @@ var acts *activities.Activities
 // message to Kafka, and re-publishes on the resend schedule until the
 // consumers complete it. It returns only in COMPLETED or CANCELLED; every other
 // stop is a parked state an operator can see and act on.
-func MessageWorkflow(ctx workflow.Context, in Input) (Result, error) {
+func MessageWorkflow(ctx workflow.Context, in contract.Input) (contract.Result, error) {
 	r, err := newMessageRun(ctx, in)
 	if err != nil {
-		return Result{}, err
+		return contract.Result{}, err
 	}
 	return r.run(ctx)
 }
@@ -33,16 +34,16 @@ func MessageWorkflow(ctx workflow.Context, in Input) (Result, error) {
 // messageRun is the state of one MessageWorkflow. Each lifecycle state has one
 // method that returns when the status has changed.
 type messageRun struct {
-	msg    Message
-	policy Policy
-	st     State
+	msg    contract.Message
+	policy contract.Policy
+	st     contract.State
 
 	// direct is the direct-send path: the message starts confirmed.
 	direct bool
 	// pinned is the workflow code version from the input; zero (not
 	// workflow.DefaultVersion) when the starter did not pin one (see
 	// Input.Version).
-	pinned workflow.Version
+	pinned contract.Version
 	// startStatus is Input.StartStatus.
 	startStatus models.Status
 	// does is what this message's code version does differently (see
@@ -61,7 +62,7 @@ type messageRun struct {
 	mirrored   models.Status
 }
 
-func newMessageRun(ctx workflow.Context, in Input) (*messageRun, error) {
+func newMessageRun(ctx workflow.Context, in contract.Input) (*messageRun, error) {
 	if in.Message.ID == "" || in.Message.Topic == "" {
 		return nil, temporal.NewNonRetryableApplicationError("message id and topic are required", "InvalidInput", nil)
 	}
@@ -74,7 +75,7 @@ func newMessageRun(ctx workflow.Context, in Input) (*messageRun, error) {
 		direct:      in.Confirmed,
 		pinned:      in.Version,
 		startStatus: in.StartStatus,
-		st: State{
+		st: contract.State{
 			MessageID: in.Message.ID,
 			Topic:     in.Message.Topic,
 			Consumers: in.Message.Consumers,
@@ -85,20 +86,20 @@ func newMessageRun(ctx workflow.Context, in Input) (*messageRun, error) {
 	// The client may start the workflow with its search attributes already set;
 	// upserting the same value again would only lengthen the history. Which
 	// one it set is read in run, once the code version is known.
-	if v, ok := workflow.GetTypedSearchAttributes(ctx).GetKeyword(SearchAttrStatus); ok {
+	if v, ok := workflow.GetTypedSearchAttributes(ctx).GetKeyword(contract.SearchAttrStatus); ok {
 		r.startSA = models.Status(v)
 	}
-	for _, name := range []string{SignalConfirm, SignalCancel, SignalComplete, SignalRedrive} {
+	for _, name := range []string{contract.SignalConfirm, contract.SignalCancel, contract.SignalComplete, contract.SignalRedrive} {
 		r.signals = append(r.signals, signalChannel{name: name, ch: workflow.GetSignalChannel(ctx, name)})
 	}
-	if err := workflow.SetQueryHandler(ctx, QueryState, r.state); err != nil {
-		return nil, fmt.Errorf("register %s query: %w", QueryState, err)
+	if err := workflow.SetQueryHandler(ctx, contract.QueryState, r.state); err != nil {
+		return nil, fmt.Errorf("register %s query: %w", contract.QueryState, err)
 	}
 	r.wake = workflow.NewBufferedChannel(ctx, 1)
 	return r, nil
 }
 
-func (r *messageRun) run(ctx workflow.Context) (Result, error) {
+func (r *messageRun) run(ctx workflow.Context) (contract.Result, error) {
 	r.does = behaviourOf(r.version(ctx))
 	r.saStatus = r.startSA
 	if r.does.startStatusInInput {
@@ -114,7 +115,7 @@ func (r *messageRun) run(ctx workflow.Context) (Result, error) {
 	}
 	r.transitionCreate(ctx, status, &create)
 	if err := r.setUpdateHandlers(ctx); err != nil {
-		return Result{}, err
+		return contract.Result{}, err
 	}
 	for !r.st.Status.Terminal() {
 		if ctx.Err() != nil {
@@ -132,30 +133,30 @@ func (r *messageRun) run(ctx workflow.Context) (Result, error) {
 		case models.StatusDelivered:
 			r.awaitCompletion(ctx)
 		default:
-			return Result{}, fmt.Errorf("message %s in unknown status %q", r.msg.ID, r.st.Status)
+			return contract.Result{}, fmt.Errorf("message %s in unknown status %q", r.msg.ID, r.st.Status)
 		}
 	}
 	if err := r.flushMirror(ctx); err != nil {
-		return Result{}, err
+		return contract.Result{}, err
 	}
 	return r.result(), nil
 }
 
 // abandon ends a workflow cancelled through Temporal (not Courier's cancel
 // signal): the message is no longer managed, and its mirror row says so.
-func (r *messageRun) abandon(ctx workflow.Context) (Result, error) {
+func (r *messageRun) abandon(ctx workflow.Context) (contract.Result, error) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	r.st.NextAt = nil
 	r.st.LastError = "workflow cancelled through Temporal; Courier no longer manages this message"
 	r.transition(dctx, r.st.Status)
 	if err := r.flushMirror(dctx); err != nil {
-		return Result{}, err
+		return contract.Result{}, err
 	}
 	return r.result(), temporal.NewCanceledError(string(r.st.Status))
 }
 
-func (r *messageRun) result() Result {
-	return Result{
+func (r *messageRun) result() contract.Result {
+	return contract.Result{
 		Status:      r.st.Status,
 		CheckCount:  r.st.CheckCount,
 		SendCount:   r.st.SendCount,
@@ -194,17 +195,17 @@ func (r *messageRun) waitForDecision(ctx workflow.Context) {
 		return // a signal decided while the producer was being asked
 	}
 	if err != nil {
-		res = activities.CheckResult{Answer: activities.CheckUnknown, Detail: err.Error()}
+		res = activities.CheckResult{Answer: models.CheckUnknown, Detail: err.Error()}
 	}
-	r.st.Checks = append(r.st.Checks, CheckRecord{
+	r.st.Checks = append(r.st.Checks, contract.CheckRecord{
 		Attempt: in.Attempt, At: workflow.Now(ctx), Answer: res.Answer, Detail: res.Detail,
 	})
 	switch res.Answer {
-	case activities.CheckCommitted:
-		r.record(ctx, SignalRecord{Name: SignalConfirm, By: "check-back", Outcome: models.Applied})
+	case models.CheckCommitted:
+		r.record(ctx, contract.SignalRecord{Name: contract.SignalConfirm, By: "check-back", Outcome: models.Applied})
 		r.confirm(ctx)
-	case activities.CheckRolledBack:
-		r.record(ctx, SignalRecord{Name: SignalCancel, By: "check-back", Outcome: models.Applied})
+	case models.CheckRolledBack:
+		r.record(ctx, contract.SignalRecord{Name: contract.SignalCancel, By: "check-back", Outcome: models.Applied})
 		r.cancel(ctx)
 	default:
 		r.st.LastError = fmt.Sprintf("check-back %d: %s %s", in.Attempt, res.Answer, res.Detail)
@@ -271,7 +272,7 @@ func (r *messageRun) publish(ctx workflow.Context) {
 	if !done {
 		return // completed by its consumers while the publish was in flight
 	}
-	rec := PublishRecord{Attempt: in.Attempt, At: workflow.Now(ctx), Partition: res.Partition, Offset: res.Offset}
+	rec := contract.PublishRecord{Attempt: in.Attempt, At: workflow.Now(ctx), Partition: res.Partition, Offset: res.Offset}
 	if err != nil {
 		rec.Error = errorMessage(err)
 		r.st.Publishes = append(r.st.Publishes, rec)
@@ -337,7 +338,7 @@ func (r *messageRun) confirmed(ctx workflow.Context) models.Status {
 	now := workflow.Now(ctx)
 	r.st.ConfirmedAt = &now
 	r.st.LastError = ""
-	status := confirmedStatus(r.msg.DeliverAt, now)
+	status := contract.ConfirmedStatus(r.msg.DeliverAt, now)
 	if status == models.StatusSending {
 		r.st.SendCount++
 	}
@@ -351,7 +352,7 @@ func (r *messageRun) startSend(ctx workflow.Context) {
 }
 
 // state answers QueryState with a copy that later changes cannot touch.
-func (r *messageRun) state() (State, error) {
+func (r *messageRun) state() (contract.State, error) {
 	s := r.st
 	s.EarlyCompletions = slices.Clone(s.EarlyCompletions)
 	s.Checks = slices.Clone(s.Checks)

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 )
 
@@ -56,7 +57,7 @@ func (f *fakeActivities) CheckBack(_ context.Context, in activities.CheckInput) 
 	n := len(f.checks)
 	f.mu.Unlock()
 	if f.answer == nil {
-		return activities.CheckResult{Answer: activities.CheckUnknown, Detail: "no answer scripted"}, nil
+		return activities.CheckResult{Answer: models.CheckUnknown, Detail: "no answer scripted"}, nil
 	}
 	return f.answer(n)
 }
@@ -138,12 +139,12 @@ func (f *fakeActivities) publishAttempts() []int {
 type bundle struct {
 	env   *testsuite.TestWorkflowEnvironment
 	acts  *fakeActivities
-	input Input
+	input contract.Input
 }
 
 // testPolicy is a short, distinct schedule so that timings are easy to assert.
-func testPolicy() Policy {
-	return Policy{
+func testPolicy() contract.Policy {
+	return contract.Policy{
 		CheckDelay:         10 * time.Second,
 		CheckBackoff:       2,
 		CheckMaxDelay:      60 * time.Second,
@@ -162,15 +163,15 @@ func setup(t *testing.T) *bundle {
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(testStart)
 	fake := &fakeActivities{env: env}
-	env.RegisterWorkflowWithOptions(MessageWorkflow, workflow.RegisterOptions{Name: WorkflowType})
+	env.RegisterWorkflowWithOptions(MessageWorkflow, workflow.RegisterOptions{Name: contract.WorkflowType})
 	env.RegisterActivityWithOptions(fake.CheckBack, activity.RegisterOptions{Name: "CheckBack"})
 	env.RegisterActivityWithOptions(fake.Publish, activity.RegisterOptions{Name: "Publish"})
 	env.RegisterActivityWithOptions(fake.WriteMirror, activity.RegisterOptions{Name: "WriteMirror"})
 	return &bundle{
 		env:  env,
 		acts: fake,
-		input: Input{
-			Message: Message{
+		input: contract.Input{
+			Message: contract.Message{
 				ID:       "order-42",
 				Topic:    "orders",
 				Key:      "customer-7",
@@ -189,28 +190,28 @@ func (b *bundle) signalAt(d time.Duration, name string, arg any) {
 	b.env.RegisterDelayedCallback(func() { b.env.SignalWorkflow(name, arg) }, d)
 }
 
-func (b *bundle) run(t *testing.T) Result {
+func (b *bundle) run(t *testing.T) contract.Result {
 	t.Helper()
-	b.env.ExecuteWorkflow(WorkflowType, b.input)
+	b.env.ExecuteWorkflow(contract.WorkflowType, b.input)
 	require.True(t, b.env.IsWorkflowCompleted())
 	require.NoError(t, b.env.GetWorkflowError())
-	var res Result
+	var res contract.Result
 	require.NoError(t, b.env.GetWorkflowResult(&res))
 	return res
 }
 
 // runUnfinished runs a workflow that parks (never returns) and answers its
 // state after everything scheduled has happened.
-func (b *bundle) runUnfinished(t *testing.T, until time.Duration) State {
+func (b *bundle) runUnfinished(t *testing.T, until time.Duration) contract.State {
 	t.Helper()
-	var st State
+	var st contract.State
 	b.env.RegisterDelayedCallback(func() {
-		v, err := b.env.QueryWorkflow(QueryState)
+		v, err := b.env.QueryWorkflow(contract.QueryState)
 		require.NoError(t, err)
 		require.NoError(t, v.Get(&st))
 		b.env.CancelWorkflow()
 	}, until)
-	b.env.ExecuteWorkflow(WorkflowType, b.input)
+	b.env.ExecuteWorkflow(contract.WorkflowType, b.input)
 	require.True(t, b.env.IsWorkflowCompleted())
 	return st
 }
@@ -218,8 +219,8 @@ func (b *bundle) runUnfinished(t *testing.T, until time.Duration) State {
 func TestConfirmPublishComplete(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.signalAt(time.Second, SignalConfirm, Decision{By: "producer"})
-	b.signalAt(30*time.Second, SignalComplete, Completion{Consumer: "accounting"})
+	b.signalAt(time.Second, contract.SignalConfirm, contract.Decision{By: "producer"})
+	b.signalAt(30*time.Second, contract.SignalComplete, contract.Completion{Consumer: "accounting"})
 
 	res := b.run(t)
 
@@ -246,7 +247,7 @@ func TestConfirmPublishComplete(t *testing.T) {
 
 // updateOutcome is what one update answered.
 type updateOutcome struct {
-	result   UpdateResult
+	result   contract.UpdateResult
 	rejected *temporal.ApplicationError
 	err      error
 }
@@ -267,7 +268,7 @@ func (b *bundle) updateAt(t *testing.T, d time.Duration, name string, arg any, o
 					out.err = err
 					return
 				}
-				out.result = v.(UpdateResult)
+				out.result = v.(contract.UpdateResult)
 			},
 		}, arg)
 	}, d)
@@ -277,31 +278,31 @@ func TestUpdatesAnswerWhatTheyDid(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	var confirm, again, cancel, complete updateOutcome
-	b.updateAt(t, time.Second, SignalConfirm, Decision{By: "producer"}, &confirm)
-	b.updateAt(t, 2*time.Second, SignalConfirm, Decision{By: "producer"}, &again)
-	b.updateAt(t, 3*time.Second, SignalCancel, Decision{By: "producer"}, &cancel)
-	b.updateAt(t, 4*time.Second, SignalComplete, Completion{}, &complete)
+	b.updateAt(t, time.Second, contract.SignalConfirm, contract.Decision{By: "producer"}, &confirm)
+	b.updateAt(t, 2*time.Second, contract.SignalConfirm, contract.Decision{By: "producer"}, &again)
+	b.updateAt(t, 3*time.Second, contract.SignalCancel, contract.Decision{By: "producer"}, &cancel)
+	b.updateAt(t, 4*time.Second, contract.SignalComplete, contract.Completion{}, &complete)
 
 	res := b.run(t)
 
 	require.Equal(t, models.StatusCompleted, res.Status)
 	require.NoError(t, confirm.err)
 	require.Nil(t, confirm.rejected)
-	require.Equal(t, UpdateResult{Status: models.StatusWaitingConfirm}, confirm.result)
+	require.Equal(t, contract.UpdateResult{Status: models.StatusWaitingConfirm}, confirm.result)
 	require.Equal(t, []time.Time{testStart.Add(time.Second)}, b.acts.publishAt, "published on the update, not at the check-back")
 
 	require.NotNil(t, again.rejected, "a second confirm is rejected by the validator")
-	require.Equal(t, UpdateRepeated, again.rejected.Type())
+	require.Equal(t, contract.UpdateRepeated, again.rejected.Type())
 	var status models.Status
 	require.NoError(t, again.rejected.Details(&status))
 	require.Equal(t, models.StatusDelivered, status)
 
 	require.NotNil(t, cancel.rejected)
-	require.Equal(t, UpdateRejected, cancel.rejected.Type())
+	require.Equal(t, contract.UpdateRejected, cancel.rejected.Type())
 	require.Equal(t, "message is already confirmed", cancel.rejected.Message())
 
 	require.NoError(t, complete.err)
-	require.Equal(t, UpdateResult{Status: models.StatusDelivered}, complete.result)
+	require.Equal(t, contract.UpdateResult{Status: models.StatusDelivered}, complete.result)
 	require.Empty(t, b.acts.checks)
 }
 
@@ -309,15 +310,15 @@ func TestUpdateInTheFirstTaskIsApplied(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	var confirm updateOutcome
-	b.updateAt(t, 0, SignalConfirm, Decision{By: "producer"}, &confirm)
-	b.signalAt(time.Second, SignalComplete, Completion{})
+	b.updateAt(t, 0, contract.SignalConfirm, contract.Decision{By: "producer"}, &confirm)
+	b.signalAt(time.Second, contract.SignalComplete, contract.Completion{})
 
 	res := b.run(t)
 
 	require.Equal(t, models.StatusCompleted, res.Status)
 	require.NoError(t, confirm.err)
 	require.Nil(t, confirm.rejected, "an update that comes with the start is decided on the first status")
-	require.Equal(t, UpdateResult{Status: models.StatusWaitingConfirm}, confirm.result)
+	require.Equal(t, contract.UpdateResult{Status: models.StatusWaitingConfirm}, confirm.result)
 }
 
 func TestUpdateEndsAWaitForActivity(t *testing.T) {
@@ -328,13 +329,13 @@ func TestUpdateEndsAWaitForActivity(t *testing.T) {
 	// send's answer was lost) completes it while the publish still retries.
 	b.acts.publishErr = func(int) error { return errors.New("kafka: broker not available") }
 	var complete updateOutcome
-	b.updateAt(t, 20*time.Second, SignalComplete, Completion{}, &complete)
+	b.updateAt(t, 20*time.Second, contract.SignalComplete, contract.Completion{}, &complete)
 
 	res := b.run(t)
 
 	require.Equal(t, models.StatusCompleted, res.Status)
 	require.NoError(t, complete.err)
-	require.Equal(t, UpdateResult{Status: models.StatusSending}, complete.result)
+	require.Equal(t, contract.UpdateResult{Status: models.StatusSending}, complete.result)
 	for _, at := range b.acts.publishAt {
 		require.False(t, at.After(testStart.Add(20*time.Second)), "publish retried at %s, after the update completed the message", at)
 	}
@@ -343,8 +344,8 @@ func TestUpdateEndsAWaitForActivity(t *testing.T) {
 func TestCancelNeverPublishes(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.signalAt(time.Second, SignalCancel, Decision{By: "producer", Reason: "payment failed"})
-	b.signalAt(2*time.Second, SignalConfirm, Decision{By: "producer"})
+	b.signalAt(time.Second, contract.SignalCancel, contract.Decision{By: "producer", Reason: "payment failed"})
+	b.signalAt(2*time.Second, contract.SignalConfirm, contract.Decision{By: "producer"})
 
 	res := b.run(t)
 
@@ -359,11 +360,11 @@ func TestCheckBackCommittedSends(t *testing.T) {
 	b := setup(t)
 	b.acts.answer = func(n int) (activities.CheckResult, error) {
 		if n < 3 {
-			return activities.CheckResult{Answer: activities.CheckUnknown, Detail: "HTTP 503"}, nil
+			return activities.CheckResult{Answer: models.CheckUnknown, Detail: "HTTP 503"}, nil
 		}
-		return activities.CheckResult{Answer: activities.CheckCommitted}, nil
+		return activities.CheckResult{Answer: models.CheckCommitted}, nil
 	}
-	b.acts.duringPublish = func(int) { b.env.SignalWorkflow(SignalComplete, Completion{}) }
+	b.acts.duringPublish = func(int) { b.env.SignalWorkflow(contract.SignalComplete, contract.Completion{}) }
 
 	res := b.run(t)
 
@@ -385,7 +386,7 @@ func TestCheckBackRolledBackCancels(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.acts.answer = func(int) (activities.CheckResult, error) {
-		return activities.CheckResult{Answer: activities.CheckRolledBack}, nil
+		return activities.CheckResult{Answer: models.CheckRolledBack}, nil
 	}
 	res := b.run(t)
 	require.Equal(t, models.StatusCancelled, res.Status)
@@ -400,7 +401,7 @@ func TestCheckBackErrorIsAskAgain(t *testing.T) {
 		if n == 1 {
 			return activities.CheckResult{}, errors.New("worker lost the call")
 		}
-		return activities.CheckResult{Answer: activities.CheckRolledBack}, nil
+		return activities.CheckResult{Answer: models.CheckRolledBack}, nil
 	}
 	res := b.run(t)
 	require.Equal(t, models.StatusCancelled, res.Status)
@@ -414,18 +415,18 @@ func TestCheckBackExhaustedParksUntilOperator(t *testing.T) {
 		want   models.Status
 		sends  int
 	}{
-		{SignalConfirm, models.StatusCompleted, 1},
-		{SignalCancel, models.StatusCancelled, 0},
+		{contract.SignalConfirm, models.StatusCompleted, 1},
+		{contract.SignalCancel, models.StatusCancelled, 0},
 	} {
 		t.Run(tc.signal, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
 			// five checks: 10+20+40+60+60 s = 190 s; the operator acts a day later.
-			b.signalAt(24*time.Hour, tc.signal, Decision{By: "operator"})
-			b.acts.duringPublish = func(int) { b.env.SignalWorkflow(SignalComplete, Completion{}) }
-			var parked State
+			b.signalAt(24*time.Hour, tc.signal, contract.Decision{By: "operator"})
+			b.acts.duringPublish = func(int) { b.env.SignalWorkflow(contract.SignalComplete, contract.Completion{}) }
+			var parked contract.State
 			b.env.RegisterDelayedCallback(func() {
-				v, err := b.env.QueryWorkflow(QueryState)
+				v, err := b.env.QueryWorkflow(contract.QueryState)
 				require.NoError(t, err)
 				require.NoError(t, v.Get(&parked))
 			}, 23*time.Hour)
@@ -452,7 +453,7 @@ func TestTransientPublishErrorsRetry(t *testing.T) {
 	b.acts.publishErr = brokerDownFor(3)
 	b.acts.duringPublish = func(n int) {
 		if n == 4 {
-			b.env.SignalWorkflow(SignalComplete, Completion{})
+			b.env.SignalWorkflow(contract.SignalComplete, contract.Completion{})
 		}
 	}
 	res := b.run(t)
@@ -484,7 +485,7 @@ func TestOutagesOutlastTimeouts(t *testing.T) {
 	b.acts.publishErr = brokerDownFor(8) // 1+2+4+8+10+10+10 s of backoff: past publishTimeout
 	b.acts.duringPublish = func(n int) {
 		if n == 9 {
-			b.env.RegisterDelayedCallback(func() { b.env.SignalWorkflow(SignalComplete, Completion{}) }, 30*time.Second)
+			b.env.RegisterDelayedCallback(func() { b.env.SignalWorkflow(contract.SignalComplete, contract.Completion{}) }, 30*time.Second)
 		}
 	}
 	res := b.run(t)
@@ -500,7 +501,7 @@ func (b *bundle) upsertedStatuses() *[]models.Status {
 	var got []models.Status
 	b.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		sa := args.Get(0).(temporal.SearchAttributes)
-		if v, ok := sa.GetKeyword(SearchAttrStatus); ok {
+		if v, ok := sa.GetKeyword(contract.SearchAttrStatus); ok {
 			got = append(got, models.Status(v))
 		}
 	}).Return(nil)
@@ -511,8 +512,8 @@ func TestSendingIsUpsertedOnlyWhenThePublishLasts(t *testing.T) {
 	t.Parallel()
 	quick := setup(t)
 	quickUpserts := quick.upsertedStatuses()
-	quick.signalAt(time.Second, SignalConfirm, Decision{})
-	quick.signalAt(time.Minute-time.Second, SignalComplete, Completion{})
+	quick.signalAt(time.Second, contract.SignalConfirm, contract.Decision{})
+	quick.signalAt(time.Minute-time.Second, contract.SignalComplete, contract.Completion{})
 	quick.run(t)
 	require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusDelivered, models.StatusCompleted}, *quickUpserts,
 		"a publish inside the workflow task goes straight to DELIVERED")
@@ -520,8 +521,8 @@ func TestSendingIsUpsertedOnlyWhenThePublishLasts(t *testing.T) {
 	slow := setup(t)
 	slowUpserts := slow.upsertedStatuses()
 	slow.acts.publishErr = brokerDownFor(4) // two local attempts, then two regular ones
-	slow.signalAt(time.Second, SignalConfirm, Decision{})
-	slow.signalAt(time.Minute, SignalComplete, Completion{})
+	slow.signalAt(time.Second, contract.SignalConfirm, contract.Decision{})
+	slow.signalAt(time.Minute, contract.SignalComplete, contract.Completion{})
 	slow.run(t)
 	require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusSending, models.StatusDelivered, models.StatusCompleted}, *slowUpserts,
 		"a publish that outlasts the local try shows SENDING while it retries")
@@ -537,16 +538,16 @@ func TestPermanentPublishErrorIsDeadThenRedrive(t *testing.T) {
 		}
 		return nil
 	}
-	var dead State
+	var dead contract.State
 	b.env.RegisterDelayedCallback(func() {
-		v, err := b.env.QueryWorkflow(QueryState)
+		v, err := b.env.QueryWorkflow(contract.QueryState)
 		require.NoError(t, err)
 		require.NoError(t, v.Get(&dead))
-		b.env.SignalWorkflow(SignalRedrive, Decision{By: "operator"})
+		b.env.SignalWorkflow(contract.SignalRedrive, contract.Decision{By: "operator"})
 	}, time.Hour)
 	b.acts.duringPublish = func(n int) {
 		if n == 2 {
-			b.env.SignalWorkflow(SignalComplete, Completion{})
+			b.env.SignalWorkflow(contract.SignalComplete, contract.Completion{})
 		}
 	}
 
@@ -565,10 +566,10 @@ func TestResendScheduleThenDeadThenLateComplete(t *testing.T) {
 	b := setup(t)
 	b.input.Confirmed = true
 	// sends at 0, +1 min, +3 min; DEAD at +8 min; a late complete at +1 h.
-	b.signalAt(time.Hour, SignalComplete, Completion{})
-	var dead State
+	b.signalAt(time.Hour, contract.SignalComplete, contract.Completion{})
+	var dead contract.State
 	b.env.RegisterDelayedCallback(func() {
-		v, err := b.env.QueryWorkflow(QueryState)
+		v, err := b.env.QueryWorkflow(contract.QueryState)
 		require.NoError(t, err)
 		require.NoError(t, v.Get(&dead))
 	}, 30*time.Minute)
@@ -591,11 +592,11 @@ func TestFanOutWaitsForEveryConsumer(t *testing.T) {
 	b := setup(t)
 	b.input.Confirmed = true
 	b.input.Message.Consumers = []string{"accounting", "points"}
-	b.signalAt(10*time.Second, SignalComplete, Completion{Consumer: "accounting"})
-	b.signalAt(20*time.Second, SignalComplete, Completion{Consumer: "accounting"}) // duplicate
-	b.signalAt(30*time.Second, SignalComplete, Completion{Consumer: "billing"})    // not a listed consumer
-	b.signalAt(40*time.Second, SignalComplete, Completion{})                       // anonymous
-	b.signalAt(90*time.Second, SignalComplete, Completion{Consumer: "points"})     // after one resend
+	b.signalAt(10*time.Second, contract.SignalComplete, contract.Completion{Consumer: "accounting"})
+	b.signalAt(20*time.Second, contract.SignalComplete, contract.Completion{Consumer: "accounting"}) // duplicate
+	b.signalAt(30*time.Second, contract.SignalComplete, contract.Completion{Consumer: "billing"})    // not a listed consumer
+	b.signalAt(40*time.Second, contract.SignalComplete, contract.Completion{})                       // anonymous
+	b.signalAt(90*time.Second, contract.SignalComplete, contract.Completion{Consumer: "points"})     // after one resend
 
 	res := b.run(t)
 
@@ -609,8 +610,8 @@ func TestDeliverAtDelaysSending(t *testing.T) {
 	b := setup(t)
 	at := testStart.Add(2 * time.Hour)
 	b.input.Message.DeliverAt = &at
-	b.signalAt(time.Minute, SignalConfirm, Decision{})
-	b.acts.duringPublish = func(int) { b.env.SignalWorkflow(SignalComplete, Completion{}) }
+	b.signalAt(time.Minute, contract.SignalConfirm, contract.Decision{})
+	b.acts.duringPublish = func(int) { b.env.SignalWorkflow(contract.SignalComplete, contract.Completion{}) }
 
 	res := b.run(t)
 
@@ -627,7 +628,7 @@ func TestDirectSendStartsConfirmed(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.input.Confirmed = true
-	b.acts.duringPublish = func(int) { b.env.SignalWorkflow(SignalComplete, Completion{}) }
+	b.acts.duringPublish = func(int) { b.env.SignalWorkflow(contract.SignalComplete, contract.Completion{}) }
 	res := b.run(t)
 	require.Equal(t, models.StatusCompleted, res.Status)
 	require.Equal(t, []time.Time{testStart}, b.acts.publishAt)
@@ -641,7 +642,7 @@ func TestCompleteDuringPublishCompletes(t *testing.T) {
 	// The broker is down; the consumer saw an earlier attempt that Kafka did
 	// take before the answer was lost, and completes.
 	b.acts.publishErr = func(int) error { return errors.New("kafka: request timed out") }
-	b.signalAt(20*time.Second, SignalComplete, Completion{})
+	b.signalAt(20*time.Second, contract.SignalComplete, contract.Completion{})
 	res := b.run(t)
 	require.Equal(t, models.StatusCompleted, res.Status)
 	require.GreaterOrEqual(t, len(b.acts.publishes), 2)
@@ -659,9 +660,9 @@ func TestCompleteDuringPublishCompletes(t *testing.T) {
 func TestCorruptSignalIsDropped(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.signalAt(time.Second, SignalConfirm, "not a decision")
-	b.signalAt(2*time.Second, SignalComplete, 12345)
-	b.signalAt(3*time.Second, SignalCancel, Decision{})
+	b.signalAt(time.Second, contract.SignalConfirm, "not a decision")
+	b.signalAt(2*time.Second, contract.SignalComplete, 12345)
+	b.signalAt(3*time.Second, contract.SignalCancel, contract.Decision{})
 	res := b.run(t)
 	require.Equal(t, models.StatusCancelled, res.Status)
 	require.Empty(t, b.acts.publishes)
@@ -671,11 +672,11 @@ func TestSignalRecordsAreBounded(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.input.Confirmed = true
-	for i := range MaxSignalRecords + 20 {
-		b.signalAt(time.Duration(i+1)*time.Millisecond, SignalConfirm, Decision{By: "retrying-client"})
+	for i := range contract.MaxSignalRecords + 20 {
+		b.signalAt(time.Duration(i+1)*time.Millisecond, contract.SignalConfirm, contract.Decision{By: "retrying-client"})
 	}
 	st := b.runUnfinished(t, 10*time.Second)
-	require.Len(t, st.Signals, MaxSignalRecords)
+	require.Len(t, st.Signals, contract.MaxSignalRecords)
 	require.Equal(t, 20, st.SignalsDropped)
 	require.Equal(t, models.Repeated, st.Signals[0].Outcome)
 	require.Equal(t, []int{1}, b.acts.publishAttempts(), "repeated confirms never publish again")
@@ -685,7 +686,7 @@ func TestInvalidInputFails(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.input.Policy.CheckMaxAttempts = 0
-	b.env.ExecuteWorkflow(WorkflowType, b.input)
+	b.env.ExecuteWorkflow(contract.WorkflowType, b.input)
 	require.True(t, b.env.IsWorkflowCompleted())
 	err := b.env.GetWorkflowError()
 	require.Error(t, err)
@@ -696,9 +697,9 @@ func TestQueryState(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.input.Message.Consumers = []string{"accounting"}
-	b.signalAt(time.Minute, SignalConfirm, Decision{By: "producer"})
+	b.signalAt(time.Minute, contract.SignalConfirm, contract.Decision{By: "producer"})
 	b.acts.answer = func(int) (activities.CheckResult, error) {
-		return activities.CheckResult{Answer: activities.CheckUnknown, Detail: "HTTP 500"}, nil
+		return activities.CheckResult{Answer: models.CheckUnknown, Detail: "HTTP 500"}, nil
 	}
 	st := b.runUnfinished(t, 90*time.Second)
 
@@ -713,7 +714,7 @@ func TestQueryState(t *testing.T) {
 	require.Equal(t, testStart.Add(10*time.Second), st.Checks[0].At)
 	require.Len(t, st.Publishes, 1)
 	require.Equal(t, testStart.Add(time.Minute), st.Publishes[0].At)
-	require.Equal(t, []SignalRecord{{Name: SignalConfirm, At: testStart.Add(time.Minute), Outcome: models.Applied, By: "producer"}}, st.Signals)
+	require.Equal(t, []contract.SignalRecord{{Name: contract.SignalConfirm, At: testStart.Add(time.Minute), Outcome: models.Applied, By: "producer"}}, st.Signals)
 	require.NotNil(t, st.NextAt)
 	require.Equal(t, testStart.Add(2*time.Minute), *st.NextAt, "the first resend is due a minute after the send")
 	require.Empty(t, st.LastError, "a confirm clears the check-back error")
@@ -728,13 +729,13 @@ func TestPinnedVersionSkipsGetVersion(t *testing.T) {
 	for _, pinned := range []bool{true, false} {
 		b := setup(t)
 		asked := 0
-		b.env.OnGetVersion(ChangeLocalActivities, workflow.DefaultVersion, VersionLocalActivities).
-			Run(func(mock.Arguments) { asked++ }).Return(VersionLocalActivities)
+		b.env.OnGetVersion(ChangeLocalActivities, workflow.DefaultVersion, workflow.Version(contract.VersionLocalActivities)).
+			Run(func(mock.Arguments) { asked++ }).Return(workflow.Version(contract.VersionLocalActivities))
 		if pinned {
-			b.input.Version = CurrentVersion
+			b.input.Version = contract.CurrentVersion
 		}
 		b.input.Confirmed = true
-		b.signalAt(time.Second, SignalComplete, Completion{})
+		b.signalAt(time.Second, contract.SignalComplete, contract.Completion{})
 
 		require.Equal(t, models.StatusCompleted, b.run(t).Status)
 
@@ -752,12 +753,12 @@ func TestPinnedVersionSkipsGetVersion(t *testing.T) {
 func TestUnknownPinnedVersionFailsTheTask(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.input.Version = CurrentVersion + 1
-	b.env.ExecuteWorkflow(WorkflowType, b.input)
+	b.input.Version = contract.CurrentVersion + 1
+	b.env.ExecuteWorkflow(contract.WorkflowType, b.input)
 	require.True(t, b.env.IsWorkflowCompleted())
 	var panicErr *temporal.PanicError
 	require.ErrorAs(t, b.env.GetWorkflowError(), &panicErr)
-	require.Contains(t, panicErr.Error(), fmt.Sprintf("started with workflow version %d", CurrentVersion+1))
+	require.Contains(t, panicErr.Error(), fmt.Sprintf("started with workflow version %d", contract.CurrentVersion+1))
 	require.Empty(t, b.acts.publishAttempts(), "nothing was published")
 }
 
@@ -783,13 +784,13 @@ func TestMirrorWritesRunInOrder(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := setup(t)
-			b.input.Version = CurrentVersion
+			b.input.Version = contract.CurrentVersion
 			b.input.Confirmed = tc.direct
 			b.acts.mirrorDelay = slowCreate
 			if !tc.direct {
-				b.signalAt(0, SignalConfirm, Decision{})
+				b.signalAt(0, contract.SignalConfirm, contract.Decision{})
 			}
-			b.signalAt(time.Second, SignalComplete, Completion{})
+			b.signalAt(time.Second, contract.SignalComplete, contract.Completion{})
 
 			require.Equal(t, models.StatusCompleted, b.run(t).Status)
 
@@ -804,10 +805,10 @@ func TestMirrorWritesRunInOrder(t *testing.T) {
 func TestSendingIsMirroredWhenThePublishLasts(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.input.Version = CurrentVersion
+	b.input.Version = contract.CurrentVersion
 	b.acts.publishErr = brokerDownFor(4) // two local attempts, then two regular ones
-	b.signalAt(time.Second, SignalConfirm, Decision{})
-	b.signalAt(time.Minute, SignalComplete, Completion{})
+	b.signalAt(time.Second, contract.SignalConfirm, contract.Decision{})
+	b.signalAt(time.Minute, contract.SignalComplete, contract.Completion{})
 
 	require.Equal(t, models.StatusCompleted, b.run(t).Status)
 
@@ -820,7 +821,7 @@ func TestSendingIsMirroredWhenThePublishLasts(t *testing.T) {
 // row behind, when the database was slow during a broker outage.
 func TestSendingMirrorWriteOutlivesThePublish(t *testing.T) {
 	t.Parallel()
-	for _, v := range []workflow.Version{VersionOrderedMirror, CurrentVersion} {
+	for _, v := range []contract.Version{contract.VersionOrderedMirror, contract.CurrentVersion} {
 		b := setup(t)
 		b.input.Version = v
 		b.acts.publishErr = brokerDownFor(2) // the local tries fail, the regular one lands
@@ -830,12 +831,12 @@ func TestSendingMirrorWriteOutlivesThePublish(t *testing.T) {
 			}
 			return 0
 		}
-		b.signalAt(time.Second, SignalConfirm, Decision{})
-		b.signalAt(time.Minute, SignalComplete, Completion{})
-		b.env.ExecuteWorkflow(WorkflowType, b.input)
+		b.signalAt(time.Second, contract.SignalConfirm, contract.Decision{})
+		b.signalAt(time.Minute, contract.SignalComplete, contract.Completion{})
+		b.env.ExecuteWorkflow(contract.WorkflowType, b.input)
 		require.True(t, b.env.IsWorkflowCompleted())
 		t.Logf("version %d: %v", v, b.env.GetWorkflowError())
-		if v == CurrentVersion {
+		if v == contract.CurrentVersion {
 			require.NoError(t, b.env.GetWorkflowError())
 			require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusSending, models.StatusDelivered, models.StatusCompleted},
 				b.acts.mirrorStatuses())
@@ -851,20 +852,20 @@ func TestSendingMirrorWriteOutlivesThePublish(t *testing.T) {
 func TestStartStatusComesFromTheInput(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.input.Version = CurrentVersion
+	b.input.Version = contract.CurrentVersion
 	b.input.StartStatus = models.StatusWaitingConfirm
 	upserts := b.upsertedStatuses()
-	b.signalAt(time.Second, SignalConfirm, Decision{})
-	b.signalAt(time.Minute-time.Second, SignalComplete, Completion{})
+	b.signalAt(time.Second, contract.SignalConfirm, contract.Decision{})
+	b.signalAt(time.Minute-time.Second, contract.SignalComplete, contract.Completion{})
 	b.run(t)
 	require.Equal(t, []models.Status{models.StatusDelivered, models.StatusCompleted}, *upserts)
 
 	// The same input without StartStatus upserts its first status.
 	b = setup(t)
-	b.input.Version = CurrentVersion
+	b.input.Version = contract.CurrentVersion
 	upserts = b.upsertedStatuses()
-	b.signalAt(time.Second, SignalConfirm, Decision{})
-	b.signalAt(time.Minute-time.Second, SignalComplete, Completion{})
+	b.signalAt(time.Second, contract.SignalConfirm, contract.Decision{})
+	b.signalAt(time.Minute-time.Second, contract.SignalComplete, contract.Completion{})
 	b.run(t)
 	require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusDelivered, models.StatusCompleted}, *upserts)
 }
@@ -884,11 +885,11 @@ func TestEarlyCompletionIsHeldUntilThePublish(t *testing.T) {
 		sendAt time.Duration
 	}{
 		{"confirm", models.StatusWaitingConfirm, func(b *bundle) {
-			b.signalAt(time.Minute, SignalConfirm, Decision{By: "producer"})
+			b.signalAt(time.Minute, contract.SignalConfirm, contract.Decision{By: "producer"})
 		}, time.Minute},
 		{"operator", models.StatusCheckExhausted, func(b *bundle) {
 			b.input.Policy.CheckMaxAttempts = 1 // exhausted at +10 s
-			b.signalAt(time.Minute, SignalConfirm, Decision{By: "operator"})
+			b.signalAt(time.Minute, contract.SignalConfirm, contract.Decision{By: "operator"})
 		}, time.Minute},
 		{"deliver_at", models.StatusScheduled, func(b *bundle) {
 			at := testStart.Add(time.Minute)
@@ -899,18 +900,18 @@ func TestEarlyCompletionIsHeldUntilThePublish(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			b.input.Version = CurrentVersion
+			b.input.Version = contract.CurrentVersion
 			tc.park(b)
 			var complete, again updateOutcome
-			b.updateAt(t, 20*time.Second, SignalComplete, Completion{Consumer: "accounting"}, &complete)
-			b.updateAt(t, 30*time.Second, SignalComplete, Completion{Consumer: "accounting"}, &again)
-			var held State
+			b.updateAt(t, 20*time.Second, contract.SignalComplete, contract.Completion{Consumer: "accounting"}, &complete)
+			b.updateAt(t, 30*time.Second, contract.SignalComplete, contract.Completion{Consumer: "accounting"}, &again)
+			var held contract.State
 			b.env.RegisterDelayedCallback(func() {
-				v, err := b.env.QueryWorkflow(QueryState)
+				v, err := b.env.QueryWorkflow(contract.QueryState)
 				require.NoError(t, err)
 				require.NoError(t, v.Get(&held))
 			}, 40*time.Second)
-			b.env.ExecuteWorkflow(WorkflowType, b.input)
+			b.env.ExecuteWorkflow(contract.WorkflowType, b.input)
 
 			require.NoError(t, complete.err)
 			require.Nil(t, complete.rejected, "a complete of a message not sent yet is refused")
@@ -919,16 +920,16 @@ func TestEarlyCompletionIsHeldUntilThePublish(t *testing.T) {
 			require.Contains(t, complete.result.Reason, "held until it is published")
 			require.NoError(t, again.err)
 			require.NotNil(t, again.rejected, "a second early complete by the same consumer is a repeat")
-			require.Equal(t, UpdateRepeated, again.rejected.Type())
+			require.Equal(t, contract.UpdateRepeated, again.rejected.Type())
 			require.Equal(t, tc.status, held.Status, "the completion did not skip the publish")
-			require.Equal(t, []EarlyCompletion{{Consumer: "accounting", At: testStart.Add(20 * time.Second)}}, held.EarlyCompletions,
+			require.Equal(t, []contract.EarlyCompletion{{Consumer: "accounting", At: testStart.Add(20 * time.Second)}}, held.EarlyCompletions,
 				"the query shows the held completion")
 			require.NotEmpty(t, held.Signals)
 			require.Equal(t, models.Accepted, held.Signals[len(held.Signals)-1].Outcome)
 
 			require.True(t, b.env.IsWorkflowCompleted())
 			require.NoError(t, b.env.GetWorkflowError())
-			var res Result
+			var res contract.Result
 			require.NoError(t, b.env.GetWorkflowResult(&res))
 			require.Equal(t, models.StatusCompleted, res.Status)
 			require.Equal(t, []string{"accounting"}, res.CompletedBy)
@@ -938,13 +939,13 @@ func TestEarlyCompletionIsHeldUntilThePublish(t *testing.T) {
 				"completed right after its publish")
 			last := b.acts.mirror[len(b.acts.mirror)-1].Transition
 			require.Equal(t, testStart.Add(tc.sendAt), last.CompletedAt.UTC())
-			v, err := b.env.QueryWorkflow(QueryState)
+			v, err := b.env.QueryWorkflow(contract.QueryState)
 			require.NoError(t, err)
-			var end State
+			var end contract.State
 			require.NoError(t, v.Get(&end))
 			require.Empty(t, end.EarlyCompletions)
 			applied := end.Signals[len(end.Signals)-1]
-			require.Equal(t, SignalRecord{Name: SignalComplete, At: testStart.Add(tc.sendAt), Outcome: models.Applied,
+			require.Equal(t, contract.SignalRecord{Name: contract.SignalComplete, At: testStart.Add(tc.sendAt), Outcome: models.Applied,
 				Consumer: "accounting", Reason: "held since 2026-11-22T10:00:20Z"}, applied)
 		})
 	}
@@ -955,14 +956,14 @@ func TestEarlyCompletionIsHeldUntilThePublish(t *testing.T) {
 func TestEarlyCompletionOfACancelledMessageIsDropped(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.input.Version = CurrentVersion
+	b.input.Version = contract.CurrentVersion
 	var complete updateOutcome
-	b.updateAt(t, time.Second, SignalComplete, Completion{}, &complete)
-	b.signalAt(2*time.Second, SignalCancel, Decision{By: "producer"})
+	b.updateAt(t, time.Second, contract.SignalComplete, contract.Completion{}, &complete)
+	b.signalAt(2*time.Second, contract.SignalCancel, contract.Decision{By: "producer"})
 
 	res := b.run(t)
-	var end State
-	v, err := b.env.QueryWorkflow(QueryState)
+	var end contract.State
+	v, err := b.env.QueryWorkflow(contract.QueryState)
 	require.NoError(t, err)
 	require.NoError(t, v.Get(&end))
 
@@ -975,7 +976,7 @@ func TestEarlyCompletionOfACancelledMessageIsDropped(t *testing.T) {
 	require.Empty(t, b.acts.publishes)
 	require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusCancelled}, b.acts.mirrorStatuses())
 	last := end.Signals[len(end.Signals)-1]
-	require.Equal(t, SignalComplete, last.Name)
+	require.Equal(t, contract.SignalComplete, last.Name)
 	require.Equal(t, models.Rejected, last.Outcome)
 	require.Contains(t, last.Reason, "dropped: message was cancelled")
 }
@@ -986,28 +987,28 @@ func TestEarlyCompletionOfACancelledMessageIsDropped(t *testing.T) {
 func TestEarlyCompletionCountsForItsConsumer(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.input.Version = CurrentVersion
+	b.input.Version = contract.CurrentVersion
 	b.input.Message.Consumers = []string{"accounting", "points"}
 	var billing, anonymous, accounting, points updateOutcome
-	b.updateAt(t, time.Second, SignalComplete, Completion{Consumer: "billing"}, &billing)
-	b.updateAt(t, 2*time.Second, SignalComplete, Completion{}, &anonymous)
-	b.updateAt(t, 3*time.Second, SignalComplete, Completion{Consumer: "accounting"}, &accounting)
-	b.signalAt(4*time.Second, SignalConfirm, Decision{By: "producer"})
-	b.updateAt(t, 30*time.Second, SignalComplete, Completion{Consumer: "points"}, &points)
+	b.updateAt(t, time.Second, contract.SignalComplete, contract.Completion{Consumer: "billing"}, &billing)
+	b.updateAt(t, 2*time.Second, contract.SignalComplete, contract.Completion{}, &anonymous)
+	b.updateAt(t, 3*time.Second, contract.SignalComplete, contract.Completion{Consumer: "accounting"}, &accounting)
+	b.signalAt(4*time.Second, contract.SignalConfirm, contract.Decision{By: "producer"})
+	b.updateAt(t, 30*time.Second, contract.SignalComplete, contract.Completion{Consumer: "points"}, &points)
 
 	res := b.run(t)
 
 	require.NotNil(t, billing.rejected)
-	require.Equal(t, UpdateRejected, billing.rejected.Type())
+	require.Equal(t, contract.UpdateRejected, billing.rejected.Type())
 	require.Contains(t, billing.rejected.Message(), `consumer "billing" is not one of`)
 	require.NotNil(t, anonymous.rejected)
-	require.Equal(t, UpdateRejected, anonymous.rejected.Type())
+	require.Equal(t, contract.UpdateRejected, anonymous.rejected.Type())
 	require.Contains(t, anonymous.rejected.Message(), "consumer name required")
 	require.NoError(t, accounting.err)
 	require.Nil(t, accounting.rejected)
 	require.Equal(t, models.Accepted, accounting.result.Outcome)
 	require.NoError(t, points.err)
-	require.Equal(t, UpdateResult{Status: models.StatusDelivered}, points.result,
+	require.Equal(t, contract.UpdateResult{Status: models.StatusDelivered}, points.result,
 		"the held completion counted for accounting only: the message waited for points")
 	require.Equal(t, models.StatusCompleted, res.Status)
 	require.Equal(t, []string{"accounting", "points"}, res.CompletedBy)
@@ -1019,16 +1020,16 @@ func TestEarlyCompletionCountsForItsConsumer(t *testing.T) {
 func TestEarlyCompletionRefusedByOlderVersions(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.input.Version = VersionDetachedMirror
+	b.input.Version = contract.VersionDetachedMirror
 	var complete updateOutcome
-	b.updateAt(t, time.Second, SignalComplete, Completion{}, &complete)
-	b.signalAt(2*time.Second, SignalConfirm, Decision{By: "producer"})
-	b.signalAt(3*time.Second, SignalComplete, Completion{})
+	b.updateAt(t, time.Second, contract.SignalComplete, contract.Completion{}, &complete)
+	b.signalAt(2*time.Second, contract.SignalConfirm, contract.Decision{By: "producer"})
+	b.signalAt(3*time.Second, contract.SignalComplete, contract.Completion{})
 
 	res := b.run(t)
 
 	require.NotNil(t, complete.rejected)
-	require.Equal(t, UpdateRejected, complete.rejected.Type())
+	require.Equal(t, contract.UpdateRejected, complete.rejected.Type())
 	require.Equal(t, "message is WAITING_CONFIRM, it has not been sent", complete.rejected.Message())
 	require.Equal(t, models.StatusCompleted, res.Status)
 	require.Equal(t, []int{1}, b.acts.publishAttempts())

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 )
 
@@ -86,8 +87,8 @@ func (r *messageRun) upsertStatus(ctx workflow.Context) {
 		return
 	}
 	err := workflow.UpsertTypedSearchAttributes(ctx,
-		SearchAttrStatus.ValueSet(string(r.st.Status)),
-		SearchAttrTopic.ValueSet(r.msg.Topic),
+		contract.SearchAttrStatus.ValueSet(string(r.st.Status)),
+		contract.SearchAttrTopic.ValueSet(r.msg.Topic),
 	)
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("upsert search attributes", "error", err)

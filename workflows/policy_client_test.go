@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/courier-mq/courier/client"
+	"github.com/courier-mq/courier/contract"
 )
 
 // TestClientDefaultPolicy ties the client module's copy of the default
@@ -13,8 +14,8 @@ import (
 // their barrier and dedupe rows, to the one the workflow runs.
 func TestClientDefaultPolicy(t *testing.T) {
 	t.Parallel()
-	c, w := client.DefaultPolicy(), DefaultPolicy()
-	require.Equal(t, Policy{
+	c, w := client.DefaultPolicy(), contract.DefaultPolicy()
+	require.Equal(t, contract.Policy{
 		CheckDelay: c.CheckDelay, CheckBackoff: c.CheckBackoff, CheckMaxDelay: c.CheckMaxDelay,
 		CheckMaxAttempts: c.CheckMaxAttempts, CheckTimeout: c.CheckTimeout,
 		ResendIntervals: c.ResendIntervals, PublishMaxInterval: c.PublishMaxInterval,

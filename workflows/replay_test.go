@@ -7,6 +7,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/courier-mq/courier/contract"
 )
 
 // TestReplay replays every history in testdata/ against the current workflow
@@ -43,7 +45,7 @@ func TestReplay(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			replayer := worker.NewWorkflowReplayer()
-			replayer.RegisterWorkflowWithOptions(MessageWorkflow, workflow.RegisterOptions{Name: WorkflowType})
+			replayer.RegisterWorkflowWithOptions(MessageWorkflow, workflow.RegisterOptions{Name: contract.WorkflowType})
 			require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(nil, file))
 		})
 	}

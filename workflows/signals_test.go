@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 )
 
@@ -65,27 +66,27 @@ func TestEverySignalInEveryState(t *testing.T) {
 
 	want := map[models.Status]map[string]outcome{
 		models.StatusWaitingConfirm: {
-			SignalConfirm: applied(models.StatusSending), SignalCancel: applied(models.StatusCancelled),
-			SignalComplete: held, SignalRedrive: rejected,
+			contract.SignalConfirm: applied(models.StatusSending), contract.SignalCancel: applied(models.StatusCancelled),
+			contract.SignalComplete: held, contract.SignalRedrive: rejected,
 		},
 		models.StatusCheckExhausted: {
-			SignalConfirm: applied(models.StatusSending), SignalCancel: applied(models.StatusCancelled),
-			SignalComplete: held, SignalRedrive: rejected,
+			contract.SignalConfirm: applied(models.StatusSending), contract.SignalCancel: applied(models.StatusCancelled),
+			contract.SignalComplete: held, contract.SignalRedrive: rejected,
 		},
 		models.StatusScheduled: {
-			SignalConfirm: repeated, SignalCancel: rejected, SignalComplete: held, SignalRedrive: rejected,
+			contract.SignalConfirm: repeated, contract.SignalCancel: rejected, contract.SignalComplete: held, contract.SignalRedrive: rejected,
 		},
 		models.StatusSending: {
-			SignalConfirm: repeated, SignalCancel: rejected,
-			SignalComplete: applied(models.StatusCompleted), SignalRedrive: repeated,
+			contract.SignalConfirm: repeated, contract.SignalCancel: rejected,
+			contract.SignalComplete: applied(models.StatusCompleted), contract.SignalRedrive: repeated,
 		},
 		models.StatusDelivered: {
-			SignalConfirm: repeated, SignalCancel: rejected,
-			SignalComplete: applied(models.StatusCompleted), SignalRedrive: repeated,
+			contract.SignalConfirm: repeated, contract.SignalCancel: rejected,
+			contract.SignalComplete: applied(models.StatusCompleted), contract.SignalRedrive: repeated,
 		},
 		models.StatusDead: {
-			SignalConfirm: repeated, SignalCancel: rejected,
-			SignalComplete: applied(models.StatusCompleted), SignalRedrive: applied(models.StatusSending),
+			contract.SignalConfirm: repeated, contract.SignalCancel: rejected,
+			contract.SignalComplete: applied(models.StatusCompleted), contract.SignalRedrive: applied(models.StatusSending),
 		},
 	}
 
@@ -93,35 +94,35 @@ func TestEverySignalInEveryState(t *testing.T) {
 		if status.Terminal() {
 			continue // a closed workflow takes no signals; the gateway answers from the mirror
 		}
-		for _, signal := range []string{SignalConfirm, SignalCancel, SignalComplete, SignalRedrive} {
+		for _, signal := range []string{contract.SignalConfirm, contract.SignalCancel, contract.SignalComplete, contract.SignalRedrive} {
 			t.Run(fmt.Sprintf("%s/%s", status, signal), func(t *testing.T) {
 				t.Parallel()
 				b := setup(t)
-				b.input.Version = CurrentVersion
+				b.input.Version = contract.CurrentVersion
 				park[status](b)
 				w := want[status][signal]
 
-				var before, after State
-				query := func(into *State) {
-					v, err := b.env.QueryWorkflow(QueryState)
+				var before, after contract.State
+				query := func(into *contract.State) {
+					v, err := b.env.QueryWorkflow(contract.QueryState)
 					require.NoError(t, err)
 					require.NoError(t, v.Get(into))
 				}
 				b.env.RegisterDelayedCallback(func() { query(&before) }, at-time.Millisecond)
-				var arg any = Decision{By: "test"}
-				if signal == SignalComplete {
-					arg = Completion{}
+				var arg any = contract.Decision{By: "test"}
+				if signal == contract.SignalComplete {
+					arg = contract.Completion{}
 				}
 				b.signalAt(at, signal, arg)
 				b.env.RegisterDelayedCallback(func() { query(&after) }, at+time.Second)
 				b.env.RegisterDelayedCallback(func() { b.env.CancelWorkflow() }, at+2*time.Second)
 
-				b.env.ExecuteWorkflow(WorkflowType, b.input)
+				b.env.ExecuteWorkflow(contract.WorkflowType, b.input)
 				require.True(t, b.env.IsWorkflowCompleted())
 
 				require.Equal(t, status, before.Status, "parked in the wrong state: %s", before.LastError)
 				if w.enters.Terminal() {
-					var res Result
+					var res contract.Result
 					require.NoError(t, b.env.GetWorkflowResult(&res))
 					require.Equal(t, w.enters, res.Status)
 				} else {

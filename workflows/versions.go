@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/courier-mq/courier/contract"
 )
 
 // Workflow code versions. A message runs the version it started with until it
@@ -28,45 +30,6 @@ import (
 // ChangeLocalActivities is the workflow.GetVersion change ID under which
 // mirror writes and publishes became local activities.
 const ChangeLocalActivities = "local-activities"
-
-// VersionLocalActivities is the ChangeLocalActivities version of workflows
-// that run mirror writes and publishes as local activities. Workflows started
-// before it keep regular activities until they close.
-const VersionLocalActivities workflow.Version = 1
-
-// VersionOrderedMirror is the version of workflows whose mirror writes run
-// one after another, each started when the one before it has finished, and
-// that write no SENDING row when the publish ends within its local try. Only
-// a version pinned in the input (Input.Version) can be VersionOrderedMirror
-// or later; GetVersion answers VersionLocalActivities at most.
-const VersionOrderedMirror workflow.Version = 2
-
-// VersionDetachedMirror is the version of workflows whose SENDING mirror
-// write, made when a publish outlasts its local try, is not cancelled when
-// the publish ends, and which take the status search attribute set at start
-// from their input (Input.StartStatus). Before it, that write could be
-// cancelled in flight (its context was the publish's), losing the SENDING
-// row, and a workflow could end Canceled when the cancellation reached its
-// final flush; and a workflow read its start attributes, which a Temporal
-// node with a lagging namespace cache shows without Courier's, so that a
-// history could upsert on one run and not on its replay.
-const VersionDetachedMirror workflow.Version = 3
-
-// VersionEarlyCompletion is the version of workflows that hold a consumer's
-// complete arriving while the message is not sent yet (WAITING_CONFIRM,
-// CHECK_EXHAUSTED, SCHEDULED; models.Accepted) and apply it right after
-// they publish the message, or drop it if the message is cancelled. Before
-// it, such a complete was refused as "not sent", though a consumer could
-// hold the message: a workflow task publishes when it decides to send,
-// before Temporal commits the task, and a lost task left the message
-// published and the workflow's committed state unsent.
-const VersionEarlyCompletion workflow.Version = 4
-
-// CurrentVersion is the newest workflow code version, the one new messages
-// are started with (Input.Version). Starting with the version in the input
-// is itself a version: workflows with Input.Version set never call
-// GetVersion, and those without keep calling it until they close.
-const CurrentVersion = VersionEarlyCompletion
 
 // behaviour is what one workflow code version does differently. Every branch
 // on a version reads one of its fields, and behaviourOf is the one place that
@@ -97,31 +60,31 @@ type behaviour struct {
 }
 
 // behaviourOf is what code version v does.
-func behaviourOf(v workflow.Version) behaviour {
+func behaviourOf(v contract.Version) behaviour {
 	return behaviour{
-		localFirst:                v >= VersionLocalActivities,
-		historyRevisions:          v >= VersionLocalActivities,
-		searchSkipsPassingSending: v >= VersionLocalActivities,
-		mirrorSkipsPassingSending: v >= VersionOrderedMirror,
-		orderedMirror:             v >= VersionOrderedMirror,
-		detachedFallback:          v >= VersionDetachedMirror,
-		startStatusInInput:        v >= VersionDetachedMirror,
-		holdEarlyCompletion:       v >= VersionEarlyCompletion,
+		localFirst:                v >= contract.VersionLocalActivities,
+		historyRevisions:          v >= contract.VersionLocalActivities,
+		searchSkipsPassingSending: v >= contract.VersionLocalActivities,
+		mirrorSkipsPassingSending: v >= contract.VersionOrderedMirror,
+		orderedMirror:             v >= contract.VersionOrderedMirror,
+		detachedFallback:          v >= contract.VersionDetachedMirror,
+		startStatusInInput:        v >= contract.VersionDetachedMirror,
+		holdEarlyCompletion:       v >= contract.VersionEarlyCompletion,
 	}
 }
 
 // version is the workflow code version this message runs: the one pinned in
 // its input, or for inputs without one, what GetVersion recorded.
-func (r *messageRun) version(ctx workflow.Context) workflow.Version {
+func (r *messageRun) version(ctx workflow.Context) contract.Version {
 	if r.pinned == 0 {
-		return workflow.GetVersion(ctx, ChangeLocalActivities, workflow.DefaultVersion, VersionLocalActivities)
+		return contract.Version(workflow.GetVersion(ctx, ChangeLocalActivities, workflow.DefaultVersion, workflow.Version(contract.VersionLocalActivities)))
 	}
-	if r.pinned > CurrentVersion {
+	if r.pinned > contract.CurrentVersion {
 		// Started by a newer Courier. Like GetVersion with a version it does
 		// not know, fail the workflow task; the server retries it until a
 		// worker that knows the version takes it.
 		panic(fmt.Sprintf("message %s was started with workflow version %d; this worker runs versions up to %d",
-			r.msg.ID, r.pinned, CurrentVersion))
+			r.msg.ID, r.pinned, contract.CurrentVersion))
 	}
 	return r.pinned
 }

@@ -12,8 +12,8 @@ import (
 	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/internal/teststack"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // TestWebUITellsTheMessagesStory checks what the Temporal Web UI shows of a
@@ -22,15 +22,15 @@ import (
 // activities.
 func TestWebUITellsTheMessagesStory(t *testing.T) {
 	st := teststack.New(t, teststack.Config{})
-	policy := workflows.DefaultPolicy()
+	policy := contract.DefaultPolicy()
 	policy.CheckDelay, policy.CheckMaxDelay, policy.CheckMaxAttempts, policy.CheckTimeout = time.Second, time.Second, 3, time.Second
-	in := workflows.Input{Message: workflows.Message{
+	in := contract.Input{Message: contract.Message{
 		ID: "webui-1", Topic: teststack.DefaultTopic, Key: "customer-7", Producer: "payment",
 		Payload: []byte(`{}`), CheckURL: st.Checks.URL, Consumers: []string{"accounting"},
 	}, Policy: policy}
 	_, err := st.Messages.Start(t.Context(), in, "fp")
 	require.NoError(t, err)
-	wid := workflows.WorkflowID(in.Message.ID)
+	wid := contract.WorkflowID(in.Message.ID)
 	text := func(p *commonpb.Payload) string {
 		var s string
 		require.NoError(t, converter.GetDefaultDataConverter().FromPayload(p, &s))

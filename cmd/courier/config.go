@@ -14,10 +14,10 @@ import (
 	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/app"
 	"github.com/courier-mq/courier/console"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/gateway"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/worker"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // Config is everything the courier binary can be told, from flags and
@@ -91,7 +91,7 @@ const envPrefix = "COURIER_"
 // register declares the flags of cmd on fs, with defaults taken from the
 // environment. Flags not meaningful for cmd are not registered.
 func (c *Config) register(fs *flag.FlagSet, cmd string) {
-	defaults := workflows.DefaultPolicy()
+	defaults := contract.DefaultPolicy()
 	str := func(p *string, name, def, usage string) {
 		fs.StringVar(p, name, c.envString(name, def), usage+" ("+envName(name)+")")
 	}
@@ -253,12 +253,12 @@ func (c *Config) Validate(cmd string) error {
 }
 
 // policy is the server-wide default lifecycle policy.
-func (c *Config) policy() (workflows.Policy, error) {
+func (c *Config) policy() (contract.Policy, error) {
 	resends, err := parseDurations(c.ResendIntervals)
 	if err != nil {
-		return workflows.Policy{}, fmt.Errorf("resend-intervals: %w", err)
+		return contract.Policy{}, fmt.Errorf("resend-intervals: %w", err)
 	}
-	p := workflows.Policy{
+	p := contract.Policy{
 		CheckDelay:         c.CheckDelay,
 		CheckBackoff:       c.CheckBackoff,
 		CheckMaxDelay:      c.CheckMaxDelay,
@@ -268,7 +268,7 @@ func (c *Config) policy() (workflows.Policy, error) {
 		PublishMaxInterval: c.PublishMaxInterval,
 	}
 	if err := p.Validate(); err != nil {
-		return workflows.Policy{}, fmt.Errorf("default policy: %w", err)
+		return contract.Policy{}, fmt.Errorf("default policy: %w", err)
 	}
 	return p, nil
 }

@@ -9,9 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/gateway"
 	"github.com/courier-mq/courier/worker"
-	"github.com/courier-mq/courier/workflows"
 )
 
 func TestInvalidConfigurationSaysEveryProblem(t *testing.T) {
@@ -72,7 +72,7 @@ func TestDefaultsAreThePackagesOwn(t *testing.T) {
 	want := gateway.Config{CheckURLAllowHosts: gc.CheckURLAllowHosts}
 	want.SetDefaults()
 	require.Equal(t, want, gc, "the gateway's config is its own defaults")
-	require.Equal(t, workflows.DefaultPolicy(), gc.DefaultPolicy)
+	require.Equal(t, contract.DefaultPolicy(), gc.DefaultPolicy)
 	require.Equal(t, activities.DefaultClientID, cfg.connectConfig().Kafka.ClientID)
 }
 

@@ -10,14 +10,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/internal/teststack"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // TestReplayCommand runs `courier replay` against a server holding a message.
 func TestReplayCommand(t *testing.T) {
 	st := teststack.New(t, teststack.Config{})
-	in := workflows.Input{Message: workflows.Message{ID: "cmd-replay-1", Topic: teststack.DefaultTopic, Payload: []byte(`{}`), CheckURL: st.Checks.URL}, Policy: workflows.DefaultPolicy()}
+	in := contract.Input{Message: contract.Message{ID: "cmd-replay-1", Topic: teststack.DefaultTopic, Payload: []byte(`{}`), CheckURL: st.Checks.URL}, Policy: contract.DefaultPolicy()}
 	_, err := st.Messages.Start(t.Context(), in, "fp")
 	require.NoError(t, err)
 	var out string
@@ -27,7 +27,7 @@ func TestReplayCommand(t *testing.T) {
 		out = stdout.String() + stderr.String()
 		return code == 0 && strings.Contains(out, "replayed 1 message histories (1 open, 0 closed)")
 	}, 30*time.Second, 200*time.Millisecond, "output: %s", out)
-	require.Contains(t, out, fmt.Sprintf("v%d", workflows.CurrentVersion))
+	require.Contains(t, out, fmt.Sprintf("v%d", contract.CurrentVersion))
 	require.Contains(t, out, "every history replays")
 
 	var stdout, stderr bytes.Buffer

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/models"
 )
 
 // CheckBack is a producer's check-back endpoint. It answers each message with
@@ -15,13 +16,13 @@ type CheckBack struct {
 	// URL is where the endpoint listens; give it as a message's check URL.
 	URL string
 
-	answers sync.Map // message id -> activities.CheckAnswer
+	answers sync.Map // message id -> models.CheckAnswer
 }
 
 func newCheckBack() *CheckBack { return &CheckBack{} }
 
 // Answer makes the endpoint answer check-backs of message id with a.
-func (c *CheckBack) Answer(id string, a activities.CheckAnswer) { c.answers.Store(id, a) }
+func (c *CheckBack) Answer(id string, a models.CheckAnswer) { c.answers.Store(id, a) }
 
 // ServeHTTP answers one check-back call.
 func (c *CheckBack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -30,9 +31,9 @@ func (c *CheckBack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	answer := activities.CheckUnknown
+	answer := models.CheckUnknown
 	if v, ok := c.answers.Load(req.MessageID); ok {
-		answer = v.(activities.CheckAnswer)
+		answer = v.(models.CheckAnswer)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(activities.CheckResponse{Status: string(answer)})

@@ -15,10 +15,10 @@ import (
 
 	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/app"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/store/storetest"
 	"github.com/courier-mq/courier/worker"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // Config shapes a Stack. The zero value is usable.
@@ -49,7 +49,7 @@ type Stack struct {
 	// as the binary assembles them; build a gateway with Parts.Gateway.
 	Parts app.Parts
 	// Messages is the workflows client over Client and Store.
-	Messages *workflows.Client
+	Messages *contract.Client
 	// Brokers are the kfake broker's addresses.
 	Brokers []string
 	// Cluster is the kfake broker itself, for tests that break it.

@@ -28,9 +28,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/devstack"
 	"github.com/courier-mq/courier/internal/freeport"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // EnvPostgresDSN names the PostgreSQL server the cluster test keeps its
@@ -157,7 +157,7 @@ func (c *TemporalCluster) waitSearchAttributes(ctx context.Context) error {
 			id := fmt.Sprintf("search-attribute-probe-%d-%d", i, attempt)
 			run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 				ID: id, TaskQueue: "search-attribute-probe",
-				TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchAttrStatus.ValueSet("probe"), workflows.SearchAttrProducer.ValueSet("probe")),
+				TypedSearchAttributes: temporal.NewSearchAttributes(contract.SearchAttrStatus.ValueSet("probe"), contract.SearchAttrProducer.ValueSet("probe")),
 			}, "SearchAttributeProbe")
 			if err == nil {
 				_ = tc.TerminateWorkflow(ctx, id, run.GetRunID(), "probe")

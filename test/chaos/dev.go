@@ -14,9 +14,9 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/internal/freeport"
 	"github.com/courier-mq/courier/store"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // devReadyTimeout bounds how long `courier dev` may take to answer /readyz
@@ -33,7 +33,7 @@ const devReadyTimeout = 2 * time.Minute
 // file for checking. s.Worker is the dev process: killing it kills the whole
 // stack, and starting it again resumes it on the same data directory and
 // ports.
-func NewDevStack(t *testing.T, bin string, policy workflows.Policy) *Stack {
+func NewDevStack(t *testing.T, bin string, policy contract.Policy) *Stack {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -86,7 +86,7 @@ func NewDevStack(t *testing.T, bin string, policy workflows.Policy) *Stack {
 }
 
 // policyFlags are the `courier dev` flags that make p its default policy.
-func policyFlags(p workflows.Policy) []string {
+func policyFlags(p contract.Policy) []string {
 	resends := make([]string, len(p.ResendIntervals))
 	for i, d := range p.ResendIntervals {
 		resends[i] = d.String()

@@ -13,8 +13,8 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/internal/teststack"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // TestKcatReadsPublishedMessages checks Courier's records with a Kafka client
@@ -30,7 +30,7 @@ func TestKcatReadsPublishedMessages(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	want := map[string]workflows.Message{
+	want := map[string]contract.Message{
 		"kcat-1": {ID: "kcat-1", Topic: teststack.DefaultTopic, Key: "customer-7",
 			Payload: []byte(`{"order": 42, "event": "paid"}`), Headers: map[string]string{"trace-id": "abc"}},
 		"kcat-2": {ID: "kcat-2", Topic: teststack.DefaultTopic, Key: "clé-ünïcode",
@@ -38,9 +38,9 @@ func TestKcatReadsPublishedMessages(t *testing.T) {
 	}
 	for id, msg := range want {
 		_, err := s.Client.ExecuteWorkflow(ctx,
-			client.StartWorkflowOptions{ID: workflows.WorkflowID(id), TaskQueue: workflows.TaskQueue},
-			workflows.WorkflowType,
-			workflows.Input{Message: msg, Policy: workflows.DefaultPolicy(), Confirmed: true})
+			client.StartWorkflowOptions{ID: contract.WorkflowID(id), TaskQueue: contract.TaskQueue},
+			contract.WorkflowType,
+			contract.Input{Message: msg, Policy: contract.DefaultPolicy(), Confirmed: true})
 		require.NoError(t, err)
 		s.Kafka.Wait(t, id, 1)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/models"
 )
 
@@ -41,18 +40,18 @@ func (k Kind) String() string {
 }
 
 // outcome is the producer's transaction outcome for a kind.
-func (k Kind) outcome() activities.CheckAnswer {
+func (k Kind) outcome() models.CheckAnswer {
 	switch k {
 	case Cancelled, CheckRolledBack:
-		return activities.CheckRolledBack
+		return models.CheckRolledBack
 	case CheckUnknown:
-		return activities.CheckUnknown
+		return models.CheckUnknown
 	}
-	return activities.CheckCommitted
+	return models.CheckCommitted
 }
 
 // committed reports whether a message of this kind must be delivered.
-func (k Kind) committed() bool { return k.outcome() == activities.CheckCommitted }
+func (k Kind) committed() bool { return k.outcome() == models.CheckCommitted }
 
 // Message is one message of a scenario and what must become of it.
 type Message struct {
@@ -68,7 +67,7 @@ type Message struct {
 // Expected is the status the message must settle in.
 func (m Message) Expected() models.Status {
 	switch {
-	case !m.Kind.committed() && m.Kind.outcome() == activities.CheckRolledBack:
+	case !m.Kind.committed() && m.Kind.outcome() == models.CheckRolledBack:
 		return models.StatusCancelled
 	case !m.Kind.committed():
 		return models.StatusCheckExhausted

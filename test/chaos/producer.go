@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/models"
 )
 
 // Misbehaviour is how the producer's check-back endpoint fails a message's
@@ -38,7 +39,7 @@ type Producer struct {
 	SlowBy time.Duration
 
 	mu      sync.Mutex
-	outcome map[string]activities.CheckAnswer
+	outcome map[string]models.CheckAnswer
 	misb    map[string]Misbehaviour
 	calls   map[string]int
 	total   atomic.Int64
@@ -48,7 +49,7 @@ type Producer struct {
 func NewProducer(slowBy time.Duration) *Producer {
 	return &Producer{
 		SlowBy:  slowBy,
-		outcome: map[string]activities.CheckAnswer{},
+		outcome: map[string]models.CheckAnswer{},
 		misb:    map[string]Misbehaviour{},
 		calls:   map[string]int{},
 	}
@@ -56,7 +57,7 @@ func NewProducer(slowBy time.Duration) *Producer {
 
 // Record stores the outcome of message id's transaction and how the endpoint
 // misbehaves for it. Call it before the message is prepared.
-func (p *Producer) Record(id string, outcome activities.CheckAnswer, m Misbehaviour) {
+func (p *Producer) Record(id string, outcome models.CheckAnswer, m Misbehaviour) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.outcome[id], p.misb[id] = outcome, m
@@ -76,7 +77,7 @@ func (p *Producer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	answer, ok := p.outcome[req.MessageID]
 	if !ok {
-		answer = activities.CheckUnknown
+		answer = models.CheckUnknown
 	}
 	misb := p.misb[req.MessageID]
 	p.calls[req.MessageID]++

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/replay"
 	"github.com/courier-mq/courier/workflows"
 )
@@ -43,9 +44,9 @@ func TestProductionShape(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1000, rep.Open+rep.Closed, "versions: %v", rep.ByVersion)
 	require.Empty(t, rep.Failures)
-	changed := func(ctx workflow.Context, in workflows.Input) (workflows.Result, error) {
+	changed := func(ctx workflow.Context, in contract.Input) (contract.Result, error) {
 		if err := workflow.Sleep(ctx, time.Hour); err != nil {
-			return workflows.Result{}, err
+			return contract.Result{}, err
 		}
 		return workflows.MessageWorkflow(ctx, in)
 	}

@@ -17,8 +17,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // settlePer500 bounds how long a scenario of 500 messages may take to
@@ -101,7 +101,7 @@ func Run(t *testing.T, s *Stack, p Plan) Row {
 	// and the gateway's other sources lag it, and even when a lost workflow
 	// task left the message published while the workflow's committed state
 	// says it is not (the workflow holds such a complete and applies it
-	// after its publish; workflows.VersionEarlyCompletion).
+	// after its publish; contract.VersionEarlyCompletion).
 	require.Empty(t, rejected[:min(len(rejected), 10)], "complete answered 409 for a message the consumer had received")
 	return row
 }
@@ -128,9 +128,9 @@ func send(ctx context.Context, s *Stack, scenario string, m Message) error {
 	signal := ""
 	switch m.Kind {
 	case Confirmed:
-		signal = workflows.SignalConfirm
+		signal = contract.SignalConfirm
 	case Cancelled:
-		signal = workflows.SignalCancel
+		signal = contract.SignalCancel
 	default:
 		return nil
 	}
@@ -182,13 +182,13 @@ func operator(ctx context.Context, s *Stack, msgs []Message) <-chan operatorResu
 				switch status := rows[id].Status; {
 				case status == models.StatusDead && m.Completion == CompleteAfterRedrive:
 					s.Downstream.Release(id)
-					signal = workflows.SignalRedrive
+					signal = contract.SignalRedrive
 					res.redriven++
 				case status == models.StatusCheckExhausted && m.Kind.committed():
-					signal = workflows.SignalConfirm
+					signal = contract.SignalConfirm
 					res.settled++
 				case status == models.StatusCheckExhausted:
-					signal = workflows.SignalCancel
+					signal = contract.SignalCancel
 					res.settled++
 				case status.Terminal():
 					delete(pending, id)
@@ -281,24 +281,24 @@ type workflowView struct {
 
 // readWorkflow reads a closed workflow's result or an open one's state.
 func readWorkflow(ctx context.Context, s *Stack, id string) (workflowView, error) {
-	wid := workflows.WorkflowID(id)
+	wid := contract.WorkflowID(id)
 	desc, err := s.Client.DescribeWorkflowExecution(ctx, wid, "")
 	if err != nil {
 		return workflowView{}, fmt.Errorf("describe %s: %w", wid, err)
 	}
 	switch st := desc.GetWorkflowExecutionInfo().GetStatus(); st {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-		var res workflows.Result
+		var res contract.Result
 		if err := s.Client.GetWorkflow(ctx, wid, "").Get(ctx, &res); err != nil {
 			return workflowView{}, fmt.Errorf("result of %s: %w", wid, err)
 		}
 		return workflowView{Status: res.Status, SendCount: res.SendCount, CheckCount: res.CheckCount}, nil
 	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		v, err := s.Client.QueryWorkflow(ctx, wid, "", workflows.QueryState)
+		v, err := s.Client.QueryWorkflow(ctx, wid, "", contract.QueryState)
 		if err != nil {
 			return workflowView{}, fmt.Errorf("query %s: %w", wid, err)
 		}
-		var state workflows.State
+		var state contract.State
 		if err := v.Get(&state); err != nil {
 			return workflowView{}, fmt.Errorf("decode state of %s: %w", wid, err)
 		}

@@ -18,13 +18,13 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/courier-mq/courier/app"
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/devstack"
 	"github.com/courier-mq/courier/gateway"
 	"github.com/courier-mq/courier/internal/freeport"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/store/storetest"
 	"github.com/courier-mq/courier/worker"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // Topic is the Kafka topic every chaos message goes to.
@@ -37,8 +37,8 @@ const partitions = 3
 // settles within seconds of its last fault: check-backs from 200 ms on, at
 // most 2 s apart, six of them (about 7 s in all) with a 1 s timeout; resends
 // 2 s apart, DEAD 6 s after the first send without completion.
-func Policy() workflows.Policy {
-	return workflows.Policy{
+func Policy() contract.Policy {
+	return contract.Policy{
 		CheckDelay:         200 * time.Millisecond,
 		CheckBackoff:       2,
 		CheckMaxDelay:      2 * time.Second,
@@ -104,7 +104,7 @@ type Stack struct {
 
 // NewStack starts a Stack for t, running the worker from the courier binary
 // bin with policy as the gateway's default policy.
-func NewStack(t *testing.T, bin string, policy workflows.Policy) *Stack {
+func NewStack(t *testing.T, bin string, policy contract.Policy) *Stack {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -185,7 +185,7 @@ func NewStack(t *testing.T, bin string, policy workflows.Policy) *Stack {
 }
 
 // startProducer starts the producer's check-back endpoint behind its proxy.
-func (s *Stack) startProducer(t testing.TB, policy workflows.Policy) {
+func (s *Stack) startProducer(t testing.TB, policy contract.Policy) {
 	t.Helper()
 	s.Producer = NewProducer(policy.CheckTimeout + 500*time.Millisecond)
 	checks := httptest.NewServer(s.Producer)

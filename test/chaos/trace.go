@@ -7,8 +7,8 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // trace describes, for a stuck message's report, which workflow task wrote
@@ -25,7 +25,7 @@ func trace(ctx context.Context, s *Stack, id string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "mirror row %s at revision %d (task at history length %d, transition %d, updated %s); history:",
 		row.Status, row.Revision, row.Revision>>models.RevisionTaskShift, row.Revision&(1<<models.RevisionTaskShift-1), row.UpdatedAt.Format("15:04:05.000"))
-	it := s.Client.GetWorkflowHistory(ctx, workflows.WorkflowID(id), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	it := s.Client.GetWorkflowHistory(ctx, contract.WorkflowID(id), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		e, err := it.Next()
 		if err != nil {

@@ -1,4 +1,4 @@
-package workflows
+package contract
 
 import (
 	"errors"
@@ -6,9 +6,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/workflow"
 
-	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/models"
 )
 
@@ -140,7 +138,7 @@ type Input struct {
 	// write per message. Zero means the starter did not pin one (inputs
 	// from before versions were pinned): the workflow then asks GetVersion,
 	// as it always did.
-	Version workflow.Version `json:"version,omitempty"`
+	Version Version `json:"version,omitempty"`
 	// StartStatus is the CourierStatus search attribute the starter set
 	// (Client.Start sets FirstStatus). From VersionDetachedMirror on, the
 	// workflow takes it from here rather than reading its search attributes,
@@ -158,12 +156,12 @@ func (in Input) FirstStatus(now time.Time) models.Status {
 	if !in.Confirmed {
 		return models.StatusWaitingConfirm
 	}
-	return confirmedStatus(in.Message.DeliverAt, now)
+	return ConfirmedStatus(in.Message.DeliverAt, now)
 }
 
-// confirmedStatus is the status a message confirmed at now enters:
+// ConfirmedStatus is the status a message confirmed at now enters:
 // SCHEDULED while its deliver_at is ahead, else SENDING.
-func confirmedStatus(deliverAt *time.Time, now time.Time) models.Status {
+func ConfirmedStatus(deliverAt *time.Time, now time.Time) models.Status {
 	if deliverAt != nil && deliverAt.After(now) {
 		return models.StatusScheduled
 	}
@@ -226,10 +224,10 @@ type State struct {
 
 // CheckRecord is one check-back and the producer's answer.
 type CheckRecord struct {
-	Attempt int                    `json:"attempt"`
-	At      time.Time              `json:"at"`
-	Answer  activities.CheckAnswer `json:"answer"`
-	Detail  string                 `json:"detail,omitempty"`
+	Attempt int                `json:"attempt"`
+	At      time.Time          `json:"at"`
+	Answer  models.CheckAnswer `json:"answer"`
+	Detail  string             `json:"detail,omitempty"`
 }
 
 // PublishRecord is one send to Kafka, successful or not.

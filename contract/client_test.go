@@ -1,4 +1,4 @@
-package workflows_test
+package contract_test
 
 import (
 	"context"
@@ -12,9 +12,9 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/grpc"
 
+	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/internal/teststack"
 	"github.com/courier-mq/courier/models"
-	"github.com/courier-mq/courier/workflows"
 )
 
 // calls counts the Temporal RPCs a client makes, by method.
@@ -66,16 +66,16 @@ func TestAskRemoteCalls(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	mirror := &rows{Stack: st}
-	ask := func(taskQueue, id string) (workflows.Answer, map[string]int, int) {
-		m, err := workflows.NewClient(c, workflows.ClientConfig{TaskQueue: taskQueue, Rows: mirror, Logger: slog.New(slog.DiscardHandler)})
+	ask := func(taskQueue, id string) (contract.Answer, map[string]int, int) {
+		m, err := contract.NewClient(c, contract.ClientConfig{TaskQueue: taskQueue, Rows: mirror, Logger: slog.New(slog.DiscardHandler)})
 		require.NoError(t, err)
-		in := workflows.Input{Message: workflows.Message{ID: id, Topic: teststack.DefaultTopic, Payload: []byte(`{}`), CheckURL: st.Checks.URL}, Policy: workflows.DefaultPolicy()}
+		in := contract.Input{Message: contract.Message{ID: id, Topic: teststack.DefaultTopic, Payload: []byte(`{}`), CheckURL: st.Checks.URL}, Policy: contract.DefaultPolicy()}
 		_, err = m.Start(t.Context(), in, "fp")
 		require.NoError(t, err)
 		counted.take()
 		mirror.reads = 0
 		start := time.Now()
-		a, err := m.Ask(t.Context(), id, workflows.Request{Action: models.Confirm, By: "test"})
+		a, err := m.Ask(t.Context(), id, contract.Request{Action: models.Confirm, By: "test"})
 		require.NoError(t, err)
 		n := counted.take()
 		t.Logf("confirm on %q: %v in %s, %d mirror reads: %+v", taskQueue, n, time.Since(start).Round(time.Millisecond), mirror.reads, a)
@@ -88,7 +88,7 @@ func TestAskRemoteCalls(t *testing.T) {
 	require.Zero(t, reads)
 
 	a, n, reads = ask("nobody-polls", "calls-idle")
-	require.Equal(t, workflows.Answer{Status: models.StatusWaitingConfirm, Disposition: models.Applied}, a)
+	require.Equal(t, contract.Answer{Status: models.StatusWaitingConfirm, Disposition: models.Applied}, a)
 	require.Equal(t, 1, n["DescribeWorkflowExecution"])
 	require.Equal(t, 1, n["SignalWorkflowExecution"])
 	require.Zero(t, n["QueryWorkflow"], "no state query waits for a worker that is not there")
