@@ -33,7 +33,7 @@ const WorkflowIDPrefix = "msg-"
 func WorkflowID(messageID string) string { return WorkflowIDPrefix + messageID }
 
 // Signal names. Every signal is idempotent: a duplicate, late or out-of-state
-// signal changes nothing and is recorded in State.Ignored.
+// signal changes nothing and is recorded in State.Signals with its outcome.
 const (
 	// SignalConfirm carries a Decision: the producer's transaction committed.
 	SignalConfirm = string(models.Confirm)

@@ -31,7 +31,8 @@ func isNotFound(err error) bool {
 // temporalFailure classifies a failed Temporal call where it is born: the
 // server being unreachable, overloaded or slow, or not knowing Courier's
 // search attributes yet, is an *UnavailableError; anything else is returned
-// wrapped, a failure that retrying will not fix.
+// wrapped, a failure that retrying will not fix, as is a call its caller
+// cancelled (context.Canceled), which says nothing about Temporal.
 func temporalFailure(what string, err error) error {
 	var (
 		unavail   *serviceerror.Unavailable
@@ -43,7 +44,7 @@ func temporalFailure(what string, err error) error {
 	err = fmt.Errorf("%s: %w", what, err)
 	if errors.As(err, &unavail) || errors.As(err, &deadline) || errors.As(err, &exhausted) ||
 		errors.As(err, &canceled) || errors.As(err, &notReady) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		errors.Is(err, context.DeadlineExceeded) {
 		return &UnavailableError{Dependency: "Temporal", Err: err}
 	}
 	if searchAttributesPending(err) {

@@ -33,3 +33,14 @@ func TestTemporalFailureIsClassified(t *testing.T) {
 		require.ErrorIs(t, err, tc.err, "the cause stays in the chain")
 	}
 }
+
+// TestCallerCancelIsNotTemporalDown: a call whose caller gave up (a client
+// that hung up, a server shutting down) says so; reporting it as Temporal
+// being unavailable sends an operator after a healthy cluster.
+func TestCallerCancelIsNotTemporalDown(t *testing.T) {
+	t.Parallel()
+	err := temporalFailure("signal message m-1", fmt.Errorf("rpc: %w", context.Canceled))
+	var unav *UnavailableError
+	require.False(t, errors.As(err, &unav), "%v", err)
+	require.ErrorIs(t, err, context.Canceled)
+}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -22,6 +23,7 @@ const (
 	codeConflict             = "conflict"
 	codeIDConflict           = "id_conflict"
 	codeUnavailable          = "unavailable"
+	codeCanceled             = "canceled"
 	codeInternal             = "internal"
 )
 
@@ -127,9 +129,18 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 }
 
+// statusClientClosedRequest is nginx's code for a request its client gave up
+// on; HTTP has none.
+const statusClientClosedRequest = 499
+
 // classify maps any error to an apiError. Router errors from echo (no route,
 // wrong method) get their own codes; everything unknown is internal.
 func classify(err error) *apiError {
+	if errors.Is(err, context.Canceled) {
+		// The caller hung up (or the server is stopping): nobody reads the
+		// answer, and nothing failed that an operator should look at.
+		return newError(statusClientClosedRequest, codeCanceled, "the request was cancelled before it was answered")
+	}
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return ae

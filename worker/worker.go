@@ -16,7 +16,7 @@ import (
 	"github.com/courier-mq/courier/workflows"
 )
 
-// Config tunes the worker. Zero values take the defaults in setDefaults.
+// Config tunes the worker. Zero values take the defaults in SetDefaults.
 type Config struct {
 	// TaskQueue defaults to contract.TaskQueue.
 	TaskQueue string
