@@ -7,9 +7,8 @@ import (
 	"time"
 )
 
-// The tables the migrations create. messagesTable is named in every query
-// rather than derived from models.Message, so that the row type carries no
-// storage method and a caller.s naming strategy cannot move it.
+// The tables the migrations create. The row types name theirs (see row.go),
+// so that no naming strategy can move them.
 const (
 	messagesTable   = "messages"
 	auditTable      = "audit_log"

@@ -83,7 +83,7 @@ func (s *Store) Close() error {
 
 // messages is a query on the messages table.
 func (s *Store) messages(ctx context.Context) *gorm.DB {
-	return s.db.WithContext(ctx).Table(messagesTable).Model(&models.Message{})
+	return s.db.WithContext(ctx).Model(&messageRow{})
 }
 
 // DB is the underlying GORM handle, for tests and operational tooling.
@@ -98,8 +98,8 @@ func (s *Store) Insert(ctx context.Context, m *models.Message) (created bool, er
 	if m.ID == "" || m.CreatedAt.IsZero() || m.UpdatedAt.IsZero() {
 		return false, fmt.Errorf("insert message %q: id, created_at and updated_at are required", m.ID)
 	}
-	row := *m
-	normaliseMessage(&row)
+	row := messageRow(*m)
+	normaliseMessage((*models.Message)(&row))
 	row.LastError = errorText(row.LastError)
 	// On MySQL GORM renders this as ON DUPLICATE KEY UPDATE id=id, which ignores
 	// only the duplicate key; unlike INSERT IGNORE it keeps every other error.
@@ -150,7 +150,7 @@ func (s *Store) Apply(ctx context.Context, t models.Transition) (applied bool, e
 	// it was inserted after the update looked: then t still supersedes it,
 	// and calling "stale" a write that was never applied would leave the row
 	// behind for good.
-	var stored models.Message
+	var stored messageRow
 	err = s.messages(ctx).Select("revision", "updated_at").Where("id = ?", t.ID).Take(&stored).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return false, fmt.Errorf("apply revision %d to message %s: %w", t.Revision, t.ID, models.ErrNotFound)
@@ -176,14 +176,15 @@ func supersedes(rev int64, at time.Time, storedRev int64, storedAt time.Time) bo
 
 // Get returns the row of message id, or models.ErrNotFound.
 func (s *Store) Get(ctx context.Context, id string) (*models.Message, error) {
-	var m models.Message
-	err := s.messages(ctx).Where("id = ?", id).Take(&m).Error
+	var row messageRow
+	err := s.messages(ctx).Where("id = ?", id).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, fmt.Errorf("get message %s: %w", id, models.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get message %s: %w", id, err)
 	}
+	m := models.Message(row)
 	normaliseMessage(&m)
 	return &m, nil
 }
