@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/go-sql-driver/mysql"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
@@ -23,7 +22,8 @@ import (
 // yet (containers start in any order) before giving up.
 const connectTimeout = 2 * time.Minute
 
-// retry calls fn until it succeeds, ctx ends or connectTimeout passes.
+// retry calls fn until it succeeds, ctx ends or connectTimeout passes, or
+// fn fails in a way the store classified as one that retrying cannot fix.
 func retry(ctx context.Context, logger *slog.Logger, what string, fn func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
@@ -33,7 +33,7 @@ func retry(ctx context.Context, logger *slog.Logger, what string, fn func(contex
 		if err == nil {
 			return nil
 		}
-		if errors.Is(err, errPermanent) {
+		if errors.Is(err, store.ErrPermanent) {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		logger.Warn("waiting for "+what, "error", err, "retry_in", delay)
@@ -45,13 +45,6 @@ func retry(ctx context.Context, logger *slog.Logger, what string, fn func(contex
 		delay = min(delay*2, 5*time.Second)
 	}
 }
-
-// errPermanent marks a start-up error that waiting cannot fix.
-var errPermanent = errors.New("not retried")
-
-// mysqlPermanent are MySQL errors that retrying cannot fix: wrong database
-// name, wrong credentials, no access.
-var mysqlPermanent = map[uint16]bool{1044: true, 1045: true, 1049: true, 1698: true}
 
 // ConnectConfig says where a process's parts are.
 type ConnectConfig struct {
@@ -152,10 +145,6 @@ func OpenStore(ctx context.Context, cfg store.Config, migrate bool, logger *slog
 	err := retry(ctx, logger, "mirror database", func(ctx context.Context) error {
 		var err error
 		mirror, err = store.Open(ctx, cfg)
-		var myErr *mysql.MySQLError
-		if errors.As(err, &myErr) && mysqlPermanent[myErr.Number] {
-			return fmt.Errorf("%w (%w)", err, errPermanent)
-		}
 		return err
 	})
 	if err != nil {

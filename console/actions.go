@@ -14,12 +14,8 @@ import (
 	"github.com/courier-mq/courier/store"
 )
 
-// Limits of an action's form.
-const (
-	maxReasonLen = 1024
-	// maxRedrive is the most DEAD messages one re-drive of a topic sends.
-	maxRedrive = 1000
-)
+// maxRedrive is the most DEAD messages one re-drive of a topic sends.
+const maxRedrive = 1000
 
 // confirmData asks the operator to confirm an action before it is taken.
 type confirmData struct {
@@ -163,8 +159,8 @@ func formReason(r *http.Request) (string, string) {
 	switch {
 	case reason == "":
 		return "", "Give a reason: it is kept with the action in the audit log."
-	case utf8.RuneCountInString(reason) > maxReasonLen:
-		return "", fmt.Sprintf("The reason is longer than %d characters.", maxReasonLen)
+	case utf8.RuneCountInString(reason) > models.MaxReasonLen:
+		return "", fmt.Sprintf("The reason is longer than %d characters.", models.MaxReasonLen)
 	}
 	return reason, ""
 }

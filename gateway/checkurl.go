@@ -122,8 +122,8 @@ func (l hostAllowList) allows(host string) (bool, error) {
 // at most 2048 characters, without user info or fragment, whose host is on
 // the allow-list.
 func (l hostAllowList) checkURL(raw string) error {
-	if len(raw) > maxCheckURLLen {
-		return fmt.Errorf("check_url is longer than %d characters", maxCheckURLLen)
+	if len(raw) > models.MaxCheckURLLen {
+		return fmt.Errorf("check_url is longer than %d characters", models.MaxCheckURLLen)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {

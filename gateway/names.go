@@ -6,18 +6,14 @@ import (
 	"unicode/utf8"
 )
 
-// Limits on the fields of a message besides its names (models.CheckID and
-// the others). The widths follow the mirror table's columns, so a message
-// that passes here can always be written there; a value the mirror refused
-// would make the mirror activity retry forever.
+// Limits on a message's headers and consumers. The mirror keeps each list as
+// one JSON text column far wider than these allow, so they are the gateway's
+// own; the limits that are column widths are in models (limits.go).
 const (
-	maxKeyLen         = 1024
-	maxCheckURLLen    = 2048
 	maxHeaders        = 64
 	maxHeaderNameLen  = 256
 	maxHeaderValueLen = 4 << 10
 	maxConsumers      = 32
-	maxReasonLen      = 1024
 )
 
 // reservedHeaderPrefix starts the Kafka headers Courier writes itself

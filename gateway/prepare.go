@@ -98,8 +98,8 @@ func (r rules) decodePrepare(body []byte, direct bool, now time.Time, caller acc
 	} else {
 		add(models.CheckTopic(req.Topic))
 	}
-	if utf8.RuneCountInString(req.Key) > maxKeyLen {
-		add(fmt.Errorf("key is longer than %d characters", maxKeyLen))
+	if utf8.RuneCountInString(req.Key) > models.MaxKeyLen {
+		add(fmt.Errorf("key is longer than %d characters", models.MaxKeyLen))
 	}
 	add(checkHeaders(req.Headers))
 	switch {

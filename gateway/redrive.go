@@ -65,8 +65,8 @@ func (s *Server) redriveDead(c echo.Context) error {
 			errs = append(errs, fmt.Errorf("limit must be between 1 and %d, got %d", maxRedriveLimit, limit))
 		}
 	}
-	if utf8.RuneCountInString(req.Reason) > maxReasonLen {
-		errs = append(errs, fmt.Errorf("reason is longer than %d characters", maxReasonLen))
+	if utf8.RuneCountInString(req.Reason) > models.MaxReasonLen {
+		errs = append(errs, fmt.Errorf("reason is longer than %d characters", models.MaxReasonLen))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return invalid("%s", joinLines(err))

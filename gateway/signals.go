@@ -72,8 +72,8 @@ func (s *Server) signalRoute(action models.Action) echo.HandlerFunc {
 			if err := decodeStrict(body, &dr, true); err != nil {
 				return err
 			}
-			if utf8.RuneCountInString(dr.Reason) > maxReasonLen {
-				return invalid("reason is longer than %d characters", maxReasonLen)
+			if utf8.RuneCountInString(dr.Reason) > models.MaxReasonLen {
+				return invalid("reason is longer than %d characters", models.MaxReasonLen)
 			}
 			if action != models.Redrive { // re-drive is an admin's route
 				m, err := s.owner(ctx, id, who)

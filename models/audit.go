@@ -6,17 +6,17 @@ import "time"
 // and what each message's workflow answered. The console writes one for
 // every action it takes, before it shows the result.
 type AuditEntry struct {
-	ID int64     `gorm:"primaryKey;autoIncrement" json:"id"`
-	At time.Time `gorm:"autoCreateTime:false" json:"at"`
+	ID int64     `json:"id"`
+	At time.Time `json:"at"`
 	// By is the operator's identity (its API key's name, or "anonymous" on
 	// an open gateway).
-	By     string `gorm:"size:64;not null" json:"by"`
-	Action Action `gorm:"size:32;not null" json:"action"`
+	By     string `json:"by"`
+	Action Action `json:"action"`
 	// Topic is set for an action on every DEAD message of a topic.
-	Topic  string `gorm:"size:249" json:"topic,omitempty"`
-	Reason string `gorm:"size:1024" json:"reason,omitempty"`
+	Topic  string `json:"topic,omitempty"`
+	Reason string `json:"reason,omitempty"`
 	// Outcomes are the messages acted on, each with the workflow's answer.
-	Outcomes []AuditOutcome `gorm:"serializer:json" json:"outcomes"`
+	Outcomes []AuditOutcome `json:"outcomes"`
 }
 
 // AuditOutcome is what one message's workflow answered an operator action.

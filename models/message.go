@@ -9,30 +9,30 @@ import (
 // workflow. The workflow is the source of truth; this row follows it, one
 // revision per lifecycle transition.
 type Message struct {
-	ID        string            `gorm:"primaryKey;size:128" json:"id"`
-	Topic     string            `gorm:"size:249;not null" json:"topic"`
-	Key       string            `gorm:"size:1024" json:"key,omitempty"`
+	ID        string            `json:"id"`
+	Topic     string            `json:"topic"`
+	Key       string            `json:"key,omitempty"`
 	Payload   []byte            `json:"payload"`
-	Headers   map[string]string `gorm:"serializer:json" json:"headers,omitempty"`
-	Producer  string            `gorm:"size:128" json:"producer,omitempty"`
-	CheckURL  string            `gorm:"size:2048" json:"check_url"`
-	Consumers []string          `gorm:"serializer:json" json:"consumers,omitempty"`
+	Headers   map[string]string `json:"headers,omitempty"`
+	Producer  string            `json:"producer,omitempty"`
+	CheckURL  string            `json:"check_url"`
+	Consumers []string          `json:"consumers,omitempty"`
 	DeliverAt *time.Time        `json:"deliver_at,omitempty"`
 
-	Status     Status `gorm:"size:32;not null" json:"status"`
-	CheckCount int    `gorm:"not null" json:"check_count"`
-	SendCount  int    `gorm:"not null" json:"send_count"`
-	LastError  string `gorm:"size:2048" json:"last_error,omitempty"`
+	Status     Status `json:"status"`
+	CheckCount int    `json:"check_count"`
+	SendCount  int    `json:"send_count"`
+	LastError  string `json:"last_error,omitempty"`
 
-	CreatedAt   time.Time  `gorm:"autoCreateTime:false" json:"created_at"`
+	CreatedAt   time.Time  `json:"created_at"`
 	ConfirmedAt *time.Time `json:"confirmed_at,omitempty"`
 	PublishedAt *time.Time `json:"published_at,omitempty"`
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
-	UpdatedAt   time.Time  `gorm:"autoUpdateTime:false" json:"updated_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
 	// Revision orders the workflow's transitions (see RevisionTaskShift). A
 	// write that does not supersede the stored row is ignored, so retried
 	// and reordered writes never move a message backwards.
-	Revision int64 `gorm:"not null" json:"revision"`
+	Revision int64 `json:"revision"`
 }
 
 // RevisionTaskShift splits a Revision written by workflows of code version 1

@@ -5,15 +5,6 @@ import (
 	"strings"
 )
 
-// Limits of a message's names. The widths are the mirror row's columns
-// (Message's size tags), so a name that passes here can always be stored.
-const (
-	MaxIDLen       = 128
-	MaxTopicLen    = 249 // Kafka's own limit
-	MaxProducerLen = 128
-	MaxConsumerLen = 64
-)
-
 // CheckID: 1-128 of [A-Za-z0-9._:-]. "." and ".." are refused because URL
 // paths cannot carry them as a segment.
 func CheckID(id string) error {

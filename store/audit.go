@@ -14,25 +14,29 @@ func (s *Store) Audit(ctx context.Context, e *models.AuditEntry) error {
 		e.At = time.Now()
 	}
 	e.At = dbTime(e.At)
-	if err := s.db.WithContext(ctx).Table(auditTable).Create(e).Error; err != nil {
+	row := auditRow(*e)
+	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
 		return fmt.Errorf("write audit entry: %w", err)
 	}
+	e.ID = row.ID
 	return nil
 }
 
 // AuditLog returns up to limit audit entries, newest first, with IDs below
 // before (0 for the newest).
 func (s *Store) AuditLog(ctx context.Context, limit int, before int64) ([]models.AuditEntry, error) {
-	q := s.db.WithContext(ctx).Table(auditTable)
+	q := s.db.WithContext(ctx).Model(&auditRow{})
 	if before > 0 {
 		q = q.Where("id < ?", before)
 	}
-	var entries []models.AuditEntry
-	if err := q.Order("id DESC").Limit(limit).Find(&entries).Error; err != nil {
+	var rows []auditRow
+	if err := q.Order("id DESC").Limit(limit).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("read audit log: %w", err)
 	}
-	for i := range entries {
-		entries[i].At = entries[i].At.UTC()
+	entries := make([]models.AuditEntry, len(rows))
+	for i, r := range rows {
+		entries[i] = models.AuditEntry(r)
+		entries[i].At = r.At.UTC()
 	}
 	return entries, nil
 }

@@ -81,11 +81,13 @@ func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
 		q = q.Where("(created_at < ? OR (created_at = ? AND id < ?))", c.createdAt, c.createdAt, c.id)
 	}
 	// One extra row tells whether another page follows.
-	rows := make([]models.Message, 0, limit+1)
-	if err := q.Order("created_at DESC, id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
+	found := make([]messageRow, 0, limit+1)
+	if err := q.Order("created_at DESC, id DESC").Limit(limit + 1).Find(&found).Error; err != nil {
 		return Page{}, fmt.Errorf("list messages: %w", err)
 	}
-	for i := range rows {
+	rows := make([]models.Message, len(found))
+	for i, r := range found {
+		rows[i] = models.Message(r)
 		normaliseMessage(&rows[i])
 	}
 	page := Page{Messages: rows}

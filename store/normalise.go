@@ -42,16 +42,13 @@ func normaliseMessage(m *models.Message) {
 	m.CompletedAt = dbTimePtr(m.CompletedAt)
 }
 
-// lastErrorMaxLen is the width of the last_error column in characters.
-const lastErrorMaxLen = 2048
-
 // errorText makes s fit the last_error column: valid UTF-8, at most
-// lastErrorMaxLen characters. Error texts come from brokers and producers and
+// models.MaxLastErrorLen characters. Error texts come from brokers and producers and
 // may be anything; a long or malformed one must not fail the mirror write.
 func errorText(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
-	if utf8.RuneCountInString(s) <= lastErrorMaxLen {
+	if utf8.RuneCountInString(s) <= models.MaxLastErrorLen {
 		return s
 	}
-	return string([]rune(s)[:lastErrorMaxLen])
+	return string([]rune(s)[:models.MaxLastErrorLen])
 }

@@ -35,7 +35,7 @@ func (s *Store) PurgeSettled(ctx context.Context, t time.Time, batch int) (int64
 		}
 		// The condition is repeated so that the delete alone decides what
 		// goes, whatever happened between the two statements.
-		res := s.messages(ctx).Where("id IN ? AND status = ? AND updated_at < ?", ids, st, ceilMillis(t)).Delete(&models.Message{})
+		res := s.messages(ctx).Where("id IN ? AND status = ? AND updated_at < ?", ids, st, ceilMillis(t)).Delete(&messageRow{})
 		if res.Error != nil {
 			return deleted, fmt.Errorf("delete settled messages: %w", res.Error)
 		}

@@ -1,14 +1,13 @@
 package store
 
 import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
 	"strings"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/callbacks"
-	"gorm.io/gorm/clause"
-	"gorm.io/gorm/logger"
-	"gorm.io/gorm/migrator"
-	"gorm.io/gorm/schema"
 
 	// The pure-Go SQLite driver, registered as "sqlite". The embedded Temporal
 	// server links the same package, which is why neither glebarez/sqlite (a
@@ -16,74 +15,135 @@ import (
 	_ "modernc.org/sqlite"
 )
 
+// sqliteDialect runs the store on a SQLite file, for single-node setups and
+// tests.
+type sqliteDialect struct{}
+
 // sqliteDriverName is the database/sql name modernc.org/sqlite registers.
 const sqliteDriverName = "sqlite"
 
-// sqliteDialector is a minimal GORM dialector over an already opened
-// modernc.org/sqlite pool. It covers what the store's queries need; the schema
-// comes from explicit DDL in migrate.go, so GORM's generic migrator suffices.
-type sqliteDialector struct {
-	conn gorm.ConnPool
-}
+// sqliteMaxOpenConns is the pool size when Config.MaxOpenConns is 0. SQLite
+// serializes writers anyway (busy_timeout makes them wait), so a few
+// connections are enough to let readers run beside a writer.
+const sqliteMaxOpenConns = 4
 
-// Name implements gorm.Dialector.
-func (sqliteDialector) Name() string { return "sqlite" }
-
-// Initialize implements gorm.Dialector.
-func (d sqliteDialector) Initialize(db *gorm.DB) error {
-	db.ConnPool = d.conn
-	callbacks.RegisterDefaultCallbacks(db, &callbacks.Config{LastInsertIDReversed: true})
+func (sqliteDialect) validate(dsn string) error {
+	if dsn == "" {
+		return errors.New("store config: sqlite DSN (database file) is empty")
+	}
+	if strings.Contains(dsn, ":memory:") || strings.Contains(dsn, "mode=memory") {
+		// Every pooled connection would open its own empty database.
+		return fmt.Errorf("store config: sqlite DSN %q is in-memory; use a file", dsn)
+	}
 	return nil
 }
 
-// Migrator implements gorm.Dialector.
-func (d sqliteDialector) Migrator(db *gorm.DB) gorm.Migrator {
-	return migrator.Migrator{Config: migrator.Config{DB: db, Dialector: d, CreateIndexAfterCreateTable: true}}
-}
-
-// DataTypeOf implements gorm.Dialector with SQLite's type affinities.
-func (sqliteDialector) DataTypeOf(field *schema.Field) string {
-	switch field.DataType {
-	case schema.Bool, schema.Int, schema.Uint:
-		return "integer"
-	case schema.Float:
-		return "real"
-	case schema.String:
-		return "text"
-	case schema.Time:
-		// Declared DATETIME so the driver scans the stored integers as time.Time.
-		return "datetime"
-	case schema.Bytes:
-		return "blob"
+func (sqliteDialect) open(dsn string, maxOpenConns int) (*sql.DB, gorm.Dialector, error) {
+	sqlDB, err := sql.Open(sqliteDriverName, sqliteDSN(dsn))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open sqlite store: %w", err)
 	}
-	return string(field.DataType)
-}
-
-// DefaultValueOf implements gorm.Dialector. SQLite has no DEFAULT keyword in
-// VALUES lists.
-func (sqliteDialector) DefaultValueOf(*schema.Field) clause.Expression {
-	return clause.Expr{SQL: "NULL"}
-}
-
-// BindVarTo implements gorm.Dialector.
-func (sqliteDialector) BindVarTo(writer clause.Writer, _ *gorm.Statement, _ any) {
-	_ = writer.WriteByte('?')
-}
-
-// QuoteTo implements gorm.Dialector: each dot-separated part in backticks,
-// with embedded backticks doubled.
-func (sqliteDialector) QuoteTo(writer clause.Writer, str string) {
-	for i, part := range strings.Split(str, ".") {
-		if i > 0 {
-			_ = writer.WriteByte('.')
-		}
-		_ = writer.WriteByte('`')
-		_, _ = writer.WriteString(strings.ReplaceAll(part, "`", "``"))
-		_ = writer.WriteByte('`')
+	if maxOpenConns == 0 {
+		maxOpenConns = sqliteMaxOpenConns
 	}
+	sqlDB.SetMaxOpenConns(maxOpenConns)
+	sqlDB.SetMaxIdleConns(maxOpenConns)
+	return sqlDB, sqliteDialector{conn: sqlDB}, nil
 }
 
-// Explain implements gorm.Dialector.
-func (sqliteDialector) Explain(sql string, vars ...any) string {
-	return logger.ExplainSQL(sql, nil, `'`, vars...)
+// sqlitePragmas come first in the DSN: modernc uses the first value of
+// _time_integer_format and _inttotime, so the caller's DSN cannot change the
+// time encoding. Times are stored as integer microseconds since the epoch, which
+// order and compare exactly; _inttotime scans them back into time.Time for
+// DATETIME columns.
+const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
+	"&_pragma=foreign_keys(1)&_time_integer_format=unix_micro&_inttotime=1"
+
+// sqliteDSN is dsn with the store's connection parameters added.
+func sqliteDSN(dsn string) string {
+	path, query, _ := strings.Cut(dsn, "?")
+	if query == "" {
+		return path + "?" + sqlitePragmas
+	}
+	return path + "?" + sqlitePragmas + "&" + query
+}
+
+// permanent is false: a file that cannot be opened now, such as one on a
+// volume not mounted yet, may open on a later try.
+func (sqliteDialect) permanent(error) bool { return false }
+
+func (sqliteDialect) migrationsDDL() string {
+	return `CREATE TABLE IF NOT EXISTS ` + migrationsTable + ` (
+	version    INTEGER  NOT NULL PRIMARY KEY,
+	name       TEXT     NOT NULL,
+	applied_at DATETIME NOT NULL
+)`
+}
+
+func (sqliteDialect) migration(version int) []string { return sqliteMigrations[version] }
+
+// sqliteMigrations are the statements of each migration. The CHECKs give
+// SQLite MySQL's column widths, so an over-long value fails the same way on
+// both. DATETIME columns hold integer microseconds (see sqlitePragmas).
+var sqliteMigrations = map[int][]string{
+	1: {`CREATE TABLE IF NOT EXISTS messages (
+	id           TEXT     NOT NULL PRIMARY KEY CHECK (length(id) <= 128),
+	topic        TEXT     NOT NULL CHECK (length(topic) <= 249),
+	` + "`key`" + `        TEXT     NOT NULL DEFAULT '' CHECK (length(` + "`key`" + `) <= 1024),
+	payload      BLOB,
+	headers      TEXT,
+	producer     TEXT     NOT NULL DEFAULT '' CHECK (length(producer) <= 128),
+	check_url    TEXT     NOT NULL DEFAULT '' CHECK (length(check_url) <= 2048),
+	consumers    TEXT,
+	deliver_at   DATETIME,
+	status       TEXT     NOT NULL CHECK (length(status) <= 32),
+	check_count  INTEGER  NOT NULL DEFAULT 0,
+	send_count   INTEGER  NOT NULL DEFAULT 0,
+	last_error   TEXT     NOT NULL DEFAULT '' CHECK (length(last_error) <= 2048),
+	created_at   DATETIME NOT NULL,
+	confirmed_at DATETIME,
+	published_at DATETIME,
+	completed_at DATETIME,
+	updated_at   DATETIME NOT NULL,
+	revision     INTEGER  NOT NULL
+)`,
+		`CREATE INDEX IF NOT EXISTS idx_messages_status_created ON messages (status, created_at, id)`,
+		`CREATE INDEX IF NOT EXISTS idx_messages_topic_created ON messages (topic, created_at, id)`,
+		`CREATE INDEX IF NOT EXISTS idx_messages_producer_created ON messages (producer, created_at, id)`,
+		`CREATE INDEX IF NOT EXISTS idx_messages_created ON messages (created_at, id)`,
+	},
+	2: {`CREATE TABLE IF NOT EXISTS audit_log (
+	id       INTEGER  NOT NULL PRIMARY KEY AUTOINCREMENT,
+	at       DATETIME NOT NULL,
+	` + "`by`" + `     TEXT     NOT NULL CHECK (length(` + "`by`" + `) <= 64),
+	action   TEXT     NOT NULL CHECK (length(action) <= 32),
+	topic    TEXT     NOT NULL DEFAULT '' CHECK (length(topic) <= 249),
+	reason   TEXT     NOT NULL DEFAULT '' CHECK (length(reason) <= 1024),
+	outcomes TEXT
+)`,
+		`CREATE INDEX IF NOT EXISTS idx_audit_at ON audit_log (at)`,
+		`CREATE INDEX IF NOT EXISTS idx_messages_published ON messages (published_at)`,
+		`CREATE INDEX IF NOT EXISTS idx_messages_completed ON messages (completed_at)`,
+	},
+	3: {`CREATE INDEX IF NOT EXISTS idx_messages_status_updated ON messages (status, updated_at)`},
+}
+
+// indexExists is false: every statement above takes what is already there,
+// and the whole run is one transaction anyway.
+func (sqliteDialect) indexExists(error) bool { return false }
+
+// lockSchema takes the write lock up front, so the whole run is one
+// transaction; a concurrent migrator waits on busy_timeout.
+func (sqliteDialect) lockSchema(ctx context.Context, conn *sql.Conn) error {
+	_, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE")
+	return err
+}
+
+func (sqliteDialect) unlockSchema(ctx context.Context, conn *sql.Conn, commit bool) error {
+	stmt := "ROLLBACK"
+	if commit {
+		stmt = "COMMIT"
+	}
+	_, err := conn.ExecContext(ctx, stmt)
+	return err
 }

@@ -2,12 +2,10 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
 
-	gormmysql "gorm.io/driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
@@ -17,9 +15,15 @@ import (
 
 // Store reads and writes the messages table. It is safe for concurrent use.
 type Store struct {
-	db     *gorm.DB
-	driver string
+	db      *gorm.DB
+	driver  string
+	dialect dialect
 }
+
+// ErrPermanent is wrapped by an Open error that retrying cannot fix, such as
+// wrong credentials or a missing database; any other Open error may go away
+// once the database is up.
+var ErrPermanent = errors.New("retrying cannot fix this")
 
 // Open connects to the database cfg names and checks that it answers. It does
 // not create the schema; call Migrate for that.
@@ -27,17 +31,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	sqlDB, dialector, err := openPool(cfg)
+	d := dialects[cfg.Driver]
+	sqlDB, dialector, err := d.open(cfg.DSN, cfg.MaxOpenConns)
 	if err != nil {
 		return nil, err
 	}
-	sqlDB.SetMaxOpenConns(cfg.maxOpenConns())
-	sqlDB.SetMaxIdleConns(cfg.maxOpenConns())
-	if cfg.Driver == DriverMySQL {
-		sqlDB.SetConnMaxLifetime(mysqlConnMaxLifetime)
-	}
 	if err := sqlDB.PingContext(ctx); err != nil {
 		_ = sqlDB.Close()
+		if d.permanent(err) {
+			err = fmt.Errorf("%w (%w)", err, ErrPermanent)
+		}
 		return nil, fmt.Errorf("open %s store: ping: %w", cfg.Driver, err)
 	}
 	db, err := gorm.Open(dialector, &gorm.Config{
@@ -51,29 +54,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("open %s store: %w", cfg.Driver, err)
 	}
-	return &Store{db: db, driver: cfg.Driver}, nil
-}
-
-// openPool opens the database/sql pool for cfg and the GORM dialector over it.
-func openPool(cfg Config) (*sql.DB, gorm.Dialector, error) {
-	if cfg.Driver == DriverSQLite {
-		sqlDB, err := sql.Open(sqliteDriverName, sqliteDSN(cfg.DSN))
-		if err != nil {
-			return nil, nil, fmt.Errorf("open sqlite store: %w", err)
-		}
-		return sqlDB, sqliteDialector{conn: sqlDB}, nil
-	}
-	mc, err := mysqlConfig(cfg.DSN)
-	if err != nil {
-		return nil, nil, err
-	}
-	dsn := mc.FormatDSN()
-	sqlDB, err := sql.Open(DriverMySQL, dsn)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open mysql store: %w", err)
-	}
-	// MariaDB 10.5+ would otherwise get RETURNING clauses the store does not need.
-	return sqlDB, gormmysql.New(gormmysql.Config{Conn: sqlDB, DSN: dsn, DSNConfig: mc, DisableWithReturning: true}), nil
+	return &Store{db: db, driver: cfg.Driver, dialect: d}, nil
 }
 
 // Ping checks that the database answers.
@@ -102,7 +83,7 @@ func (s *Store) Close() error {
 
 // messages is a query on the messages table.
 func (s *Store) messages(ctx context.Context) *gorm.DB {
-	return s.db.WithContext(ctx).Table(messagesTable).Model(&models.Message{})
+	return s.db.WithContext(ctx).Model(&messageRow{})
 }
 
 // DB is the underlying GORM handle, for tests and operational tooling.
@@ -117,8 +98,8 @@ func (s *Store) Insert(ctx context.Context, m *models.Message) (created bool, er
 	if m.ID == "" || m.CreatedAt.IsZero() || m.UpdatedAt.IsZero() {
 		return false, fmt.Errorf("insert message %q: id, created_at and updated_at are required", m.ID)
 	}
-	row := *m
-	normaliseMessage(&row)
+	row := messageRow(*m)
+	normaliseMessage((*models.Message)(&row))
 	row.LastError = errorText(row.LastError)
 	// On MySQL GORM renders this as ON DUPLICATE KEY UPDATE id=id, which ignores
 	// only the duplicate key; unlike INSERT IGNORE it keeps every other error.
@@ -169,7 +150,7 @@ func (s *Store) Apply(ctx context.Context, t models.Transition) (applied bool, e
 	// it was inserted after the update looked: then t still supersedes it,
 	// and calling "stale" a write that was never applied would leave the row
 	// behind for good.
-	var stored models.Message
+	var stored messageRow
 	err = s.messages(ctx).Select("revision", "updated_at").Where("id = ?", t.ID).Take(&stored).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return false, fmt.Errorf("apply revision %d to message %s: %w", t.Revision, t.ID, models.ErrNotFound)
@@ -195,14 +176,15 @@ func supersedes(rev int64, at time.Time, storedRev int64, storedAt time.Time) bo
 
 // Get returns the row of message id, or models.ErrNotFound.
 func (s *Store) Get(ctx context.Context, id string) (*models.Message, error) {
-	var m models.Message
-	err := s.messages(ctx).Where("id = ?", id).Take(&m).Error
+	var row messageRow
+	err := s.messages(ctx).Where("id = ?", id).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, fmt.Errorf("get message %s: %w", id, models.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get message %s: %w", id, err)
 	}
+	m := models.Message(row)
 	normaliseMessage(&m)
 	return &m, nil
 }

@@ -126,7 +126,7 @@ func (c *Config) register(fs *flag.FlagSet, cmd string) {
 	}
 	devDB := cmd == "dev"
 	if !devDB {
-		str(&c.Store.Driver, "db-driver", store.DriverMySQL, "mirror database driver: mysql or sqlite")
+		str(&c.Store.Driver, "db-driver", store.DriverMySQL, "mirror database driver: "+strings.Join(store.Drivers(), " or "))
 		str(&c.Store.DSN, "db-dsn", "", "mirror database DSN: user:pass@tcp(host:3306)/db for mysql, a file path for sqlite")
 	}
 	if cmd == "migrate" {

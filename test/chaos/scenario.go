@@ -220,8 +220,12 @@ type operatorResult struct {
 
 // mirrorRows reads every mirror row by id.
 func mirrorRows(ctx context.Context, s *Stack) (map[string]models.Message, error) {
-	var rows []models.Message
-	err := s.Store.DB().WithContext(ctx).
+	var rows []struct {
+		ID, Producer          string
+		Status                models.Status
+		SendCount, CheckCount int
+	}
+	err := s.Store.DB().WithContext(ctx).Table("messages").
 		Select("id", "producer", "status", "send_count", "check_count").
 		Find(&rows).Error
 	if err != nil {
@@ -229,7 +233,7 @@ func mirrorRows(ctx context.Context, s *Stack) (map[string]models.Message, error
 	}
 	out := make(map[string]models.Message, len(rows))
 	for _, r := range rows {
-		out[r.ID] = r
+		out[r.ID] = models.Message{ID: r.ID, Producer: r.Producer, Status: r.Status, SendCount: r.SendCount, CheckCount: r.CheckCount}
 	}
 	return out, nil
 }

@@ -17,8 +17,7 @@ import (
 // models.RevisionTaskShift), so a length that is no task's start in the
 // history, or a write older than that task, names a task that was lost.
 func trace(ctx context.Context, s *Stack, id string) string {
-	var row models.Message
-	err := s.Store.DB().WithContext(ctx).Select("revision", "status", "updated_at").Where("id = ?", id).Take(&row).Error
+	row, err := s.Store.Get(ctx, id)
 	if err != nil {
 		return fmt.Sprintf("mirror row: %v", err)
 	}

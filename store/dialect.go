@@ -1,0 +1,46 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"maps"
+	"slices"
+
+	"gorm.io/gorm"
+)
+
+// dialect is everything the store does differently on one database, as a
+// river driver is: Open picks one from Config.Driver, and no other code asks
+// which database it runs on.
+type dialect interface {
+	// validate checks dsn without connecting.
+	validate(dsn string) error
+	// open opens the pool for dsn, holding at most maxOpenConns connections
+	// (0 picks the dialect's default), and the GORM dialector over it.
+	open(dsn string, maxOpenConns int) (*sql.DB, gorm.Dialector, error)
+	// permanent reports whether a failed first ping is one that retrying
+	// cannot fix, such as wrong credentials or a missing database.
+	permanent(err error) bool
+
+	// migrationsDDL creates the table that records the applied migrations.
+	migrationsDDL() string
+	// migration is the statements of migration version (see migrations).
+	migration(version int) []string
+	// indexExists reports a statement that failed because an interrupted
+	// run of its migration had already done its work.
+	indexExists(err error) bool
+	// lockSchema makes conn the only migrator of the database until
+	// unlockSchema, which commits the migration when commit is true on a
+	// database whose lock is a transaction.
+	lockSchema(ctx context.Context, conn *sql.Conn) error
+	unlockSchema(ctx context.Context, conn *sql.Conn, commit bool) error
+}
+
+// dialects are the databases the store runs on, by Config.Driver.
+var dialects = map[string]dialect{
+	DriverMySQL:  mysqlDialect{},
+	DriverSQLite: sqliteDialect{},
+}
+
+// Drivers are the names Config.Driver accepts, sorted.
+func Drivers() []string { return slices.Sorted(maps.Keys(dialects)) }
