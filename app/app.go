@@ -21,6 +21,7 @@ import (
 	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/gateway"
+	"github.com/courier-mq/courier/operations"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/worker"
 )
@@ -146,12 +147,17 @@ func (p Parts) Gateway(cfg gateway.Config, taskQueue string) (*gateway.Server, e
 	if err != nil {
 		return nil, err
 	}
+	ops, err := operations.New(operations.Deps{Messages: messages, Store: p.Store, Logger: p.logger()})
+	if err != nil {
+		return nil, err
+	}
 	gw, err := gateway.New(cfg, gateway.Deps{
-		Messages: messages,
-		Store:    p.Store,
-		Kafka:    p.KafkaReady,
-		Logger:   p.logger(),
-		Registry: p.Registry,
+		Messages:   messages,
+		Operations: ops,
+		Store:      p.Store,
+		Kafka:      p.KafkaReady,
+		Logger:     p.logger(),
+		Registry:   p.Registry,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

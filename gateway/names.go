@@ -17,7 +17,6 @@ const (
 	maxHeaderNameLen  = 256
 	maxHeaderValueLen = 4 << 10
 	maxConsumers      = 32
-	maxReasonLen      = 1024
 )
 
 // reservedHeaderPrefix starts the Kafka headers Courier writes itself

@@ -17,15 +17,17 @@ import (
 	"github.com/courier-mq/courier/console"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/operations"
 	"github.com/courier-mq/courier/store"
 )
 
 // Deps are what the gateway talks to.
 type Deps struct {
-	// Messages starts message workflows, asks them to act and reads their
-	// live state.
+	// Messages starts message workflows and says whom a message belongs to.
 	Messages *contract.Client
-	// Store is the messages mirror the read routes answer from.
+	// Operations asks messages to act, re-drives them and reads them.
+	Operations *operations.Service
+	// Store is the messages mirror the list and stats routes answer from.
 	Store *store.Store
 	// Kafka is the readiness probe for Kafka; nil means /readyz does not
 	// check Kafka.
@@ -43,6 +45,7 @@ type Server struct {
 	rules    rules
 	keys     *access.Keyring
 	messages *contract.Client
+	ops      *operations.Service
 	store    *store.Store
 	kafka    func(ctx context.Context) error
 	logger   *slog.Logger
@@ -69,8 +72,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)
 	}
-	if deps.Messages == nil || deps.Store == nil {
-		return nil, errors.New("gateway needs the workflows client and the message store")
+	if deps.Messages == nil || deps.Operations == nil || deps.Store == nil {
+		return nil, errors.New("gateway needs the workflows client, the operations and the message store")
 	}
 	allow, err := parseAllowList(cfg.CheckURLAllowHosts)
 	if err != nil {
@@ -90,6 +93,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		},
 		keys:     keys,
 		messages: deps.Messages,
+		ops:      deps.Operations,
 		store:    deps.Store,
 		kafka:    deps.Kafka,
 		logger:   deps.Logger,
