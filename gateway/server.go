@@ -108,7 +108,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err := s.metrics.registry.Register(newMessageGauges(deps.Store, cfg.DefaultPolicy.CheckDelay, s.logger)); err != nil {
 		return nil, fmt.Errorf("register message gauges: %w", err)
 	}
-	s.console, err = console.New(cfg.Console, console.Deps{Messages: deps.Messages, Store: deps.Store, Keys: keys, Logger: s.logger})
+	s.console, err = console.New(cfg.Console, console.Deps{Operations: deps.Operations, Messages: deps.Messages, Store: deps.Store, Keys: keys, Logger: s.logger})
 	if err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)
 	}
