@@ -29,6 +29,9 @@ type Deps struct {
 	Operations *operations.Service
 	// Store is the messages mirror the list and stats routes answer from.
 	Store *store.Store
+	// Console is the operator console, served under console.Prefix; nil
+	// serves none.
+	Console http.Handler
 	// Kafka is the readiness probe for Kafka; nil means /readyz does not
 	// check Kafka.
 	Kafka func(ctx context.Context) error
@@ -50,7 +53,7 @@ type Server struct {
 	kafka    func(ctx context.Context) error
 	logger   *slog.Logger
 	metrics  *metrics
-	console  *console.Console
+	console  http.Handler
 	echo     *echo.Echo
 	routes   []Route
 }
@@ -95,6 +98,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		messages: deps.Messages,
 		ops:      deps.Operations,
 		store:    deps.Store,
+		console:  deps.Console,
 		kafka:    deps.Kafka,
 		logger:   deps.Logger,
 	}
@@ -107,10 +111,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if err := s.metrics.registry.Register(newMessageGauges(deps.Store, cfg.DefaultPolicy.CheckDelay, s.logger)); err != nil {
 		return nil, fmt.Errorf("register message gauges: %w", err)
-	}
-	s.console, err = console.New(cfg.Console, console.Deps{Operations: deps.Operations, Messages: deps.Messages, Store: deps.Store, Keys: keys, Logger: s.logger})
-	if err != nil {
-		return nil, fmt.Errorf("gateway config: %w", err)
 	}
 	if s.keys.Open() {
 		s.logger.Warn("gateway has no API keys: every /v1 route is open to anyone who can reach it")
@@ -160,9 +160,12 @@ func (s *Server) newEcho() *echo.Echo {
 		s.routes = append(s.routes, Route{Method: r.Method, Path: openAPIPath(r.Path)})
 	}
 	// The console's pages are not API routes: they are listed apart, and
-	// counted in the metrics under consoleRoute.
-	e.GET("/console", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, console.Prefix) })
-	e.Any(console.Prefix+"*", echo.WrapHandler(s.console))
+	// counted in the metrics under consoleRoute. The console routes them
+	// itself, as HTML pages with its own errors.
+	if s.console != nil {
+		e.GET("/console", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, console.Prefix) })
+		e.Any(console.Prefix+"*", echo.WrapHandler(s.console))
+	}
 	return e
 }
 
