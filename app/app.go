@@ -1,7 +1,8 @@
 // Package app assembles one Courier process from its parts: the worker with
-// its activities, the workflows client and the gateway, over a Temporal
-// client, the mirror store and a Kafka producer. It is the one place they are
-// wired together, used by the binary's commands (which dial the parts, see
+// its activities, the workflows client, the operations service and the
+// gateway with the operator console it serves, over a Temporal client, the
+// mirror store and a Kafka producer. It is the one place they are wired
+// together, used by the binary's commands (which dial the parts, see
 // Connect), the test stack and the fault suite (which start them in
 // process).
 package app
@@ -18,9 +19,12 @@ import (
 	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/courier-mq/courier/access"
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/console"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/gateway"
+	"github.com/courier-mq/courier/operations"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/worker"
 )
@@ -139,19 +143,37 @@ func (p Parts) Messages(taskQueue string) (*contract.Client, error) {
 	return contract.NewClient(p.Temporal, contract.ClientConfig{TaskQueue: taskQueue, Rows: p.Store, Logger: p.logger()})
 }
 
-// Gateway builds the gateway over p, starting workflows on taskQueue
-// (empty: contract.TaskQueue).
+// Gateway builds the gateway over p, with the operator console it serves,
+// starting workflows on taskQueue (empty: contract.TaskQueue). The API and
+// the console act through one operations service.
 func (p Parts) Gateway(cfg gateway.Config, taskQueue string) (*gateway.Server, error) {
 	messages, err := p.Messages(taskQueue)
 	if err != nil {
 		return nil, err
 	}
+	ops, err := operations.New(operations.Deps{Messages: messages, Store: p.Store, Logger: p.logger()})
+	if err != nil {
+		return nil, err
+	}
+	// The console's defaults follow the gateway's (its first check-back
+	// is the default policy's), and it signs in the gateway's identities.
+	cfg.SetDefaults()
+	keys, err := access.NewKeyring(cfg.APIKeys)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: api keys: %w", err)
+	}
+	con, err := console.New(cfg.Console, console.Deps{Operations: ops, Messages: messages, Store: p.Store, Keys: keys, Logger: p.logger()})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	gw, err := gateway.New(cfg, gateway.Deps{
-		Messages: messages,
-		Store:    p.Store,
-		Kafka:    p.KafkaReady,
-		Logger:   p.logger(),
-		Registry: p.Registry,
+		Messages:   messages,
+		Operations: ops,
+		Store:      p.Store,
+		Console:    con,
+		Kafka:      p.KafkaReady,
+		Logger:     p.logger(),
+		Registry:   p.Registry,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/courier-mq/courier/access"
 	"github.com/courier-mq/courier/contract"
+	"github.com/courier-mq/courier/operations"
 	"github.com/courier-mq/courier/store"
 )
 
@@ -56,6 +57,10 @@ func (c Config) Validate() error {
 
 // Deps are what the console reads and acts through.
 type Deps struct {
+	// Operations take the operator's actions and read a message for them.
+	Operations *operations.Service
+	// Messages and Store are what the pages show: the workflows' live
+	// state and the mirror's counts, lists and audit log.
 	Messages *contract.Client
 	Store    *store.Store
 	// Keys are the gateway's identities; an open keyring opens the console.
@@ -67,6 +72,7 @@ type Deps struct {
 // under Prefix.
 type Console struct {
 	cfg      Config
+	ops      *operations.Service
 	messages *contract.Client
 	store    *store.Store
 	keys     *access.Keyring
@@ -86,8 +92,8 @@ var staticFiles embed.FS
 
 // New returns the console.
 func New(cfg Config, deps Deps) (*Console, error) {
-	if deps.Messages == nil || deps.Store == nil || deps.Keys == nil {
-		return nil, errors.New("console needs the workflows client, the message store and the keyring")
+	if deps.Operations == nil || deps.Messages == nil || deps.Store == nil || deps.Keys == nil {
+		return nil, errors.New("console needs the operations, the workflows client, the message store and the keyring")
 	}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -98,7 +104,7 @@ func New(cfg Config, deps Deps) (*Console, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console templates: %w", err)
 	}
-	c := &Console{cfg: cfg, messages: deps.Messages, store: deps.Store, keys: deps.Keys, logger: deps.Logger, pages: pages}
+	c := &Console{cfg: cfg, ops: deps.Operations, messages: deps.Messages, store: deps.Store, keys: deps.Keys, logger: deps.Logger, pages: pages}
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}

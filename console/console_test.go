@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -46,11 +45,11 @@ type site struct {
 func newSite(t *testing.T, keys []access.Key) *site {
 	t.Helper()
 	st := teststack.New(t, teststack.Config{})
-	gw, err := gateway.New(gateway.Config{
+	gw, err := st.Parts.Gateway(gateway.Config{
 		APIKeys:            keys,
 		CheckURLAllowHosts: []string{gateway.AllowLoopback},
 		Console:            console.Config{TemporalUI: temporalUI},
-	}, gateway.Deps{Messages: st.Messages, Store: st.Store, Logger: slog.New(slog.DiscardHandler)})
+	}, "")
 	require.NoError(t, err)
 	hs := httptest.NewServer(gw.Handler())
 	t.Cleanup(hs.Close)

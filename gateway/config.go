@@ -48,8 +48,9 @@ type Config struct {
 	// for clock skew between the producer and Courier. Default
 	// DefaultDeliverAtTolerance.
 	DeliverAtTolerance time.Duration
-	// Console configures the operator console under /console/. Its
-	// FirstCheck defaults to DefaultPolicy's check delay.
+	// Console configures the operator console that app builds beside the
+	// gateway and the gateway serves under /console/. Its FirstCheck
+	// defaults to DefaultPolicy's check delay.
 	Console console.Config
 	// DefaultPolicy is the server-wide timing. Its zero fields take
 	// contract.DefaultPolicy's values; a message's own policy fields then

@@ -10,12 +10,12 @@
 //
 // The gateway validates every request completely before it starts a workflow,
 // so bad input gets a 4xx and never leaves a half-created message behind. It
-// speaks HTTP only: each handler decodes, authorises, calls the workflows
-// client (contract.Client, which starts workflows, asks them to act and
-// reads their live state, and decides there what happens when no worker
-// answers) and encodes the answer: applied and repeated 200, accepted 202,
-// rejected 409. Reads come from the mirror table (store.Store), falling back
-// to the workflow while the mirror catches up.
+// speaks HTTP only: each handler decodes, authorises, calls the operations
+// it shares with the console (package operations: asking a message to act,
+// re-driving, reading one message) or the workflows client (contract.Client,
+// which starts workflows) and encodes the answer: applied and repeated 200,
+// accepted 202, rejected 409. Reads come from the mirror table
+// (store.Store), falling back to the workflow while the mirror catches up.
 //
 // Errors are classified where they are born (apiError, with an HTTP status and
 // a stable code) and written in exactly one place, the echo HTTPErrorHandler,

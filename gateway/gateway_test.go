@@ -21,6 +21,8 @@ import (
 	"github.com/courier-mq/courier/gateway"
 	"github.com/courier-mq/courier/internal/teststack"
 	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/operations"
+	"github.com/courier-mq/courier/store"
 )
 
 // Topics of the shared stack. bulkTopic holds only the messages of the bulk
@@ -82,17 +84,17 @@ func setup(t *testing.T) *env {
 	t.Helper()
 	st := teststack.New(t, teststack.Config{Topics: []string{topic, bulkTopic}})
 	e := &env{stack: st}
-	e.open = serve(t, gateway.Config{CheckURLAllowHosts: []string{gateway.AllowLoopback}}, e.deps(nil))
+	e.open = serve(t, gateway.Config{CheckURLAllowHosts: []string{gateway.AllowLoopback}}, e.deps(t, nil))
 	e.keyed = serve(t, gateway.Config{
 		CheckURLAllowHosts: []string{gateway.AllowLoopback},
 		APIKeys:            identities(),
-	}, e.deps(nil))
+	}, e.deps(t, nil))
 	return e
 }
 
 // deps are the stack's dependencies with kafka as the Kafka probe; nil probes
 // the stack's broker.
-func (e *env) deps(kafka func(context.Context) error) gateway.Deps {
+func (e *env) deps(t *testing.T, kafka func(context.Context) error) gateway.Deps {
 	if kafka == nil {
 		kafka = func(ctx context.Context) error {
 			conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", e.stack.Brokers[0])
@@ -102,12 +104,19 @@ func (e *env) deps(kafka func(context.Context) error) gateway.Deps {
 			return conn.Close()
 		}
 	}
-	return gateway.Deps{
-		Messages: e.stack.Messages,
-		Store:    e.stack.Store,
-		Kafka:    kafka,
-		Logger:   slog.New(slog.DiscardHandler),
-	}
+	d := over(t, e.stack.Messages, e.stack.Store)
+	d.Kafka = kafka
+	return d
+}
+
+// over are a gateway's dependencies over the workflows client m and the
+// mirror, without a Kafka probe.
+func over(t *testing.T, m *contract.Client, mirror *store.Store) gateway.Deps {
+	t.Helper()
+	logger := slog.New(slog.DiscardHandler)
+	ops, err := operations.New(operations.Deps{Messages: m, Store: mirror, Logger: logger})
+	require.NoError(t, err)
+	return gateway.Deps{Messages: m, Operations: ops, Store: mirror, Logger: logger}
 }
 
 // messages is a workflows client over c starting workflows on taskQueue

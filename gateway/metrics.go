@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/models"
 )
 
 // metrics are the gateway's Prometheus metrics.
@@ -72,9 +73,10 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
 }
 
-// signal counts one signal request's outcome.
-func (m *metrics) signal(name, outcome string) {
-	m.signals.WithLabelValues(name, outcome).Inc()
+// signal counts one message's answer to action: models.Failed when its
+// workflow could not be asked.
+func (m *metrics) signal(action models.Action, d models.Disposition) {
+	m.signals.WithLabelValues(string(action), string(d)).Inc()
 }
 
 // observe is the outermost middleware: it has the error handler write any

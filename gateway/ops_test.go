@@ -3,7 +3,6 @@ package gateway_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"net/http"
 	"sort"
@@ -34,7 +33,7 @@ func testHealth(t *testing.T, e *env) {
 }
 
 func testReadyzUnavailable(t *testing.T, e *env) {
-	down := serve(t, gateway.Config{}, e.deps(func(context.Context) error {
+	down := serve(t, gateway.Config{}, e.deps(t, func(context.Context) error {
 		return errors.New("dial tcp 10.1.2.3:9092: connection refused")
 	}))
 	msg := requireError(t, down.get(t, "/readyz"), http.StatusServiceUnavailable, "unavailable")
@@ -58,7 +57,7 @@ func testDependenciesUnavailable(t *testing.T, e *env) {
 	require.NoError(t, closed.Close())
 
 	down := serve(t, gateway.Config{CheckURLAllowHosts: []string{gateway.AllowLoopback}},
-		gateway.Deps{Messages: messages(t, tc, "", closed), Store: closed, Logger: slog.New(slog.DiscardHandler)})
+		over(t, messages(t, tc, "", closed), closed))
 	msg := requireError(t, down.get(t, "/readyz"), http.StatusServiceUnavailable, "unavailable")
 	require.Contains(t, msg, "mirror, temporal")
 	requireError(t, down.post(t, "/v1/messages", e.message("down-1")), http.StatusServiceUnavailable, "unavailable")
@@ -73,9 +72,8 @@ func testDependenciesUnavailable(t *testing.T, e *env) {
 func testNoWorker(t *testing.T, e *env) {
 	// No worker polls this task queue: the workflow starts but never runs, so
 	// neither its state query nor the mirror can answer.
-	deps := e.deps(nil)
-	deps.Messages = messages(t, e.stack.Client, "nobody-polls", e.stack.Store)
-	idle := serve(t, gateway.Config{CheckURLAllowHosts: []string{gateway.AllowLoopback}}, deps)
+	idle := serve(t, gateway.Config{CheckURLAllowHosts: []string{gateway.AllowLoopback}},
+		over(t, messages(t, e.stack.Client, "nobody-polls", e.stack.Store), e.stack.Store))
 	const id = "idle-1"
 	r := idle.post(t, "/v1/messages", e.message(id))
 	require.Equal(t, http.StatusCreated, r.Status, "body: %s", r.Body)
@@ -111,7 +109,7 @@ func testNoWorker(t *testing.T, e *env) {
 }
 
 func testMetrics(t *testing.T, e *env) {
-	m := serve(t, gateway.Config{CheckURLAllowHosts: []string{gateway.AllowLoopback}}, e.deps(nil))
+	m := serve(t, gateway.Config{CheckURLAllowHosts: []string{gateway.AllowLoopback}}, e.deps(t, nil))
 	require.Equal(t, http.StatusCreated, m.post(t, "/v1/messages", e.message("metrics-1")).Status)
 	require.Equal(t, http.StatusOK, m.post(t, "/v1/messages/metrics-1/confirm", nil).Status)
 	require.Equal(t, http.StatusOK, m.post(t, "/v1/messages/metrics-1/confirm", nil).Status)
@@ -206,7 +204,7 @@ func testRun(t *testing.T, e *env) {
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	var once sync.Once
-	srv, err := gateway.New(gateway.Config{}, e.deps(func(ctx context.Context) error {
+	srv, err := gateway.New(gateway.Config{}, e.deps(t, func(ctx context.Context) error {
 		once.Do(func() { close(entered) })
 		select {
 		case <-release:

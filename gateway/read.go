@@ -120,18 +120,14 @@ func (s *Server) get(c echo.Context) error {
 		}
 		return c.JSON(http.StatusOK, st)
 	}
-	row, err := s.store.Get(ctx, id)
-	if err == nil {
-		return c.JSON(http.StatusOK, viewRow(row, true))
-	}
-	if !errors.Is(err, models.ErrNotFound) {
-		return unavailable("the message mirror", err)
-	}
-	st, live, err := s.messages.Current(ctx, id)
+	m, err := s.ops.Read(ctx, id)
 	if err != nil {
 		return messageError(id, err)
 	}
-	return c.JSON(http.StatusOK, viewState(st, live))
+	if m.Row != nil {
+		return c.JSON(http.StatusOK, viewRow(m.Row, true))
+	}
+	return c.JSON(http.StatusOK, viewState(m.State, m.Live))
 }
 
 // listResponse answers GET /v1/messages.

@@ -4,20 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
-	"github.com/courier-mq/courier/store"
-)
-
-// Bulk re-drive limits: how many DEAD messages one request examines.
-const (
-	defaultRedriveLimit = 100
-	maxRedriveLimit     = 1000
-	redrivePageSize     = 100
+	"github.com/courier-mq/courier/operations"
 )
 
 // redriveRequest is the body of POST /v1/messages/redrive.
@@ -40,9 +31,9 @@ type redriveFailed struct {
 	Error errorDetail `json:"error"`
 }
 
-// redriveDead handles POST /v1/messages/redrive: it walks the mirror's DEAD
-// messages of a topic, oldest listing order first, and re-drives each one
-// through the same decision as POST /v1/messages/{id}/redrive.
+// redriveDead handles POST /v1/messages/redrive: it re-drives the DEAD
+// messages of a topic (operations.Service.RedriveTopic), each through the
+// same decision as POST /v1/messages/{id}/redrive.
 func (s *Server) redriveDead(c echo.Context) error {
 	body, err := requestBody(c.Request(), maxSmallBody)
 	if err != nil {
@@ -58,50 +49,34 @@ func (s *Server) redriveDead(c echo.Context) error {
 	} else if err := models.CheckTopic(req.Topic); err != nil {
 		errs = append(errs, err)
 	}
-	limit := defaultRedriveLimit
+	limit := operations.DefaultRedriveLimit
 	if req.Limit != nil {
 		limit = *req.Limit
-		if limit < 1 || limit > maxRedriveLimit {
-			errs = append(errs, fmt.Errorf("limit must be between 1 and %d, got %d", maxRedriveLimit, limit))
+		if limit < 1 || limit > operations.MaxRedriveLimit {
+			errs = append(errs, fmt.Errorf("limit must be between 1 and %d, got %d", operations.MaxRedriveLimit, limit))
 		}
 	}
-	if utf8.RuneCountInString(req.Reason) > models.MaxReasonLen {
-		errs = append(errs, fmt.Errorf("reason is longer than %d characters", models.MaxReasonLen))
+	if err := operations.CheckReason(req.Reason); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return invalid("%s", joinLines(err))
 	}
 
-	ctx := c.Request().Context()
+	report, err := s.ops.RedriveTopic(c.Request().Context(), req.Topic, limit, caller(c).Name, req.Reason)
 	resp := redriveResponse{Failed: []redriveFailed{}}
-	entry := models.AuditEntry{By: caller(c).Name, Action: models.Redrive, Topic: req.Topic, Reason: req.Reason}
-	filter := store.Filter{Status: models.StatusDead, Topic: req.Topic}
-	for seen := 0; seen < limit; {
-		filter.Limit = min(redrivePageSize, limit-seen)
-		page, err := s.store.List(ctx, filter)
-		if err != nil {
-			return unavailable("the message mirror", err)
+	for _, o := range report.Outcomes {
+		s.metrics.signal(models.Redrive, o.Disposition)
+		switch {
+		case o.Err != nil:
+			ae := classify(messageError(o.ID, o.Err))
+			resp.Failed = append(resp.Failed, redriveFailed{ID: o.ID, Error: errorDetail{Code: ae.code, Message: ae.msg}})
+		case o.Disposition == models.Applied:
+			resp.Redriven++
 		}
-		for _, m := range page.Messages {
-			seen++
-			a, err := s.ask(ctx, m.ID, contract.Request{Action: models.Redrive, By: caller(c).Name, Reason: req.Reason})
-			switch {
-			case err != nil:
-				ae := classify(err)
-				resp.Failed = append(resp.Failed, redriveFailed{ID: m.ID, Error: errorDetail{Code: ae.code, Message: ae.msg}})
-				entry.Outcomes = append(entry.Outcomes, models.AuditOutcome{ID: m.ID, Disposition: "failed", Detail: ae.msg})
-				continue
-			case a.Disposition == models.Applied:
-				resp.Redriven++
-			}
-			entry.Outcomes = append(entry.Outcomes, models.AuditOutcome{ID: m.ID, Disposition: a.Disposition, Status: a.Status, Detail: a.Reason})
-		}
-		if page.NextCursor == "" {
-			break
-		}
-		filter.Cursor = page.NextCursor
 	}
-	s.audit(ctx, entry)
-	s.logger.Info("bulk re-drive", "topic", req.Topic, "redriven", resp.Redriven, "failed", len(resp.Failed), "by", caller(c).Name)
+	if err != nil { // the mirror, listing the DEAD messages
+		return unavailable("the message mirror", err)
+	}
 	return c.JSON(http.StatusOK, resp)
 }

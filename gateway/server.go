@@ -17,16 +17,21 @@ import (
 	"github.com/courier-mq/courier/console"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/operations"
 	"github.com/courier-mq/courier/store"
 )
 
 // Deps are what the gateway talks to.
 type Deps struct {
-	// Messages starts message workflows, asks them to act and reads their
-	// live state.
+	// Messages starts message workflows and says whom a message belongs to.
 	Messages *contract.Client
-	// Store is the messages mirror the read routes answer from.
+	// Operations asks messages to act, re-drives them and reads them.
+	Operations *operations.Service
+	// Store is the messages mirror the list and stats routes answer from.
 	Store *store.Store
+	// Console is the operator console, served under console.Prefix; nil
+	// serves none.
+	Console http.Handler
 	// Kafka is the readiness probe for Kafka; nil means /readyz does not
 	// check Kafka.
 	Kafka func(ctx context.Context) error
@@ -43,11 +48,12 @@ type Server struct {
 	rules    rules
 	keys     *access.Keyring
 	messages *contract.Client
+	ops      *operations.Service
 	store    *store.Store
 	kafka    func(ctx context.Context) error
 	logger   *slog.Logger
 	metrics  *metrics
-	console  *console.Console
+	console  http.Handler
 	echo     *echo.Echo
 	routes   []Route
 }
@@ -69,8 +75,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)
 	}
-	if deps.Messages == nil || deps.Store == nil {
-		return nil, errors.New("gateway needs the workflows client and the message store")
+	if deps.Messages == nil || deps.Operations == nil || deps.Store == nil {
+		return nil, errors.New("gateway needs the workflows client, the operations and the message store")
 	}
 	allow, err := parseAllowList(cfg.CheckURLAllowHosts)
 	if err != nil {
@@ -90,7 +96,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		},
 		keys:     keys,
 		messages: deps.Messages,
+		ops:      deps.Operations,
 		store:    deps.Store,
+		console:  deps.Console,
 		kafka:    deps.Kafka,
 		logger:   deps.Logger,
 	}
@@ -103,10 +111,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if err := s.metrics.registry.Register(newMessageGauges(deps.Store, cfg.DefaultPolicy.CheckDelay, s.logger)); err != nil {
 		return nil, fmt.Errorf("register message gauges: %w", err)
-	}
-	s.console, err = console.New(cfg.Console, console.Deps{Messages: deps.Messages, Store: deps.Store, Keys: keys, Logger: s.logger})
-	if err != nil {
-		return nil, fmt.Errorf("gateway config: %w", err)
 	}
 	if s.keys.Open() {
 		s.logger.Warn("gateway has no API keys: every /v1 route is open to anyone who can reach it")
@@ -156,9 +160,12 @@ func (s *Server) newEcho() *echo.Echo {
 		s.routes = append(s.routes, Route{Method: r.Method, Path: openAPIPath(r.Path)})
 	}
 	// The console's pages are not API routes: they are listed apart, and
-	// counted in the metrics under consoleRoute.
-	e.GET("/console", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, console.Prefix) })
-	e.Any(console.Prefix+"*", echo.WrapHandler(s.console))
+	// counted in the metrics under consoleRoute. The console routes them
+	// itself, as HTML pages with its own errors.
+	if s.console != nil {
+		e.GET("/console", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, console.Prefix) })
+		e.Any(console.Prefix+"*", echo.WrapHandler(s.console))
+	}
 	return e
 }
 

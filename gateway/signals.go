@@ -1,16 +1,15 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/operations"
 )
 
 // decisionRequest is the optional body of confirm, cancel and redrive.
@@ -72,8 +71,8 @@ func (s *Server) signalRoute(action models.Action) echo.HandlerFunc {
 			if err := decodeStrict(body, &dr, true); err != nil {
 				return err
 			}
-			if utf8.RuneCountInString(dr.Reason) > models.MaxReasonLen {
-				return invalid("reason is longer than %d characters", models.MaxReasonLen)
+			if err := operations.CheckReason(dr.Reason); err != nil {
+				return invalid("%v", err)
 			}
 			if action != models.Redrive { // re-drive is an admin's route
 				m, err := s.owner(ctx, id, who)
@@ -86,14 +85,17 @@ func (s *Server) signalRoute(action models.Action) echo.HandlerFunc {
 			}
 			req.By, req.Reason = who.Name, dr.Reason
 		}
-		a, err := s.ask(ctx, id, req)
+		var a contract.Answer
+		if action == models.Redrive { // an operator's action, audited
+			a, err = s.ops.Act(ctx, id, req).Outcomes[0].Answer()
+		} else {
+			a, err = s.ops.Ask(ctx, id, req)
+		}
 		if err != nil {
-			return err
+			s.metrics.signal(action, models.Failed)
+			return messageError(id, err)
 		}
-		if action == models.Redrive {
-			s.audit(ctx, models.AuditEntry{By: who.Name, Action: action, Reason: req.Reason,
-				Outcomes: []models.AuditOutcome{{ID: id, Disposition: a.Disposition, Status: a.Status, Detail: a.Reason}}})
-		}
+		s.metrics.signal(action, a.Disposition)
 		resp := signalResponse{ID: id, Status: a.Status, Outcome: a.Disposition}
 		switch a.Disposition {
 		case models.Rejected:
@@ -103,29 +105,6 @@ func (s *Server) signalRoute(action models.Action) echo.HandlerFunc {
 		}
 		return c.JSON(http.StatusOK, resp)
 	}
-}
-
-// audit records an operator's action through the API in the audit log,
-// beside the console's. The action is taken whether or not the record is
-// written; a failure to write it is logged.
-func (s *Server) audit(ctx context.Context, e models.AuditEntry) {
-	if e.Outcomes == nil {
-		e.Outcomes = []models.AuditOutcome{}
-	}
-	if err := s.store.Audit(context.WithoutCancel(ctx), &e); err != nil {
-		s.logger.Error("audit entry not written", "by", e.By, "action", e.Action, "error", err)
-	}
-}
-
-// ask asks message id's workflow to act on req and counts the outcome.
-func (s *Server) ask(ctx context.Context, id string, req contract.Request) (contract.Answer, error) {
-	a, err := s.messages.Ask(ctx, id, req)
-	if err != nil {
-		s.metrics.signal(string(req.Action), "failed")
-		return a, messageError(id, err)
-	}
-	s.metrics.signal(string(req.Action), string(a.Disposition))
-	return a, nil
 }
 
 // messageError classifies an error of the workflows client about message id.

@@ -3,8 +3,9 @@ package models
 import "time"
 
 // AuditEntry is one operator action: who did what to which messages, why,
-// and what each message's workflow answered. The console writes one for
-// every action it takes, before it shows the result.
+// and what each message's workflow answered. Package operations writes one
+// for every action taken in the console and every re-drive through the API,
+// before either shows the result.
 type AuditEntry struct {
 	ID int64     `json:"id"`
 	At time.Time `json:"at"`
@@ -22,7 +23,7 @@ type AuditEntry struct {
 // AuditOutcome is what one message's workflow answered an operator action.
 type AuditOutcome struct {
 	ID string `json:"id"`
-	// Disposition is applied, repeated, rejected or accepted, or "failed"
+	// Disposition is applied, repeated, rejected or accepted, or Failed
 	// when the workflow could not be asked.
 	Disposition Disposition `json:"disposition"`
 	// Status is the status the action was decided on.

@@ -45,6 +45,10 @@ const (
 	// workflows client also answers Accepted for a request it could only
 	// send as a signal, which the workflow decides when it runs.
 	Accepted Disposition = "accepted"
+	// Failed: the message's workflow could not be asked, so nothing was
+	// decided. Decide never answers it; it is what an operator's action
+	// records in the audit log for such a message.
+	Failed Disposition = "failed"
 )
 
 // Decide returns what action does to a message in status, with the reason
