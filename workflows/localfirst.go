@@ -9,21 +9,15 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// execute runs one mirror write or publish, shown in the Web UI as summary:
-// with behaviour.localFirst, first as a local activity, else as a regular one.
+// execute runs one mirror write or publish, shown in the Web UI as summary,
+// first as a local activity (see localFirst).
 func (r *messageRun) execute(ctx workflow.Context, summary string, timeout time.Duration, retry *temporal.RetryPolicy, activity any, in any) workflow.Future {
 	opts := workflow.ActivityOptions{StartToCloseTimeout: timeout, RetryPolicy: retry, Summary: summary}
-	if !r.does.localFirst {
-		return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activity, in)
-	}
-	fallback := r.sendingOutlasted
-	if r.does.detachedFallback {
-		// ctx is the publish's and ends with it; the mirror write it
-		// starts must not.
-		fallback = func(ctx workflow.Context) {
-			detached, _ := workflow.NewDisconnectedContext(ctx)
-			r.sendingOutlasted(detached)
-		}
+	// ctx is the publish's and ends with it; the mirror write the fallback
+	// starts must not.
+	fallback := func(ctx workflow.Context) {
+		detached, _ := workflow.NewDisconnectedContext(ctx)
+		r.sendingOutlasted(detached)
 	}
 	return localFirst(ctx, opts, fallback, activity, in)
 }

@@ -40,29 +40,28 @@ type messageRun struct {
 
 	// direct is the direct-send path: the message starts confirmed.
 	direct bool
-	// pinned is the workflow code version from the input; zero (not
-	// workflow.DefaultVersion) when the starter did not pin one (see
-	// Input.Version).
-	pinned contract.Version
-	// startStatus is Input.StartStatus.
-	startStatus models.Status
 	// does is what this message's code version does differently (see
-	// versions.go); set when the run starts.
+	// versions.go).
 	does    behaviour
 	signals []signalChannel
 	// wake is sent to when an update changed the status, so that the
 	// lifecycle loop stops waiting for what the old status waited for.
-	wake     workflow.Channel
-	mirror   []workflow.Future // mirror writes not known to be finished
-	saStatus models.Status     // the CourierStatus value last upserted
-	startSA  models.Status     // the CourierStatus the start event shows
+	wake   workflow.Channel
+	mirror []workflow.Future // mirror writes not known to be finished
+	// saStatus is the CourierStatus value last upserted, at first the one
+	// the starter set (Input.StartStatus), which is not upserted again. It
+	// comes from the input, not the start event's search attributes: a
+	// Temporal node whose namespace cache lags shows those without
+	// Courier's, and a history must upsert the same on every replay.
+	saStatus models.Status
 	// lastMirror is the newest mirror write and mirrored the status it
-	// writes (behaviour.orderedMirror).
+	// writes.
 	lastMirror workflow.Future
 	mirrored   models.Status
 }
 
 func newMessageRun(ctx workflow.Context, in contract.Input) (*messageRun, error) {
+	does := behaviourOf(in)
 	if in.Message.ID == "" || in.Message.Topic == "" {
 		return nil, temporal.NewNonRetryableApplicationError("message id and topic are required", "InvalidInput", nil)
 	}
@@ -70,11 +69,11 @@ func newMessageRun(ctx workflow.Context, in contract.Input) (*messageRun, error)
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("invalid policy: %v", err), "InvalidInput", err)
 	}
 	r := &messageRun{
-		msg:         in.Message,
-		policy:      in.Policy,
-		direct:      in.Confirmed,
-		pinned:      in.Version,
-		startStatus: in.StartStatus,
+		msg:      in.Message,
+		policy:   in.Policy,
+		direct:   in.Confirmed,
+		does:     does,
+		saStatus: in.StartStatus,
 		st: contract.State{
 			MessageID: in.Message.ID,
 			Topic:     in.Message.Topic,
@@ -82,12 +81,6 @@ func newMessageRun(ctx workflow.Context, in contract.Input) (*messageRun, error)
 			CreatedAt: in.Message.CreatedAt,
 			DeliverAt: in.Message.DeliverAt,
 		},
-	}
-	// The client may start the workflow with its search attributes already set;
-	// upserting the same value again would only lengthen the history. Which
-	// one it set is read in run, once the code version is known.
-	if v, ok := workflow.GetTypedSearchAttributes(ctx).GetKeyword(contract.SearchAttrStatus); ok {
-		r.startSA = models.Status(v)
 	}
 	for _, name := range []string{contract.SignalConfirm, contract.SignalCancel, contract.SignalComplete, contract.SignalRedrive} {
 		r.signals = append(r.signals, signalChannel{name: name, ch: workflow.GetSignalChannel(ctx, name)})
@@ -100,11 +93,6 @@ func newMessageRun(ctx workflow.Context, in contract.Input) (*messageRun, error)
 }
 
 func (r *messageRun) run(ctx workflow.Context) (contract.Result, error) {
-	r.does = behaviourOf(r.version(ctx))
-	r.saStatus = r.startSA
-	if r.does.startStatusInInput {
-		r.saStatus = r.startStatus
-	}
 	if r.st.CreatedAt.IsZero() {
 		r.st.CreatedAt = workflow.Now(ctx)
 	}

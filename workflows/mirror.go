@@ -29,23 +29,23 @@ func (r *messageRun) transitionCreate(ctx workflow.Context, status models.Status
 	// it to the mirror a database write and a history event. Both catch up
 	// when the publish outlasts the local try (see sendingOutlasted).
 	passing := status == models.StatusSending
-	if !passing || !r.does.searchSkipsPassingSending {
+	if !passing {
 		r.upsertStatus(ctx)
 	}
 	if create != nil {
 		create.Status = status
 	}
 	r.showDetails(ctx)
-	if passing && r.does.mirrorSkipsPassingSending && create == nil {
+	if passing && create == nil {
 		return
 	}
 	r.writeMirror(ctx, create)
 }
 
 // writeMirror writes the current state to the mirror (with create, the row
-// itself). The write is not waited for. With behaviour.orderedMirror it
-// starts when the message's previous write has finished: a transition never
-// races the creation of its row, and writes of one row do not contend.
+// itself). The write is not waited for. It starts when the message's
+// previous write has finished: a transition never races the creation of its
+// row, and writes of one row do not contend.
 func (r *messageRun) writeMirror(ctx workflow.Context, create *models.Message) {
 	in := activities.MirrorInput{Create: create, Transition: r.transitionRow(ctx)}
 	retry := &temporal.RetryPolicy{
@@ -57,7 +57,7 @@ func (r *messageRun) writeMirror(ctx workflow.Context, create *models.Message) {
 	r.pruneMirror()
 	r.mirrored = r.st.Status
 	prev := r.lastMirror
-	if !r.does.orderedMirror || prev == nil || prev.IsReady() {
+	if prev == nil || prev.IsReady() {
 		r.lastMirror = r.execute(ctx, "mirror: "+string(r.st.Status), mirrorTimeout, retry, acts.WriteMirror, in)
 	} else {
 		f, set := workflow.NewFuture(ctx)
@@ -75,7 +75,7 @@ func (r *messageRun) writeMirror(ctx workflow.Context, create *models.Message) {
 // search attribute and the mirror catch up with it.
 func (r *messageRun) sendingOutlasted(ctx workflow.Context) {
 	r.upsertStatus(ctx)
-	if r.does.mirrorSkipsPassingSending && r.mirrored != r.st.Status {
+	if r.mirrored != r.st.Status {
 		r.writeMirror(ctx, nil)
 	}
 }
@@ -138,18 +138,14 @@ func (r *messageRun) transitionRow(ctx workflow.Context) models.Transition {
 // the last committed state with what has arrived since, and its transitions
 // can differ from the lost ones under the same counter: the lost task may
 // have written DELIVERED as revision 3 where the committed one has COMPLETED.
-// So with behaviour.historyRevisions the revision leads with the history
-// length at the start of the workflow task, which is larger in any task that
-// replaces a lost one the server had recorded, and the transition counter
-// orders writes within it. A task the server had not recorded (a retried
-// or an update's task lost in a crash of the server) is replaced at the same
-// length; the mirror orders those two by the transition's time
-// (models.RevisionTaskShift). The history stays far below 2^20 events, the
-// counter below 2^20.
+// So the revision leads with the history length at the start of the
+// workflow task, which is larger in any task that replaces a lost one the
+// server had recorded, and the transition counter orders writes within it.
+// A task the server had not recorded (a retried or an update's task lost in
+// a crash of the server) is replaced at the same length; the mirror orders
+// those two by the transition's time (models.RevisionTaskShift). The history
+// stays far below 2^20 events, the counter below 2^20.
 func (r *messageRun) mirrorRevision(ctx workflow.Context) int64 {
-	if !r.does.historyRevisions {
-		return r.st.Revision
-	}
 	return int64(workflow.GetInfo(ctx).GetCurrentHistoryLength())<<models.RevisionTaskShift + r.st.Revision
 }
 
