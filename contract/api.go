@@ -135,9 +135,9 @@ type Input struct {
 	// of the history from its first event, so the workflow needs no
 	// GetVersion marker, nor the TemporalChangeVersion search-attribute
 	// upsert that comes with one: two history events and a visibility
-	// write per message. Zero means the starter did not pin one (inputs
-	// from before versions were pinned): the workflow then asks GetVersion,
-	// as it always did.
+	// write per message. Zero means the starter did not pin one, as
+	// inputs from before versions were pinned did: such workflows are
+	// retired (see Version), and the workflow refuses to run them.
 	Version Version `json:"version,omitempty"`
 	// StartStatus is the CourierStatus search attribute the starter set
 	// (Client.Start sets FirstStatus). From VersionDetachedMirror on, the

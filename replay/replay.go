@@ -184,7 +184,7 @@ func Version(h *historypb.History) string {
 			continue
 		}
 		var change string
-		if p := m.GetDetails()["change-id"].GetPayloads(); len(p) > 0 && converter.GetDefaultDataConverter().FromPayload(p[0], &change) == nil && change == workflows.ChangeLocalActivities {
+		if p := m.GetDetails()["change-id"].GetPayloads(); len(p) > 0 && converter.GetDefaultDataConverter().FromPayload(p[0], &change) == nil && change == contract.ChangeLocalActivities {
 			var v workflow.Version
 			if p := m.GetDetails()["version"].GetPayloads(); len(p) > 0 && converter.GetDefaultDataConverter().FromPayload(p[0], &v) == nil {
 				return fmt.Sprintf("v%d (marker)", v)

@@ -9,29 +9,11 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// execute runs one mirror write or publish, shown in the Web UI as summary:
-// with behaviour.localFirst, first as a local activity, else as a regular one.
-func (r *messageRun) execute(ctx workflow.Context, summary string, timeout time.Duration, retry *temporal.RetryPolicy, activity any, in any) workflow.Future {
-	opts := workflow.ActivityOptions{StartToCloseTimeout: timeout, RetryPolicy: retry, Summary: summary}
-	if !r.does.localFirst {
-		return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activity, in)
-	}
-	fallback := r.sendingOutlasted
-	if r.does.detachedFallback {
-		// ctx is the publish's and ends with it; the mirror write it
-		// starts must not.
-		fallback = func(ctx workflow.Context) {
-			detached, _ := workflow.NewDisconnectedContext(ctx)
-			r.sendingOutlasted(detached)
-		}
-	}
-	return localFirst(ctx, opts, fallback, activity, in)
-}
-
 // localFirst runs activity as a local activity for up to localWindow, and
 // when that fails with an error worth retrying, calls fallback and hands the
 // activity to a regular one with opts. The returned future is the one that
-// ends last.
+// ends last. Publishes and mirror writes run so, shown in the Web UI as
+// opts.Summary, with catchUp as their fallback.
 //
 // A local activity runs on the worker that holds the workflow and is recorded
 // as one marker event in the workflow task that asked for it. A regular one

@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -40,29 +39,28 @@ type messageRun struct {
 
 	// direct is the direct-send path: the message starts confirmed.
 	direct bool
-	// pinned is the workflow code version from the input; zero (not
-	// workflow.DefaultVersion) when the starter did not pin one (see
-	// Input.Version).
-	pinned contract.Version
-	// startStatus is Input.StartStatus.
-	startStatus models.Status
 	// does is what this message's code version does differently (see
-	// versions.go); set when the run starts.
+	// versions.go).
 	does    behaviour
 	signals []signalChannel
 	// wake is sent to when an update changed the status, so that the
 	// lifecycle loop stops waiting for what the old status waited for.
-	wake     workflow.Channel
-	mirror   []workflow.Future // mirror writes not known to be finished
-	saStatus models.Status     // the CourierStatus value last upserted
-	startSA  models.Status     // the CourierStatus the start event shows
+	wake   workflow.Channel
+	mirror []workflow.Future // mirror writes not known to be finished
+	// saStatus is the CourierStatus value last upserted, at first the one
+	// the starter set (Input.StartStatus), which is not upserted again. It
+	// comes from the input, not the start event's search attributes: a
+	// Temporal node whose namespace cache lags shows those without
+	// Courier's, and a history must upsert the same on every replay.
+	saStatus models.Status
 	// lastMirror is the newest mirror write and mirrored the status it
-	// writes (behaviour.orderedMirror).
+	// writes.
 	lastMirror workflow.Future
 	mirrored   models.Status
 }
 
 func newMessageRun(ctx workflow.Context, in contract.Input) (*messageRun, error) {
+	does := behaviourOf(in)
 	if in.Message.ID == "" || in.Message.Topic == "" {
 		return nil, temporal.NewNonRetryableApplicationError("message id and topic are required", "InvalidInput", nil)
 	}
@@ -70,11 +68,11 @@ func newMessageRun(ctx workflow.Context, in contract.Input) (*messageRun, error)
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("invalid policy: %v", err), "InvalidInput", err)
 	}
 	r := &messageRun{
-		msg:         in.Message,
-		policy:      in.Policy,
-		direct:      in.Confirmed,
-		pinned:      in.Version,
-		startStatus: in.StartStatus,
+		msg:      in.Message,
+		policy:   in.Policy,
+		direct:   in.Confirmed,
+		does:     does,
+		saStatus: in.StartStatus,
 		st: contract.State{
 			MessageID: in.Message.ID,
 			Topic:     in.Message.Topic,
@@ -82,12 +80,6 @@ func newMessageRun(ctx workflow.Context, in contract.Input) (*messageRun, error)
 			CreatedAt: in.Message.CreatedAt,
 			DeliverAt: in.Message.DeliverAt,
 		},
-	}
-	// The client may start the workflow with its search attributes already set;
-	// upserting the same value again would only lengthen the history. Which
-	// one it set is read in run, once the code version is known.
-	if v, ok := workflow.GetTypedSearchAttributes(ctx).GetKeyword(contract.SearchAttrStatus); ok {
-		r.startSA = models.Status(v)
 	}
 	for _, name := range []string{contract.SignalConfirm, contract.SignalCancel, contract.SignalComplete, contract.SignalRedrive} {
 		r.signals = append(r.signals, signalChannel{name: name, ch: workflow.GetSignalChannel(ctx, name)})
@@ -99,21 +91,21 @@ func newMessageRun(ctx workflow.Context, in contract.Input) (*messageRun, error)
 	return r, nil
 }
 
+// run is the lifecycle loop. Each state's method lives with its concern:
+// waitForDecision in checkback.go, waitForOperator in signals.go,
+// waitForDeliverAt and publish in publish.go, awaitCompletion in
+// completion.go. While any of them waits (sleep, awaitFuture), signals and
+// updates are applied (signals.go); every status change is a transition
+// (mirror.go).
 func (r *messageRun) run(ctx workflow.Context) (contract.Result, error) {
-	r.does = behaviourOf(r.version(ctx))
-	r.saStatus = r.startSA
-	if r.does.startStatusInInput {
-		r.saStatus = r.startStatus
-	}
 	if r.st.CreatedAt.IsZero() {
 		r.st.CreatedAt = workflow.Now(ctx)
 	}
-	create := r.row()
 	status := models.StatusWaitingConfirm
 	if r.direct {
 		status = r.confirmed(ctx)
 	}
-	r.transitionCreate(ctx, status, &create)
+	r.transition(ctx, status)
 	if err := r.setUpdateHandlers(ctx); err != nil {
 		return contract.Result{}, err
 	}
@@ -164,191 +156,41 @@ func (r *messageRun) result() contract.Result {
 	}
 }
 
-// waitForDecision waits for confirm or cancel; when neither comes in time it
-// asks the producer, on the check-back schedule, until it has an answer or the
-// allowed checks are used up.
-func (r *messageRun) waitForDecision(ctx workflow.Context) {
-	if !r.sleep(ctx, r.checkDelay(r.st.CheckCount+1)) {
-		return
-	}
-	r.st.CheckCount++
-	in := activities.CheckInput{
-		MessageID: r.msg.ID,
-		Topic:     r.msg.Topic,
-		Key:       r.msg.Key,
-		Producer:  r.msg.Producer,
-		URL:       r.msg.CheckURL,
-		Attempt:   r.st.CheckCount,
-	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: r.policy.CheckTimeout,
-		// The check-back schedule is the retry policy: a failed call is an
-		// unanswered check, and the next one comes at its scheduled time.
-		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1},
-		Summary:     fmt.Sprintf("check-back %d of %d", in.Attempt, r.policy.CheckMaxAttempts),
-	})
-	var res activities.CheckResult
-	err, done := r.awaitFuture(ctx, actx, func(c workflow.Context) workflow.Future {
-		return workflow.ExecuteActivity(c, acts.CheckBack, in)
-	}, &res)
-	if !done {
-		return // a signal decided while the producer was being asked
-	}
-	if err != nil {
-		res = activities.CheckResult{Answer: models.CheckUnknown, Detail: err.Error()}
-	}
-	r.st.Checks = append(r.st.Checks, contract.CheckRecord{
-		Attempt: in.Attempt, At: workflow.Now(ctx), Answer: res.Answer, Detail: res.Detail,
-	})
-	switch res.Answer {
-	case models.CheckCommitted:
-		r.record(ctx, contract.SignalRecord{Name: contract.SignalConfirm, By: "check-back", Outcome: models.Applied})
-		r.confirm(ctx)
-	case models.CheckRolledBack:
-		r.record(ctx, contract.SignalRecord{Name: contract.SignalCancel, By: "check-back", Outcome: models.Applied})
-		r.cancel(ctx)
-	default:
-		r.st.LastError = fmt.Sprintf("check-back %d: %s %s", in.Attempt, res.Answer, res.Detail)
-		if r.st.CheckCount >= r.policy.CheckMaxAttempts {
-			r.transition(ctx, models.StatusCheckExhausted)
-		} else {
-			r.transition(ctx, models.StatusWaitingConfirm)
-		}
-	}
-}
-
-// checkDelay is the wait before check-back number n (1-based): CheckDelay,
-// multiplied by CheckBackoff per earlier check, capped at CheckMaxDelay.
-func (r *messageRun) checkDelay(n int) time.Duration {
-	d := float64(r.policy.CheckDelay)
-	for i := 1; i < n && d < float64(r.policy.CheckMaxDelay); i++ {
-		d *= r.policy.CheckBackoff
-	}
-	return min(time.Duration(d), r.policy.CheckMaxDelay)
-}
-
-// waitForOperator parks the message (CHECK_EXHAUSTED or DEAD) until a signal
-// moves it on. Nothing happens on its own.
-func (r *messageRun) waitForOperator(ctx workflow.Context) {
-	r.st.NextAt = nil
+// sleep waits for d while handling signals. It reports true when the time
+// passed with the status unchanged, false when a signal changed the status.
+func (r *messageRun) sleep(ctx workflow.Context, d time.Duration) bool {
 	status := r.st.Status
+	if d <= 0 {
+		return true
+	}
+	next := workflow.Now(ctx).Add(d)
+	r.st.NextAt = &next
+	r.showDetails(ctx)
+	defer func() { r.st.NextAt = nil }()
+	summary := r.waitSummary(next)
+	err, done := r.awaitFuture(ctx, ctx, func(c workflow.Context) workflow.Future {
+		return workflow.NewTimerWithOptions(c, d, workflow.TimerOptions{Summary: summary})
+	}, nil)
+	return done && err == nil && r.st.Status == status
+}
+
+// awaitFuture starts a timer or activity with start and waits for it while
+// handling signals. done is false when a signal changed the status first; the
+// timer or activity is then cancelled.
+func (r *messageRun) awaitFuture(ctx, startCtx workflow.Context, start func(workflow.Context) workflow.Future, result any) (err error, done bool) {
+	status := r.st.Status
+	cctx, cancel := workflow.WithCancel(startCtx)
+	defer cancel()
+	f := start(cctx)
 	sel := r.signalSelector(ctx)
-	for r.st.Status == status && ctx.Err() == nil {
+	sel.AddFuture(f, func(f workflow.Future) {
+		err = f.Get(ctx, result)
+		done = true
+	})
+	for !done && r.st.Status == status && ctx.Err() == nil {
 		sel.Select(ctx)
 	}
-}
-
-// waitForDeliverAt holds a confirmed message until its deliver_at time.
-func (r *messageRun) waitForDeliverAt(ctx workflow.Context) {
-	if r.sleep(ctx, r.msg.DeliverAt.Sub(workflow.Now(ctx))) {
-		r.startSend(ctx)
-	}
-}
-
-// publish sends the message to Kafka. Transient broker errors are retried by
-// the activity's retry policy without limit; a permanent rejection makes the
-// message DEAD with the reason.
-func (r *messageRun) publish(ctx workflow.Context) {
-	in := activities.PublishInput{
-		MessageID: r.msg.ID,
-		Topic:     r.msg.Topic,
-		Key:       r.msg.Key,
-		Payload:   r.msg.Payload,
-		Headers:   r.msg.Headers,
-		Producer:  r.msg.Producer,
-		Attempt:   r.st.SendCount,
-	}
-	retry := &temporal.RetryPolicy{
-		InitialInterval:        time.Second,
-		BackoffCoefficient:     2,
-		MaximumInterval:        r.policy.PublishMaxInterval,
-		MaximumAttempts:        0, // until the broker accepts it
-		NonRetryableErrorTypes: []string{activities.ErrTypePublishRejected},
-	}
-	var res activities.PublishResult
-	err, done := r.awaitFuture(ctx, ctx, func(c workflow.Context) workflow.Future {
-		return r.execute(c, fmt.Sprintf("publish to %s, send %d", r.msg.Topic, in.Attempt), publishTimeout, retry, acts.Publish, in)
-	}, &res)
-	if !done {
-		return // completed by its consumers while the publish was in flight
-	}
-	rec := contract.PublishRecord{Attempt: in.Attempt, At: workflow.Now(ctx), Partition: res.Partition, Offset: res.Offset}
-	if err != nil {
-		rec.Error = errorMessage(err)
-		r.st.Publishes = append(r.st.Publishes, rec)
-		if !rejected(err) {
-			// The retry policy itself ended (a timeout or a cancelled
-			// activity): not Kafka's verdict on the message, so try again.
-			r.st.LastError = fmt.Sprintf("publish %d: %s", in.Attempt, rec.Error)
-			r.sleep(ctx, r.policy.PublishMaxInterval)
-			return
-		}
-		r.st.LastError = fmt.Sprintf("publish %d rejected: %s", in.Attempt, rec.Error)
-		r.transition(ctx, models.StatusDead)
-		return
-	}
-	r.st.Publishes = append(r.st.Publishes, rec)
-	r.st.PublishedAt = &rec.At
-	r.st.LastError = ""
-	r.transition(ctx, models.StatusDelivered)
-	r.completeEarly(ctx)
-}
-
-// publishTimeout bounds one publish attempt; sarama's own retries fit inside.
-const publishTimeout = 30 * time.Second
-
-// awaitCompletion waits for the consumers' complete signals after a send. When
-// the wait for this send passes, the message is sent again, or after the last
-// interval it is DEAD.
-func (r *messageRun) awaitCompletion(ctx workflow.Context) {
-	intervals := r.policy.ResendIntervals
-	i := min(max(r.st.SendCount, 1), len(intervals)) - 1
-	if !r.sleep(ctx, intervals[i]) {
-		return
-	}
-	if r.st.SendCount < len(intervals) {
-		r.startSend(ctx)
-		return
-	}
-	r.st.LastError = fmt.Sprintf("not completed after %d sends", r.st.SendCount)
-	if missing := r.missingConsumers(); len(missing) > 0 {
-		r.st.LastError += fmt.Sprintf("; waiting for %v", missing)
-	}
-	r.transition(ctx, models.StatusDead)
-}
-
-// missingConsumers are the named consumers that have not completed yet.
-func (r *messageRun) missingConsumers() []string {
-	var missing []string
-	for _, c := range r.msg.Consumers {
-		if !slices.Contains(r.st.CompletedBy, c) {
-			missing = append(missing, c)
-		}
-	}
-	return missing
-}
-
-// confirm moves a decided message to sending, or holds it until deliver_at.
-func (r *messageRun) confirm(ctx workflow.Context) {
-	r.transition(ctx, r.confirmed(ctx))
-}
-
-// confirmed records the confirmation and returns the status it leads to.
-func (r *messageRun) confirmed(ctx workflow.Context) models.Status {
-	now := workflow.Now(ctx)
-	r.st.ConfirmedAt = &now
-	r.st.LastError = ""
-	status := contract.ConfirmedStatus(r.msg.DeliverAt, now)
-	if status == models.StatusSending {
-		r.st.SendCount++
-	}
-	return status
-}
-
-// startSend counts a new send and enters SENDING; publish does the send.
-func (r *messageRun) startSend(ctx workflow.Context) {
-	r.st.SendCount++
-	r.transition(ctx, models.StatusSending)
+	return err, done
 }
 
 // state answers QueryState with a copy that later changes cannot touch.
@@ -360,21 +202,4 @@ func (r *messageRun) state() (contract.State, error) {
 	s.Signals = slices.Clone(s.Signals)
 	s.CompletedBy = slices.Clone(s.CompletedBy)
 	return s, nil
-}
-
-// rejected reports whether a publish failed because Kafka refused the message
-// for good, as classified by the publish activity.
-func rejected(err error) bool {
-	var appErr *temporal.ApplicationError
-	return errors.As(err, &appErr) && appErr.Type() == activities.ErrTypePublishRejected
-}
-
-// errorMessage is the operator-facing text of an activity failure: the
-// application error's own message rather than the SDK's wrapping.
-func errorMessage(err error) string {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		return appErr.Error()
-	}
-	return err.Error()
 }

@@ -180,7 +180,8 @@ func setup(t *testing.T) *bundle {
 				Producer: "orders-svc",
 				CheckURL: "http://orders.local/check",
 			},
-			Policy: testPolicy(),
+			Policy:  testPolicy(),
+			Version: contract.CurrentVersion,
 		},
 	}
 }
@@ -234,8 +235,9 @@ func TestConfirmPublishComplete(t *testing.T) {
 		MessageID: "order-42", Topic: "orders", Key: "customer-7",
 		Payload: []byte(`{"order":42}`), Headers: map[string]string{"trace": "abc"}, Producer: "orders-svc", Attempt: 1,
 	}, p)
+	// SENDING passes within the local publish: it is not mirrored.
 	require.Equal(t, []models.Status{
-		models.StatusWaitingConfirm, models.StatusSending, models.StatusDelivered, models.StatusCompleted,
+		models.StatusWaitingConfirm, models.StatusDelivered, models.StatusCompleted,
 	}, b.acts.mirrorStatuses())
 	first := b.acts.mirror[0]
 	require.NotNil(t, first.Create, "the first mirror write creates the row")
@@ -620,7 +622,7 @@ func TestDeliverAtDelaysSending(t *testing.T) {
 	// Two unanswered check-backs (+10 s, +30 s) come before the confirm at +1 min.
 	require.Equal(t, []models.Status{
 		models.StatusWaitingConfirm, models.StatusWaitingConfirm, models.StatusWaitingConfirm,
-		models.StatusScheduled, models.StatusSending, models.StatusCompleted,
+		models.StatusScheduled, models.StatusCompleted,
 	}, b.acts.mirrorStatuses())
 }
 
@@ -721,30 +723,26 @@ func TestQueryState(t *testing.T) {
 	require.Equal(t, int64(5), st.Revision, "five transitions: prepared, two checks, sending, delivered")
 }
 
-// A version pinned in the input decides the code path without GetVersion; an
-// input without one still asks GetVersion, as workflows started before
-// Input.Version do.
-func TestPinnedVersionSkipsGetVersion(t *testing.T) {
+// A message of a retired version (unpinned ones included) is not run by code
+// that no longer has its branches: the workflow task fails, naming the
+// version and what to do, before the workflow does anything.
+func TestRetiredVersionFailsTheTask(t *testing.T) {
 	t.Parallel()
-	for _, pinned := range []bool{true, false} {
-		b := setup(t)
-		asked := 0
-		b.env.OnGetVersion(ChangeLocalActivities, workflow.DefaultVersion, workflow.Version(contract.VersionLocalActivities)).
-			Run(func(mock.Arguments) { asked++ }).Return(workflow.Version(contract.VersionLocalActivities))
-		if pinned {
-			b.input.Version = contract.CurrentVersion
-		}
-		b.input.Confirmed = true
-		b.signalAt(time.Second, contract.SignalComplete, contract.Completion{})
-
-		require.Equal(t, models.StatusCompleted, b.run(t).Status)
-
-		if pinned {
-			require.Zero(t, asked, "GetVersion calls with the version in the input")
-		} else {
-			require.Equal(t, 1, asked, "GetVersion calls without a version in the input")
-		}
-		require.Equal(t, []int{1}, b.acts.publishAttempts())
+	for _, v := range []contract.Version{0, contract.VersionLocalActivities, contract.VersionOrderedMirror} {
+		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			b.input.Version = v
+			b.input.Confirmed = true
+			b.env.ExecuteWorkflow(contract.WorkflowType, b.input)
+			require.True(t, b.env.IsWorkflowCompleted())
+			var panicErr *temporal.PanicError
+			require.ErrorAs(t, b.env.GetWorkflowError(), &panicErr)
+			require.Contains(t, panicErr.Error(), fmt.Sprintf("started with retired workflow version %d", v))
+			require.Contains(t, panicErr.Error(), "Run a Courier release that still runs it until such messages have closed")
+			require.Empty(t, b.acts.publishAttempts(), "nothing was published")
+			require.Empty(t, b.acts.arrivals, "nothing was mirrored")
+		})
 	}
 }
 
@@ -762,7 +760,7 @@ func TestUnknownPinnedVersionFailsTheTask(t *testing.T) {
 	require.Empty(t, b.acts.publishAttempts(), "nothing was published")
 }
 
-// Since VersionOrderedMirror a message's mirror writes run one at a time, in
+// A message's mirror writes run one at a time, in
 // revision order, so a transition never reaches the database before its row
 // is created; a SENDING that passes within the local publish is not written.
 func TestMirrorWritesRunInOrder(t *testing.T) {
@@ -784,7 +782,6 @@ func TestMirrorWritesRunInOrder(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := setup(t)
-			b.input.Version = contract.CurrentVersion
 			b.input.Confirmed = tc.direct
 			b.acts.mirrorDelay = slowCreate
 			if !tc.direct {
@@ -805,7 +802,6 @@ func TestMirrorWritesRunInOrder(t *testing.T) {
 func TestSendingIsMirroredWhenThePublishLasts(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.input.Version = contract.CurrentVersion
 	b.acts.publishErr = brokerDownFor(4) // two local attempts, then two regular ones
 	b.signalAt(time.Second, contract.SignalConfirm, contract.Decision{})
 	b.signalAt(time.Minute, contract.SignalComplete, contract.Completion{})
@@ -821,30 +817,24 @@ func TestSendingIsMirroredWhenThePublishLasts(t *testing.T) {
 // row behind, when the database was slow during a broker outage.
 func TestSendingMirrorWriteOutlivesThePublish(t *testing.T) {
 	t.Parallel()
-	for _, v := range []contract.Version{contract.VersionOrderedMirror, contract.CurrentVersion} {
-		b := setup(t)
-		b.input.Version = v
-		b.acts.publishErr = brokerDownFor(2) // the local tries fail, the regular one lands
-		b.acts.mirrorDelay = func(in activities.MirrorInput) time.Duration {
-			if in.Transition.Status == models.StatusSending {
-				return 500 * time.Millisecond
-			}
-			return 0
+	b := setup(t)
+	b.acts.publishErr = brokerDownFor(2) // the local tries fail, the regular one lands
+	b.acts.mirrorDelay = func(in activities.MirrorInput) time.Duration {
+		if in.Transition.Status == models.StatusSending {
+			return 500 * time.Millisecond
 		}
-		b.signalAt(time.Second, contract.SignalConfirm, contract.Decision{})
-		b.signalAt(time.Minute, contract.SignalComplete, contract.Completion{})
-		b.env.ExecuteWorkflow(contract.WorkflowType, b.input)
-		require.True(t, b.env.IsWorkflowCompleted())
-		t.Logf("version %d: %v", v, b.env.GetWorkflowError())
-		if v == contract.CurrentVersion {
-			require.NoError(t, b.env.GetWorkflowError())
-			require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusSending, models.StatusDelivered, models.StatusCompleted},
-				b.acts.mirrorStatuses())
-		}
+		return 0
 	}
+	b.signalAt(time.Second, contract.SignalConfirm, contract.Decision{})
+	b.signalAt(time.Minute, contract.SignalComplete, contract.Completion{})
+
+	require.Equal(t, models.StatusCompleted, b.run(t).Status)
+
+	require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusSending, models.StatusDelivered, models.StatusCompleted},
+		b.acts.mirrorStatuses())
 }
 
-// From VersionDetachedMirror on, whether the first status needs an upsert is
+// Whether the first status needs an upsert is
 // decided by the input alone: the start event's search attributes, which a
 // lagging Temporal node may show without Courier's, do not change the
 // history. Here the start event has none, and the input says the client set
@@ -852,7 +842,6 @@ func TestSendingMirrorWriteOutlivesThePublish(t *testing.T) {
 func TestStartStatusComesFromTheInput(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.input.Version = contract.CurrentVersion
 	b.input.StartStatus = models.StatusWaitingConfirm
 	upserts := b.upsertedStatuses()
 	b.signalAt(time.Second, contract.SignalConfirm, contract.Decision{})
@@ -862,7 +851,6 @@ func TestStartStatusComesFromTheInput(t *testing.T) {
 
 	// The same input without StartStatus upserts its first status.
 	b = setup(t)
-	b.input.Version = contract.CurrentVersion
 	upserts = b.upsertedStatuses()
 	b.signalAt(time.Second, contract.SignalConfirm, contract.Decision{})
 	b.signalAt(time.Minute-time.Second, contract.SignalComplete, contract.Completion{})
@@ -900,7 +888,6 @@ func TestEarlyCompletionIsHeldUntilThePublish(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			b.input.Version = contract.CurrentVersion
 			tc.park(b)
 			var complete, again updateOutcome
 			b.updateAt(t, 20*time.Second, contract.SignalComplete, contract.Completion{Consumer: "accounting"}, &complete)
@@ -956,7 +943,6 @@ func TestEarlyCompletionIsHeldUntilThePublish(t *testing.T) {
 func TestEarlyCompletionOfACancelledMessageIsDropped(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.input.Version = contract.CurrentVersion
 	var complete updateOutcome
 	b.updateAt(t, time.Second, contract.SignalComplete, contract.Completion{}, &complete)
 	b.signalAt(2*time.Second, contract.SignalCancel, contract.Decision{By: "producer"})
@@ -987,7 +973,6 @@ func TestEarlyCompletionOfACancelledMessageIsDropped(t *testing.T) {
 func TestEarlyCompletionCountsForItsConsumer(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.input.Version = contract.CurrentVersion
 	b.input.Message.Consumers = []string{"accounting", "points"}
 	var billing, anonymous, accounting, points updateOutcome
 	b.updateAt(t, time.Second, contract.SignalComplete, contract.Completion{Consumer: "billing"}, &billing)

@@ -13,70 +13,81 @@ import (
 	"github.com/courier-mq/courier/models"
 )
 
-// transition enters status: a new revision, the search attributes and a
-// mirror write. The mirror write is not waited for; revisions keep the row
-// from moving backwards when writes land out of order.
+// transition enters status: a new revision, the search attribute, the Web
+// UI's details and a mirror write, which is not waited for.
+//
+// SENDING normally lasts only as long as the local publish, inside this
+// workflow task, and DELIVERED follows: upserting it would cost a history
+// event and a visibility write for a status nobody can see, and writing it to
+// the mirror a database write and a history event. Both catch up when a local
+// try fails (see catchUp). The first write is made all the same: it creates
+// the row, as SENDING for a direct send.
 func (r *messageRun) transition(ctx workflow.Context, status models.Status) {
-	r.transitionCreate(ctx, status, nil)
-}
-
-func (r *messageRun) transitionCreate(ctx workflow.Context, status models.Status, create *models.Message) {
 	r.st.Status = status
 	r.st.Revision++
-	// SENDING normally lasts only as long as the local publish, inside this
-	// workflow task, and DELIVERED follows: upserting it would cost a history
-	// event and a visibility write for a status nobody can see, and writing
-	// it to the mirror a database write and a history event. Both catch up
-	// when the publish outlasts the local try (see sendingOutlasted).
 	passing := status == models.StatusSending
-	if !passing || !r.does.searchSkipsPassingSending {
+	if !passing {
 		r.upsertStatus(ctx)
 	}
-	if create != nil {
-		create.Status = status
-	}
 	r.showDetails(ctx)
-	if passing && r.does.mirrorSkipsPassingSending && create == nil {
+	if passing && r.lastMirror != nil {
 		return
 	}
-	r.writeMirror(ctx, create)
+	r.writeMirror(ctx)
 }
 
-// writeMirror writes the current state to the mirror (with create, the row
-// itself). The write is not waited for. With behaviour.orderedMirror it
-// starts when the message's previous write has finished: a transition never
-// races the creation of its row, and writes of one row do not contend.
-func (r *messageRun) writeMirror(ctx workflow.Context, create *models.Message) {
-	in := activities.MirrorInput{Create: create, Transition: r.transitionRow(ctx)}
-	retry := &temporal.RetryPolicy{
-		InitialInterval:    time.Second,
-		BackoffCoefficient: 2,
-		MaximumInterval:    time.Minute,
-		MaximumAttempts:    0, // the database comes back; the row must follow
+// writeMirror writes the current state to the mirror; the message's first
+// write creates the row. The write is not waited for. It starts when the
+// message's previous write has finished: a transition never races the
+// creation of its row, and writes of one row do not contend.
+func (r *messageRun) writeMirror(ctx workflow.Context) {
+	in := activities.MirrorInput{Transition: r.transitionRow(ctx)}
+	if r.lastMirror == nil {
+		row := r.row()
+		in.Create = &row
 	}
-	r.pruneMirror()
+	opts := workflow.ActivityOptions{
+		StartToCloseTimeout: mirrorTimeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+			MaximumAttempts:    0, // the database comes back; the row must follow
+		},
+		Summary: "mirror: " + string(r.st.Status),
+	}
+	// Forget the writes that have finished; flushMirror waits for the rest.
+	r.mirror = slices.DeleteFunc(r.mirror, func(f workflow.Future) bool { return f.IsReady() })
 	r.mirrored = r.st.Status
+	// A mirror write's local try failing outlasts the workflow task as a
+	// publish's does, so its fallback is catchUp too. That writes only a
+	// status not written yet, never the one it falls back from.
 	prev := r.lastMirror
-	if !r.does.orderedMirror || prev == nil || prev.IsReady() {
-		r.lastMirror = r.execute(ctx, "mirror: "+string(r.st.Status), mirrorTimeout, retry, acts.WriteMirror, in)
+	if prev == nil || prev.IsReady() {
+		r.lastMirror = localFirst(ctx, opts, r.catchUp, acts.WriteMirror, in)
 	} else {
 		f, set := workflow.NewFuture(ctx)
 		workflow.Go(ctx, func(gctx workflow.Context) {
 			_ = prev.Get(gctx, nil) // its error is flushMirror's to report
-			set.Chain(r.execute(gctx, "mirror: "+string(in.Transition.Status), mirrorTimeout, retry, acts.WriteMirror, in))
+			set.Chain(localFirst(gctx, opts, r.catchUp, acts.WriteMirror, in))
 		})
 		r.lastMirror = f
 	}
 	r.mirror = append(r.mirror, r.lastMirror)
 }
 
-// sendingOutlasted runs when a local try has failed and its work goes on as
-// a regular activity: a SENDING that was to pass unseen now lasts, so the
-// search attribute and the mirror catch up with it.
-func (r *messageRun) sendingOutlasted(ctx workflow.Context) {
+// catchUp is the fallback of every local try, a publish's or a mirror
+// write's (see localFirst). When one fails, its work goes on as a regular
+// activity and the workflow task ends without its answer, so a status that
+// was to pass unseen within the task (SENDING, see transition) lasts: the
+// search attribute and the mirror catch up with it. It runs on a context of
+// its own: a publish's try runs on the publish's, which ends with the
+// publish, and the mirror write it starts must not.
+func (r *messageRun) catchUp(ctx workflow.Context) {
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	r.upsertStatus(ctx)
-	if r.does.mirrorSkipsPassingSending && r.mirrored != r.st.Status {
-		r.writeMirror(ctx, nil)
+	if r.mirrored != r.st.Status {
+		r.writeMirror(ctx)
 	}
 }
 
@@ -110,16 +121,25 @@ func (r *messageRun) flushMirror(ctx workflow.Context) error {
 	return nil
 }
 
-// pruneMirror forgets mirror writes that have finished.
-func (r *messageRun) pruneMirror() {
-	r.mirror = slices.DeleteFunc(r.mirror, func(f workflow.Future) bool { return f.IsReady() })
-}
-
 // transitionRow is the mirror update for the current state.
+//
+// Its revision orders the mirror writes of this workflow. A local activity
+// writes before its workflow task is committed. When the task is lost (its
+// worker killed), the task that replaces it starts from the last committed
+// state with what has arrived since, and its transitions can differ from the
+// lost ones under the same counter: the lost task may have written DELIVERED
+// as revision 3 where the committed one has COMPLETED. So the revision leads
+// with the history length at the start of the workflow task, which is larger
+// in any task that replaces a lost one the server had recorded, and the
+// transition counter orders writes within it. A task the server had not
+// recorded (a retried or an update's task lost in a crash of the server) is
+// replaced at the same length; the mirror orders those two by the
+// transition's time (models.RevisionTaskShift). The history stays far below
+// 2^20 events, the counter below 2^20.
 func (r *messageRun) transitionRow(ctx workflow.Context) models.Transition {
 	return models.Transition{
 		ID:          r.msg.ID,
-		Revision:    r.mirrorRevision(ctx),
+		Revision:    int64(workflow.GetInfo(ctx).GetCurrentHistoryLength())<<models.RevisionTaskShift + r.st.Revision,
 		Status:      r.st.Status,
 		CheckCount:  r.st.CheckCount,
 		SendCount:   r.st.SendCount,
@@ -131,32 +151,11 @@ func (r *messageRun) transitionRow(ctx workflow.Context) models.Transition {
 	}
 }
 
-// mirrorRevision orders the mirror writes of this workflow.
-//
-// A local activity writes before its workflow task is committed. When the
-// task is lost (its worker killed), the task that replaces it starts from
-// the last committed state with what has arrived since, and its transitions
-// can differ from the lost ones under the same counter: the lost task may
-// have written DELIVERED as revision 3 where the committed one has COMPLETED.
-// So with behaviour.historyRevisions the revision leads with the history
-// length at the start of the workflow task, which is larger in any task that
-// replaces a lost one the server had recorded, and the transition counter
-// orders writes within it. A task the server had not recorded (a retried
-// or an update's task lost in a crash of the server) is replaced at the same
-// length; the mirror orders those two by the transition's time
-// (models.RevisionTaskShift). The history stays far below 2^20 events, the
-// counter below 2^20.
-func (r *messageRun) mirrorRevision(ctx workflow.Context) int64 {
-	if !r.does.historyRevisions {
-		return r.st.Revision
-	}
-	return int64(workflow.GetInfo(ctx).GetCurrentHistoryLength())<<models.RevisionTaskShift + r.st.Revision
-}
-
 // row is the full mirror row written when the message is first seen.
 func (r *messageRun) row() models.Message {
 	return models.Message{
 		ID:        r.msg.ID,
+		Status:    r.st.Status,
 		Topic:     r.msg.Topic,
 		Key:       r.msg.Key,
 		Payload:   r.msg.Payload,

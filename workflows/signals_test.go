@@ -98,7 +98,6 @@ func TestEverySignalInEveryState(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%s", status, signal), func(t *testing.T) {
 				t.Parallel()
 				b := setup(t)
-				b.input.Version = contract.CurrentVersion
 				park[status](b)
 				w := want[status][signal]
 

@@ -1,0 +1,99 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/contract"
+	"github.com/courier-mq/courier/models"
+)
+
+// waitForDecision waits for confirm or cancel; when neither comes in time it
+// asks the producer, on the check-back schedule, until it has an answer or the
+// allowed checks are used up.
+func (r *messageRun) waitForDecision(ctx workflow.Context) {
+	if !r.sleep(ctx, r.checkDelay(r.st.CheckCount+1)) {
+		return
+	}
+	r.st.CheckCount++
+	in := activities.CheckInput{
+		MessageID: r.msg.ID,
+		Topic:     r.msg.Topic,
+		Key:       r.msg.Key,
+		Producer:  r.msg.Producer,
+		URL:       r.msg.CheckURL,
+		Attempt:   r.st.CheckCount,
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: r.policy.CheckTimeout,
+		// The check-back schedule is the retry policy: a failed call is an
+		// unanswered check, and the next one comes at its scheduled time.
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1},
+		Summary:     fmt.Sprintf("check-back %d of %d", in.Attempt, r.policy.CheckMaxAttempts),
+	})
+	var res activities.CheckResult
+	err, done := r.awaitFuture(ctx, actx, func(c workflow.Context) workflow.Future {
+		return workflow.ExecuteActivity(c, acts.CheckBack, in)
+	}, &res)
+	if !done {
+		return // a signal decided while the producer was being asked
+	}
+	if err != nil {
+		res = activities.CheckResult{Answer: models.CheckUnknown, Detail: err.Error()}
+	}
+	r.st.Checks = append(r.st.Checks, contract.CheckRecord{
+		Attempt: in.Attempt, At: workflow.Now(ctx), Answer: res.Answer, Detail: res.Detail,
+	})
+	switch res.Answer {
+	case models.CheckCommitted:
+		r.record(ctx, contract.SignalRecord{Name: contract.SignalConfirm, By: "check-back", Outcome: models.Applied})
+		r.transition(ctx, r.confirmed(ctx))
+	case models.CheckRolledBack:
+		r.record(ctx, contract.SignalRecord{Name: contract.SignalCancel, By: "check-back", Outcome: models.Applied})
+		r.cancel(ctx)
+	default:
+		r.st.LastError = fmt.Sprintf("check-back %d: %s %s", in.Attempt, res.Answer, res.Detail)
+		if r.st.CheckCount >= r.policy.CheckMaxAttempts {
+			r.transition(ctx, models.StatusCheckExhausted)
+		} else {
+			r.transition(ctx, models.StatusWaitingConfirm)
+		}
+	}
+}
+
+// checkDelay is the wait before check-back number n (1-based): CheckDelay,
+// multiplied by CheckBackoff per earlier check, capped at CheckMaxDelay.
+func (r *messageRun) checkDelay(n int) time.Duration {
+	d := float64(r.policy.CheckDelay)
+	for i := 1; i < n && d < float64(r.policy.CheckMaxDelay); i++ {
+		d *= r.policy.CheckBackoff
+	}
+	return min(time.Duration(d), r.policy.CheckMaxDelay)
+}
+
+// confirmed records the confirmation and returns the status it leads to
+// (SENDING, or SCHEDULED until deliver_at), for the caller to enter.
+func (r *messageRun) confirmed(ctx workflow.Context) models.Status {
+	now := workflow.Now(ctx)
+	r.st.ConfirmedAt = &now
+	r.st.LastError = ""
+	status := contract.ConfirmedStatus(r.msg.DeliverAt, now)
+	if status == models.StatusSending {
+		r.st.SendCount++
+	}
+	return status
+}
+
+// cancel ends the message unsent, dropping the completions held for it.
+func (r *messageRun) cancel(ctx workflow.Context) {
+	for _, e := range r.st.EarlyCompletions {
+		r.record(ctx, contract.SignalRecord{Name: contract.SignalComplete, Consumer: e.Consumer, Outcome: models.Rejected,
+			Reason: "held since " + e.At.UTC().Format(time.RFC3339) + ", dropped: message was cancelled"})
+	}
+	r.st.EarlyCompletions = nil
+	r.transition(ctx, models.StatusCancelled)
+}
