@@ -36,7 +36,7 @@ func (r *messageRun) waitForDecision(ctx workflow.Context) {
 		Summary:     fmt.Sprintf("check-back %d of %d", in.Attempt, r.policy.CheckMaxAttempts),
 	})
 	var res activities.CheckResult
-	err, done := r.awaitFuture(ctx, actx, func(c workflow.Context) workflow.Future {
+	done, err := r.awaitFuture(ctx, actx, func(c workflow.Context) workflow.Future {
 		return workflow.ExecuteActivity(c, acts.CheckBack, in)
 	}, &res)
 	if !done {

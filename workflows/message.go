@@ -168,7 +168,7 @@ func (r *messageRun) sleep(ctx workflow.Context, d time.Duration) bool {
 	r.showDetails(ctx)
 	defer func() { r.st.NextAt = nil }()
 	summary := r.waitSummary(next)
-	err, done := r.awaitFuture(ctx, ctx, func(c workflow.Context) workflow.Future {
+	done, err := r.awaitFuture(ctx, ctx, func(c workflow.Context) workflow.Future {
 		return workflow.NewTimerWithOptions(c, d, workflow.TimerOptions{Summary: summary})
 	}, nil)
 	return done && err == nil && r.st.Status == status
@@ -177,7 +177,7 @@ func (r *messageRun) sleep(ctx workflow.Context, d time.Duration) bool {
 // awaitFuture starts a timer or activity with start and waits for it while
 // handling signals. done is false when a signal changed the status first; the
 // timer or activity is then cancelled.
-func (r *messageRun) awaitFuture(ctx, startCtx workflow.Context, start func(workflow.Context) workflow.Future, result any) (err error, done bool) {
+func (r *messageRun) awaitFuture(ctx, startCtx workflow.Context, start func(workflow.Context) workflow.Future, result any) (done bool, err error) {
 	status := r.st.Status
 	cctx, cancel := workflow.WithCancel(startCtx)
 	defer cancel()
@@ -190,7 +190,7 @@ func (r *messageRun) awaitFuture(ctx, startCtx workflow.Context, start func(work
 	for !done && r.st.Status == status && ctx.Err() == nil {
 		sel.Select(ctx)
 	}
-	return err, done
+	return done, err
 }
 
 // state answers QueryState with a copy that later changes cannot touch.

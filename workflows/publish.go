@@ -51,7 +51,7 @@ func (r *messageRun) publish(ctx workflow.Context) {
 		Summary: fmt.Sprintf("publish to %s, send %d", r.msg.Topic, in.Attempt),
 	}
 	var res activities.PublishResult
-	err, done := r.awaitFuture(ctx, ctx, func(c workflow.Context) workflow.Future {
+	done, err := r.awaitFuture(ctx, ctx, func(c workflow.Context) workflow.Future {
 		return localFirst(c, opts, r.catchUp, acts.Publish, in)
 	}, &res)
 	if !done {
