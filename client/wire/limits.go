@@ -1,7 +1,8 @@
 package wire
 
-// Limits the gateway enforces on a message's fields, in bytes unless a
-// count. The widths follow the mirror table's columns, so a message that
+// Limits the gateway enforces on a message's fields: bytes of ASCII names
+// and values, characters (as OpenAPI's maxLength counts) of the key and a
+// reason. The widths follow the mirror table's columns, so a message that
 // passes can always be stored; a client may check them before sending.
 const (
 	// MaxIDLen: an id is 1-128 of [A-Za-z0-9._:-], not "." or "..".
@@ -20,10 +21,11 @@ const (
 	MaxHeaders = 64
 	// MaxHeaderNameLen bounds a header's name (printable ASCII, no spaces).
 	MaxHeaderNameLen = 256
-	// MaxHeaderValueLen bounds a header's value.
+	// MaxHeaderValueLen bounds a header's value, in bytes.
 	MaxHeaderValueLen = 4 << 10
 	// MaxConsumers bounds the named consumers of one message.
 	MaxConsumers = 32
-	// MaxReasonLen bounds the reason of a confirm, cancel or redrive.
+	// MaxReasonLen bounds the reason of a confirm, cancel or redrive, in
+	// characters.
 	MaxReasonLen = 1024
 )
