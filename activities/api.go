@@ -2,16 +2,6 @@ package activities
 
 import "github.com/courier-mq/courier/models"
 
-// Kafka record headers Courier adds next to the producer's own. Consumers dedupe
-// by HeaderMessageID; HeaderAttempt tells a resend (2, 3, ...) from the first send;
-// HeaderProducer names the producer whose key prepared the message, when it has
-// a name.
-const (
-	HeaderMessageID = "courier-message-id"
-	HeaderAttempt   = "courier-attempt"
-	HeaderProducer  = "courier-producer"
-)
-
 // ErrTypePublishRejected is the application error type of a publish that Kafka
 // refused for good (message too large, invalid topic, not authorized). Retrying
 // cannot help; the workflow moves the message to DEAD with the reason.
@@ -24,10 +14,10 @@ type PublishInput struct {
 	Key       string            `json:"key,omitempty"`
 	Payload   []byte            `json:"payload"`
 	Headers   map[string]string `json:"headers,omitempty"`
-	// Producer goes out in HeaderProducer when it is not empty.
+	// Producer goes out in wire.HeaderProducer when it is not empty.
 	Producer string `json:"producer,omitempty"`
 	// Attempt is the message's send count including this send: 1 for the first
-	// publish, 2 for the first resend, and so on. It goes out in HeaderAttempt.
+	// publish, 2 for the first resend, and so on. It goes out in wire.HeaderAttempt.
 	Attempt int `json:"attempt"`
 }
 

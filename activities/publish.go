@@ -9,15 +9,17 @@ import (
 	"strings"
 
 	"github.com/IBM/sarama"
+	"github.com/courier-mq/courier/client/wire"
 	"go.temporal.io/sdk/temporal"
 )
 
 // Publish writes one send of a message to Kafka and reports where it landed.
 // The record carries the message's key (an empty key is a null key, spread
 // over the partitions), its payload, its headers and Courier's
-// HeaderMessageID, HeaderAttempt and (for a message with a producer name)
-// HeaderProducer, which replace any user header of the same name compared
-// case-insensitively, so no consumer can mistake one for Courier's.
+// wire.HeaderMessageID, wire.HeaderAttempt and (for a message with a
+// producer name) wire.HeaderProducer, which replace any user header of the
+// same name compared case-insensitively, so no consumer can mistake one for
+// Courier's.
 //
 // A refusal that no retry can change (see permanentKafkaError) is a
 // non-retryable application error of type ErrTypePublishRejected; every other
@@ -47,7 +49,7 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishResul
 	case <-ctx.Done():
 		// sarama cannot withdraw a message it has taken: the send finishes in
 		// the background and may still land. The retry then writes a duplicate,
-		// which consumers drop by HeaderMessageID.
+		// which consumers drop by wire.HeaderMessageID.
 		return PublishResult{}, fmt.Errorf("publish %s to %s: %w", in.MessageID, in.Topic, ctx.Err())
 	}
 }
@@ -57,7 +59,7 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishResul
 func producerMessage(in PublishInput) *sarama.ProducerMessage {
 	names := make([]string, 0, len(in.Headers))
 	for name := range in.Headers {
-		if strings.EqualFold(name, HeaderMessageID) || strings.EqualFold(name, HeaderAttempt) || strings.EqualFold(name, HeaderProducer) {
+		if strings.EqualFold(name, wire.HeaderMessageID) || strings.EqualFold(name, wire.HeaderAttempt) || strings.EqualFold(name, wire.HeaderProducer) {
 			continue
 		}
 		names = append(names, name)
@@ -68,11 +70,11 @@ func producerMessage(in PublishInput) *sarama.ProducerMessage {
 		headers = append(headers, sarama.RecordHeader{Key: []byte(name), Value: []byte(in.Headers[name])})
 	}
 	headers = append(headers,
-		sarama.RecordHeader{Key: []byte(HeaderMessageID), Value: []byte(in.MessageID)},
-		sarama.RecordHeader{Key: []byte(HeaderAttempt), Value: []byte(strconv.Itoa(in.Attempt))},
+		sarama.RecordHeader{Key: []byte(wire.HeaderMessageID), Value: []byte(in.MessageID)},
+		sarama.RecordHeader{Key: []byte(wire.HeaderAttempt), Value: []byte(strconv.Itoa(in.Attempt))},
 	)
 	if in.Producer != "" {
-		headers = append(headers, sarama.RecordHeader{Key: []byte(HeaderProducer), Value: []byte(in.Producer)})
+		headers = append(headers, sarama.RecordHeader{Key: []byte(wire.HeaderProducer), Value: []byte(in.Producer)})
 	}
 	msg := &sarama.ProducerMessage{
 		Topic:   in.Topic,

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
+
 	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -181,10 +183,10 @@ func TestPublishKeepsKeyOrderAndHeaders(t *testing.T) {
 			require.Equal(t, in.Key, string(m.Key))
 			require.Equal(t, in.Payload, m.Value)
 			require.Equal(t, map[string]string{
-				"trace-id":                 "t-" + in.Key,
-				"content-type":             "application/json",
-				activities.HeaderMessageID: in.MessageID,
-				activities.HeaderAttempt:   fmt.Sprint(in.Attempt),
+				"trace-id":           "t-" + in.Key,
+				"content-type":       "application/json",
+				wire.HeaderMessageID: in.MessageID,
+				wire.HeaderAttempt:   fmt.Sprint(in.Attempt),
 			}, headers(t, m))
 		}
 	}
@@ -200,10 +202,10 @@ func TestPublishCourierHeadersOverrideUserHeaders(t *testing.T) {
 		Key:       "k",
 		Payload:   []byte("p"),
 		Headers: map[string]string{
-			activities.HeaderMessageID: "spoofed",
-			"Courier-Attempt":          "99",
-			"COURIER-PRODUCER":         "billing",
-			"x-user":                   "kept",
+			wire.HeaderMessageID: "spoofed",
+			"Courier-Attempt":    "99",
+			"COURIER-PRODUCER":   "billing",
+			"x-user":             "kept",
 		},
 		Producer: "orders",
 		Attempt:  2,
@@ -212,10 +214,10 @@ func TestPublishCourierHeadersOverrideUserHeaders(t *testing.T) {
 
 	got := b.read(t, res.Partition, 1)
 	require.Equal(t, map[string]string{
-		"x-user":                   "kept",
-		activities.HeaderMessageID: "m-1",
-		activities.HeaderAttempt:   "2",
-		activities.HeaderProducer:  "orders",
+		"x-user":             "kept",
+		wire.HeaderMessageID: "m-1",
+		wire.HeaderAttempt:   "2",
+		wire.HeaderProducer:  "orders",
 	}, headers(t, got[0]))
 }
 

@@ -7,9 +7,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/IBM/sarama"
+	"github.com/courier-mq/courier/client/wire"
 
-	"github.com/courier-mq/courier/activities"
+	"github.com/IBM/sarama"
 )
 
 // joinTimeout bounds the wait for the consumer group's first assignment.
@@ -111,7 +111,7 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 	for m := range claim.Messages() {
 		at := time.Now()
 		for _, hd := range m.Headers {
-			if string(hd.Key) == activities.HeaderMessageID {
+			if string(hd.Key) == wire.HeaderMessageID {
 				h.received(string(hd.Value), m.Timestamp, at)
 				break
 			}

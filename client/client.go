@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/courier-mq/courier/client/wire"
 )
 
 // Config shapes a Client. Zero fields take the defaults.
@@ -64,14 +66,6 @@ func New(cfg Config) (*Client, error) {
 		cfg.HTTP = &http.Client{}
 	}
 	return &Client{cfg: cfg, base: strings.TrimRight(cfg.URL, "/")}, nil
-}
-
-// errorBody is the one shape of every error answer.
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
 }
 
 // do sends method path with body (marshalled to JSON unless nil), retrying as
@@ -137,7 +131,7 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := &Error{Op: op, Status: resp.StatusCode, Message: strings.TrimSpace(string(raw))}
-		var eb errorBody
+		var eb wire.Error
 		if json.Unmarshal(raw, &eb) == nil && eb.Error.Code != "" {
 			e.Code, e.Message = eb.Error.Code, eb.Error.Message
 		}

@@ -2,12 +2,13 @@ package client_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/courier-mq/courier/client/wire"
 
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/internal/devcourier"
@@ -41,11 +42,11 @@ func TestEveryRoute(t *testing.T) {
 	// Prepare, prepare again (a retry), confirm, complete.
 	msg := &client.Message{Topic: "client-test", Key: "k", Payload: []byte{0, 1, 2, 0xff}, CheckURL: check.URL, Producer: "orders"}
 	p := must(c.Prepare(ctx, msg))(t)
-	if msg.ID == "" || p.ID != msg.ID || !p.Created || p.Status != client.StatusWaitingConfirm {
+	if msg.ID == "" || p.ID != msg.ID || !p.Created || p.Status != wire.StatusWaitingConfirm {
 		t.Fatalf("prepare: %+v (id %q)", p, msg.ID)
 	}
 	again := must(c.Prepare(ctx, msg))(t)
-	if again.Created || again.Status != client.StatusWaitingConfirm {
+	if again.Created || again.Status != wire.StatusWaitingConfirm {
 		t.Fatalf("a repeated prepare is answered as a retry: %+v", again)
 	}
 	changed := *msg
@@ -54,49 +55,45 @@ func TestEveryRoute(t *testing.T) {
 		t.Fatalf("same id, other content: %v", err)
 	}
 	a := must(c.Confirm(ctx, msg.ID, "committed"))(t)
-	if a.Outcome != client.Applied || a.Status != client.StatusWaitingConfirm {
+	if a.Outcome != wire.Applied || a.Status != wire.StatusWaitingConfirm {
 		t.Fatalf("confirm: %+v", a)
 	}
-	if a := must(c.Confirm(ctx, msg.ID, ""))(t); a.Outcome != client.Repeated {
+	if a := must(c.Confirm(ctx, msg.ID, ""))(t); a.Outcome != wire.Repeated {
 		t.Fatalf("confirm again: %+v", a)
 	}
 	if _, err := c.Cancel(ctx, msg.ID, ""); !errors.Is(err, client.ErrConflict) {
 		t.Fatalf("cancel after confirm: %v", err)
 	}
-	devcourier.WaitStatus(t, c, msg.ID, client.StatusDelivered)
-	if a := must(c.Complete(ctx, msg.ID, "accounting"))(t); a.Outcome != client.Applied {
+	devcourier.WaitStatus(t, c, msg.ID, wire.StatusDelivered)
+	if a := must(c.Complete(ctx, msg.ID, "accounting"))(t); a.Outcome != wire.Applied {
 		t.Fatalf("complete: %+v", a)
 	}
-	v := devcourier.WaitStatus(t, c, msg.ID, client.StatusCompleted)
+	v := devcourier.WaitStatus(t, c, msg.ID, wire.StatusCompleted)
 	if b, err := v.Bytes(); err != nil || string(b) != string(msg.Payload) {
 		t.Fatalf("payload read back: %q, %v", b, err)
 	}
-	var st struct {
-		Status      client.Status `json:"status"`
-		CompletedBy []string      `json:"completed_by"`
-	}
-	if err := json.Unmarshal(must(c.State(ctx, msg.ID))(t), &st); err != nil || st.Status != client.StatusCompleted {
-		t.Fatalf("live state: %+v, %v", st, err)
+	if st := must(c.State(ctx, msg.ID))(t); st.Status != wire.StatusCompleted {
+		t.Fatalf("live state: %+v", st)
 	}
 
 	// Cancel.
 	cancelled := &client.Message{Topic: "client-test", Payload: []byte("x"), CheckURL: check.URL}
 	must(c.Prepare(ctx, cancelled))(t)
-	if a := must(c.Cancel(ctx, cancelled.ID, "rolled back"))(t); a.Outcome != client.Applied {
+	if a := must(c.Cancel(ctx, cancelled.ID, "rolled back"))(t); a.Outcome != wire.Applied {
 		t.Fatalf("cancel: %+v", a)
 	}
-	devcourier.WaitStatus(t, c, cancelled.ID, client.StatusCancelled)
+	devcourier.WaitStatus(t, c, cancelled.ID, wire.StatusCancelled)
 
 	// Send; never completed, so DEAD after the resends; then redrive.
 	sent := &client.Message{Topic: "client-dead", Payload: []byte("y"), Policy: &client.Policy{ResendIntervals: []time.Duration{time.Second}}}
-	if p := must(c.Send(ctx, sent))(t); p.Status != client.StatusSending {
+	if p := must(c.Send(ctx, sent))(t); p.Status != wire.StatusSending {
 		t.Fatalf("send: %+v", p)
 	}
-	devcourier.WaitStatus(t, c, sent.ID, client.StatusDead)
-	if a := must(c.Redrive(ctx, sent.ID, "fixed"))(t); a.Outcome != client.Applied {
+	devcourier.WaitStatus(t, c, sent.ID, wire.StatusDead)
+	if a := must(c.Redrive(ctx, sent.ID, "fixed"))(t); a.Outcome != wire.Applied {
 		t.Fatalf("redrive: %+v", a)
 	}
-	devcourier.WaitStatus(t, c, sent.ID, client.StatusDead)
+	devcourier.WaitStatus(t, c, sent.ID, wire.StatusDead)
 	r := must(c.RedriveDead(ctx, "client-dead", 10, "again"))(t)
 	if r.Redriven != 1 || len(r.Failed) != 0 {
 		t.Fatalf("bulk redrive: %+v", r)
@@ -112,7 +109,7 @@ func TestEveryRoute(t *testing.T) {
 		t.Fatalf("list page 2: %+v", page)
 	}
 	stats := must(c.Stats(ctx))(t)
-	if stats.Total < 3 || stats.ByStatus[client.StatusCompleted] < 1 {
+	if stats.Total < 3 || stats.ByStatus[wire.StatusCompleted] < 1 {
 		t.Fatalf("stats: %+v", stats)
 	}
 
@@ -140,7 +137,7 @@ func TestRetriesUntilTheGatewayAnswers(t *testing.T) {
 	t.Cleanup(flaky.Close)
 	c := must(client.New(client.Config{URL: flaky.URL, Backoff: time.Millisecond}))(t)
 	a := must(c.Confirm(t.Context(), "m", ""))(t)
-	if a.Outcome != client.Repeated || calls != 3 {
+	if a.Outcome != wire.Repeated || calls != 3 {
 		t.Fatalf("%+v after %d calls", a, calls)
 	}
 

@@ -9,9 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
+
 	"github.com/stretchr/testify/require"
 
-	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/models"
 )
 
@@ -153,7 +154,7 @@ func testAccessMatrix(t *testing.T, e *env) {
 					}, 30*time.Second, 50*time.Millisecond)
 					if path == "/v1/messages/send" {
 						rec := e.stack.Kafka.Wait(t, id, 1)[0]
-						got, ok := rec.Headers[activities.HeaderProducer]
+						got, ok := rec.Headers[wire.HeaderProducer]
 						require.Equal(t, producer != "", ok)
 						require.Equal(t, producer, got)
 					}

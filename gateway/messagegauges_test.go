@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,18 +30,13 @@ func TestMessageGauges(t *testing.T) {
 		require.NoError(t, err)
 	}
 	g := newMessageGauges(s, 30*time.Second, slog.New(slog.DiscardHandler))
-	want := `
-# HELP courier_messages Messages in the mirror by status.
-# TYPE courier_messages gauge
-courier_messages{status="CANCELLED"} 0
-courier_messages{status="CHECK_EXHAUSTED"} 1
-courier_messages{status="COMPLETED"} 0
-courier_messages{status="DEAD"} 2
-courier_messages{status="DELIVERED"} 0
-courier_messages{status="SCHEDULED"} 0
-courier_messages{status="SENDING"} 0
-courier_messages{status="WAITING_CONFIRM"} 2
-# HELP courier_messages_waiting_past_first_check WAITING_CONFIRM messages older than the first check-back: producers that neither confirm nor cancel.
+	// Every status has its gauge, zero or not.
+	counts := map[models.Status]int{models.StatusCheckExhausted: 1, models.StatusDead: 2, models.StatusWaitingConfirm: 2}
+	want := "\n# HELP courier_messages Messages in the mirror by status.\n# TYPE courier_messages gauge\n"
+	for _, st := range slices.Sorted(slices.Values(models.Statuses)) {
+		want += fmt.Sprintf("courier_messages{status=%q} %d\n", st, counts[st])
+	}
+	want += `# HELP courier_messages_waiting_past_first_check WAITING_CONFIRM messages older than the first check-back: producers that neither confirm nor cancel.
 # TYPE courier_messages_waiting_past_first_check gauge
 courier_messages_waiting_past_first_check 1
 `

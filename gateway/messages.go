@@ -6,14 +6,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/client/wire"
 )
-
-// prepareResponse answers prepare and send.
-type prepareResponse struct {
-	ID     string        `json:"id"`
-	Status models.Status `json:"status"`
-}
 
 // prepare handles POST /v1/messages (direct false) and POST
 // /v1/messages/send (direct true): validate everything, then start the
@@ -34,7 +28,7 @@ func (s *Server) prepare(direct bool) echo.HandlerFunc {
 		if err != nil {
 			return messageError(id, err)
 		}
-		resp := prepareResponse{ID: id, Status: started.Status}
+		resp := wire.PrepareResponse{ID: id, Status: wire.Status(started.Status)}
 		if !started.Created {
 			return c.JSON(http.StatusOK, resp)
 		}

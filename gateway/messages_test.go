@@ -8,10 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
+
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/serviceerror"
 
-	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/models"
 )
 
@@ -74,7 +75,7 @@ func testConfirmDelivers(t *testing.T, e *env) {
 	require.Equal(t, "customer-"+id, rec.Key)
 	require.JSONEq(t, `{"order":"`+id+`","amount":42}`, rec.Value)
 	require.Equal(t, "t-"+id, rec.Headers["trace-id"])
-	require.Equal(t, "1", rec.Headers[activities.HeaderAttempt])
+	require.Equal(t, "1", rec.Headers[wire.HeaderAttempt])
 
 	e.open.waitStatus(t, id, models.StatusDelivered)
 	r = e.open.post(t, "/v1/messages/"+id+"/complete", map[string]string{"consumer": "accounting"})
@@ -240,7 +241,7 @@ func testRedrive(t *testing.T, e *env) {
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
 	require.Equal(t, signalResponse{ID: id, Status: models.StatusDead, Outcome: "applied"}, decode[signalResponse](t, r))
 	recs := e.stack.Kafka.Wait(t, id, 2)
-	require.Equal(t, "1", recs[1].Headers[activities.HeaderAttempt], "a re-drive starts counting sends again")
+	require.Equal(t, "1", recs[1].Headers[wire.HeaderAttempt], "a re-drive starts counting sends again")
 	require.Equal(t, "applied", decode[signalResponse](t, e.open.post(t, "/v1/messages/"+id+"/complete", nil)).Outcome)
 	e.open.waitStatus(t, id, models.StatusCompleted)
 

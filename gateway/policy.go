@@ -5,27 +5,16 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 )
 
-// policyRequest is a message's own policy on the wire: Go duration strings
-// ("30s", "1m30s") and numbers. Absent fields take the server's defaults;
-// present ones must be meaningful, so an explicit zero is refused rather than
-// silently replaced by the default.
-type policyRequest struct {
-	CheckDelay         *string  `json:"check_delay"`
-	CheckBackoff       *float64 `json:"check_backoff"`
-	CheckMaxDelay      *string  `json:"check_max_delay"`
-	CheckMaxAttempts   *int     `json:"check_max_attempts"`
-	CheckTimeout       *string  `json:"check_timeout"`
-	ResendIntervals    []string `json:"resend_intervals"`
-	PublishMaxInterval *string  `json:"publish_max_interval"`
-}
-
-// overrides converts p to the contract.Policy whose non-zero fields override
-// the defaults, reporting every unparsable or non-positive field. Ranges are
-// left to contract.Policy.Validate on the resolved policy.
-func (p *policyRequest) overrides() (contract.Policy, error) {
+// policyOverrides converts a message's own policy to the contract.Policy
+// whose non-zero fields override the defaults, reporting every unparsable or
+// non-positive field: a present field must be meaningful, so an explicit zero
+// is refused rather than replaced by the default. Ranges are left to
+// contract.Policy.Validate on the resolved policy.
+func policyOverrides(p *wire.Policy) (contract.Policy, error) {
 	var o contract.Policy
 	if p == nil {
 		return o, nil

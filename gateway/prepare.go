@@ -15,29 +15,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
-
 	"github.com/courier-mq/courier/models"
 )
-
-// prepareRequest is the body of POST /v1/messages and POST /v1/messages/send.
-type prepareRequest struct {
-	// ID is optional; the gateway generates a UUID when it is absent. An
-	// empty one is a client's bug, not a request for a generated id.
-	ID    *string `json:"id"`
-	Topic string  `json:"topic"`
-	Key   string  `json:"key"`
-	// Payload is any JSON value, sent to Kafka as its raw bytes. Exactly one
-	// of Payload and PayloadBase64 is given; JSON null counts as absent.
-	Payload       json.RawMessage   `json:"payload"`
-	PayloadBase64 *string           `json:"payload_base64"`
-	Headers       map[string]string `json:"headers"`
-	CheckURL      string            `json:"check_url"`
-	Producer      string            `json:"producer"`
-	Consumers     []string          `json:"consumers"`
-	DeliverAt     *string           `json:"deliver_at"`
-	Policy        *policyRequest    `json:"policy"`
-}
 
 // rules are the Config-derived limits a prepare request is checked against.
 type rules struct {
@@ -68,7 +49,7 @@ func (r rules) decodePrepare(body []byte, direct bool, now time.Time, caller acc
 	if int64(len(body)) > r.maxPrepareBody() {
 		return nil, tooLarge("request body is larger than %d bytes", r.maxPrepareBody())
 	}
-	var req prepareRequest
+	var req wire.PrepareRequest
 	if err := decodeStrict(body, &req, false); err != nil {
 		return nil, err
 	}
@@ -114,7 +95,7 @@ func (r rules) decodePrepare(body []byte, direct bool, now time.Time, caller acc
 	add(checkConsumers(req.Consumers))
 	deliverAt, err := r.deliverAt(req.DeliverAt, now)
 	add(err)
-	overrides, err := req.Policy.overrides()
+	overrides, err := policyOverrides(req.Policy)
 	add(err)
 	var policy contract.Policy
 	if err == nil {
@@ -152,7 +133,7 @@ func (r rules) decodePrepare(body []byte, direct bool, now time.Time, caller acc
 
 // payload returns the message payload of req, checking that exactly one form
 // is given and that it fits MaxPayloadBytes (413 otherwise).
-func (r rules) payload(req *prepareRequest) ([]byte, error) {
+func (r rules) payload(req *wire.PrepareRequest) ([]byte, error) {
 	hasJSON := len(req.Payload) > 0 && string(req.Payload) != "null"
 	hasB64 := req.PayloadBase64 != nil
 	switch {

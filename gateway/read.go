@@ -13,49 +13,23 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/store"
 )
 
-// messageView is a message as the read routes show it. The payload is
-// returned as JSON when it is valid JSON, else as payload_base64. List items
-// leave the payload out.
-type messageView struct {
-	ID            string            `json:"id"`
-	Topic         string            `json:"topic"`
-	Key           string            `json:"key,omitempty"`
-	Payload       json.RawMessage   `json:"payload,omitempty"`
-	PayloadBase64 *string           `json:"payload_base64,omitempty"`
-	Headers       map[string]string `json:"headers,omitempty"`
-	Producer      string            `json:"producer,omitempty"`
-	CheckURL      string            `json:"check_url,omitempty"`
-	Consumers     []string          `json:"consumers,omitempty"`
-	DeliverAt     *time.Time        `json:"deliver_at,omitempty"`
-	Status        models.Status     `json:"status"`
-	CheckCount    int               `json:"check_count"`
-	SendCount     int               `json:"send_count"`
-	LastError     string            `json:"last_error,omitempty"`
-	CreatedAt     time.Time         `json:"created_at"`
-	ConfirmedAt   *time.Time        `json:"confirmed_at,omitempty"`
-	PublishedAt   *time.Time        `json:"published_at,omitempty"`
-	CompletedAt   *time.Time        `json:"completed_at,omitempty"`
-	UpdatedAt     *time.Time        `json:"updated_at,omitempty"`
-	// Source says where the answer came from: "mirror", or "workflow" while
-	// the mirror has not caught up with a just-prepared message (then the
-	// payload, key, headers and check URL are not shown).
-	Source string `json:"source"`
-}
-
-// viewRow renders a mirror row.
-func viewRow(m *models.Message, withPayload bool) messageView {
+// viewRow renders a mirror row as the read routes show a message: the
+// payload as JSON when it is valid JSON, else as payload_base64; list items
+// (withPayload false) leave it out.
+func viewRow(m *models.Message, withPayload bool) wire.Message {
 	updated := m.UpdatedAt
-	v := messageView{
+	v := wire.Message{
 		ID: m.ID, Topic: m.Topic, Key: m.Key, Headers: m.Headers, Producer: m.Producer,
 		CheckURL: m.CheckURL, Consumers: m.Consumers, DeliverAt: m.DeliverAt,
-		Status: m.Status, CheckCount: m.CheckCount, SendCount: m.SendCount, LastError: m.LastError,
+		Status: wire.Status(m.Status), CheckCount: m.CheckCount, SendCount: m.SendCount, LastError: m.LastError,
 		CreatedAt: m.CreatedAt, ConfirmedAt: m.ConfirmedAt, PublishedAt: m.PublishedAt,
-		CompletedAt: m.CompletedAt, UpdatedAt: &updated, Source: "mirror",
+		CompletedAt: m.CompletedAt, UpdatedAt: &updated, Source: wire.SourceMirror,
 	}
 	if withPayload {
 		if json.Valid(m.Payload) {
@@ -70,16 +44,43 @@ func viewRow(m *models.Message, withPayload bool) messageView {
 
 // viewState renders a workflow's state, for a message the mirror does not
 // have yet; without live, only what its description holds is set.
-func viewState(st contract.State, live bool) messageView {
+func viewState(st contract.State, live bool) wire.Message {
 	if !live {
-		return messageView{ID: st.MessageID, Topic: st.Topic, Status: st.Status, CreatedAt: st.CreatedAt, Source: "workflow"}
+		return wire.Message{ID: st.MessageID, Topic: st.Topic, Status: wire.Status(st.Status), CreatedAt: st.CreatedAt, Source: wire.SourceWorkflow}
 	}
-	return messageView{
+	return wire.Message{
 		ID: st.MessageID, Topic: st.Topic, Consumers: st.Consumers, DeliverAt: st.DeliverAt,
-		Status: st.Status, CheckCount: st.CheckCount, SendCount: st.SendCount, LastError: st.LastError,
+		Status: wire.Status(st.Status), CheckCount: st.CheckCount, SendCount: st.SendCount, LastError: st.LastError,
 		CreatedAt: st.CreatedAt, ConfirmedAt: st.ConfirmedAt, PublishedAt: st.PublishedAt,
-		CompletedAt: st.CompletedAt, Source: "workflow",
+		CompletedAt: st.CompletedAt, Source: wire.SourceWorkflow,
 	}
+}
+
+// liveState renders a workflow's state for ?live=1. The workflow's query
+// type is its own and may grow; the API shows only what wire.State names.
+func liveState(st contract.State) wire.State {
+	v := wire.State{
+		MessageID: st.MessageID, Topic: st.Topic, Status: wire.Status(st.Status), Revision: st.Revision,
+		CheckCount: st.CheckCount, SendCount: st.SendCount, Consumers: st.Consumers, CompletedBy: st.CompletedBy,
+		LastError: st.LastError, NextAt: st.NextAt, CreatedAt: st.CreatedAt, DeliverAt: st.DeliverAt,
+		ConfirmedAt: st.ConfirmedAt, PublishedAt: st.PublishedAt, CompletedAt: st.CompletedAt,
+		SignalsDropped: st.SignalsDropped,
+	}
+	for _, e := range st.EarlyCompletions {
+		v.EarlyCompletions = append(v.EarlyCompletions, wire.EarlyCompletion{Consumer: e.Consumer, At: e.At})
+	}
+	for _, c := range st.Checks {
+		v.Checks = append(v.Checks, wire.CheckRecord{Attempt: c.Attempt, At: c.At, Answer: string(c.Answer), Detail: c.Detail})
+	}
+	for _, p := range st.Publishes {
+		v.Publishes = append(v.Publishes, wire.PublishRecord{Attempt: p.Attempt, At: p.At, Partition: p.Partition, Offset: p.Offset, Error: p.Error})
+	}
+	for _, r := range st.Signals {
+		v.Signals = append(v.Signals, wire.SignalRecord{
+			Name: r.Name, At: r.At, Outcome: wire.Outcome(r.Outcome), By: r.By, Consumer: r.Consumer, Reason: r.Reason,
+		})
+	}
+	return v
 }
 
 // get handles GET /v1/messages/{id}: the mirror row, or with ?live=1 the
@@ -118,7 +119,7 @@ func (s *Server) get(c echo.Context) error {
 		if err != nil {
 			return messageError(id, err)
 		}
-		return c.JSON(http.StatusOK, st)
+		return c.JSON(http.StatusOK, liveState(st))
 	}
 	m, err := s.ops.Read(ctx, id)
 	if err != nil {
@@ -128,13 +129,6 @@ func (s *Server) get(c echo.Context) error {
 		return c.JSON(http.StatusOK, viewRow(m.Row, true))
 	}
 	return c.JSON(http.StatusOK, viewState(m.State, m.Live))
-}
-
-// listResponse answers GET /v1/messages.
-type listResponse struct {
-	Messages []messageView `json:"messages"`
-	// NextCursor fetches the next page; absent on the last page.
-	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // list handles GET /v1/messages: the mirror's messages, newest first,
@@ -159,7 +153,7 @@ func (s *Server) list(c echo.Context) error {
 	if err != nil {
 		return unavailable("the message mirror", err)
 	}
-	resp := listResponse{Messages: make([]messageView, len(page.Messages)), NextCursor: page.NextCursor}
+	resp := wire.MessageList{Messages: make([]wire.Message, len(page.Messages)), NextCursor: page.NextCursor}
 	for i := range page.Messages {
 		resp.Messages[i] = viewRow(&page.Messages[i], false)
 	}
@@ -231,12 +225,6 @@ func onlyParams(q url.Values, allowed ...string) error {
 	return nil
 }
 
-// statsResponse answers GET /v1/stats.
-type statsResponse struct {
-	ByStatus map[models.Status]int64 `json:"by_status"`
-	Total    int64                   `json:"total"`
-}
-
 // stats handles GET /v1/stats: the mirror's message counts by status, with
 // every status present.
 func (s *Server) stats(c echo.Context) error {
@@ -247,8 +235,9 @@ func (s *Server) stats(c echo.Context) error {
 	if err != nil {
 		return unavailable("the message mirror", err)
 	}
-	resp := statsResponse{ByStatus: counts}
-	for _, n := range counts {
+	resp := wire.Stats{ByStatus: make(map[wire.Status]int64, len(counts))}
+	for status, n := range counts {
+		resp.ByStatus[wire.Status(status)] = n
 		resp.Total += n
 	}
 	return c.JSON(http.StatusOK, resp)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
+
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
@@ -212,7 +214,7 @@ func TestLifecycle(t *testing.T) {
 		require.Equal(t, "customer-confirm-1", rec.Key)
 		require.Equal(t, `{"id":"confirm-1"}`, rec.Value)
 		require.Equal(t, "t-confirm-1", rec.Headers["trace-id"])
-		require.Equal(t, "1", rec.Headers[activities.HeaderAttempt])
+		require.Equal(t, "1", rec.Headers[wire.HeaderAttempt])
 		s.signal(t, "confirm-1", contract.SignalComplete, contract.Completion{Consumer: "accounting"})
 		res := s.result(t, run)
 		require.Equal(t, models.StatusCompleted, res.Status)
@@ -336,8 +338,8 @@ func TestLifecycle(t *testing.T) {
 		st := s.waitStatus(t, "dead-1", models.StatusDead)
 		require.Equal(t, 2, st.SendCount)
 		recs := s.Kafka.Wait(t, "dead-1", 2)
-		require.Equal(t, "1", recs[0].Headers[activities.HeaderAttempt])
-		require.Equal(t, "2", recs[1].Headers[activities.HeaderAttempt])
+		require.Equal(t, "1", recs[0].Headers[wire.HeaderAttempt])
+		require.Equal(t, "2", recs[1].Headers[wire.HeaderAttempt])
 		require.Equal(t, recs[0].Partition, recs[1].Partition, "one key, one partition")
 		row := s.mirrorRow(t, "dead-1", models.StatusDead)
 		require.Contains(t, row.LastError, "not completed after 2 sends")
@@ -489,7 +491,7 @@ func TestLostRecordIsPublishedAgain(t *testing.T) {
 	require.NoError(t, s.Cluster.DeleteRecords(topic, first.Partition, -1))
 
 	again := s.Kafka.Wait(t, "lost-1", 2)[1]
-	require.Equal(t, "2", again.Headers[activities.HeaderAttempt])
+	require.Equal(t, "2", again.Headers[wire.HeaderAttempt])
 	require.Equal(t, first.Value, again.Value)
 	s.signal(t, "lost-1", contract.SignalComplete, contract.Completion{})
 	res := s.result(t, run)

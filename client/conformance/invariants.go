@@ -2,12 +2,13 @@ package conformance
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/courier-mq/courier/client/wire"
 
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/conformance/protocol"
@@ -104,9 +105,9 @@ func (r *run) checkInvariants() {
 	}
 	for id := range ids {
 		if committed[id] > 0 {
-			r.waitStatus(id, client.StatusDelivered, client.StatusCompleted)
+			r.waitStatus(id, wire.StatusDelivered, wire.StatusCompleted)
 		} else {
-			r.waitStatus(id, client.StatusCancelled)
+			r.waitStatus(id, wire.StatusCancelled)
 		}
 		r.checkCourierAnswers(id, committed[id] > 0)
 	}
@@ -125,22 +126,12 @@ func (r *run) checkInvariants() {
 // for message id, as its workflow recorded them, to agree with whether its
 // transaction committed.
 func (r *run) checkCourierAnswers(id string, committed bool) {
-	raw, err := r.courier.State(context.Background(), id)
+	st, err := r.courier.State(context.Background(), id)
 	if errors.Is(err, client.ErrNotFound) {
 		return // never prepared
 	}
 	if err != nil {
 		r.t.Errorf("message %s: read Courier's check-backs: %v", id, err)
-		return
-	}
-	var st struct {
-		Checks []struct {
-			Attempt int    `json:"attempt"`
-			Answer  string `json:"answer"`
-		} `json:"checks"`
-	}
-	if err := json.Unmarshal(raw, &st); err != nil {
-		r.t.Errorf("message %s: Courier's state: %v", id, err)
 		return
 	}
 	for _, c := range st.Checks {
@@ -153,9 +144,9 @@ func (r *run) checkCourierAnswers(id string, committed bool) {
 // waitStatus waits until message id is in one of want; a message in a
 // final status outside want fails at once. A message Courier never heard
 // of (its prepare never arrived) counts as cancelled.
-func (r *run) waitStatus(id string, want ...client.Status) {
+func (r *run) waitStatus(id string, want ...wire.Status) {
 	r.t.Helper()
-	final := []client.Status{client.StatusCompleted, client.StatusCancelled, client.StatusDead, client.StatusCheckExhausted}
+	final := []wire.Status{wire.StatusCompleted, wire.StatusCancelled, wire.StatusDead, wire.StatusCheckExhausted}
 	deadline := time.Now().Add(settleWithin)
 	for {
 		v, err := r.courier.Get(context.Background(), id)
@@ -165,7 +156,7 @@ func (r *run) waitStatus(id string, want ...client.Status) {
 		case err == nil && slices.Contains(final, v.Status):
 			r.t.Errorf("message %s is %s, want %v (last error %q)", id, v.Status, want, v.LastError)
 			return
-		case errors.Is(err, client.ErrNotFound) && slices.Contains(want, client.StatusCancelled):
+		case errors.Is(err, client.ErrNotFound) && slices.Contains(want, wire.StatusCancelled):
 			return
 		}
 		if time.Now().After(deadline) {
@@ -215,7 +206,7 @@ func (r *run) checkConsumed() {
 				r.t.Errorf("no send %q", ref)
 				continue
 			}
-			r.waitStatus(id, client.StatusCompleted)
+			r.waitStatus(id, wire.StatusCompleted)
 			if n := r.consumedCount(r.id(name), id); n != 1 {
 				r.t.Errorf("consumer %s applied message %s (%s) %d times, want once", name, ref, id, n)
 			}

@@ -6,10 +6,11 @@ import (
 	"slices"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
+
 	"github.com/IBM/sarama"
 
 	"github.com/courier-mq/courier/client"
-	"github.com/courier-mq/courier/client/consumer"
 )
 
 // sendPolicy spaces the resends of the consumer scenarios' messages so
@@ -49,8 +50,8 @@ func (r *run) send(st Step) error {
 	_, _, err = p.SendMessage(&sarama.ProducerMessage{
 		Topic: r.topic, Key: sarama.StringEncoder(m.Key), Value: sarama.ByteEncoder(m.Payload),
 		Headers: []sarama.RecordHeader{
-			{Key: []byte(consumer.HeaderMessageID), Value: []byte(m.ID)},
-			{Key: []byte(consumer.HeaderAttempt), Value: []byte("1")},
+			{Key: []byte(wire.HeaderMessageID), Value: []byte(m.ID)},
+			{Key: []byte(wire.HeaderAttempt), Value: []byte("1")},
 		},
 	})
 	return err

@@ -37,22 +37,18 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
+
 	"github.com/IBM/sarama"
 
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/dialect"
 )
 
-// Kafka record headers Courier sets.
-const (
-	HeaderMessageID = "courier-message-id"
-	HeaderAttempt   = "courier-attempt"
-)
-
 // Completer is what the consumer calls of Courier's API; *client.Client is
 // one.
 type Completer interface {
-	Complete(ctx context.Context, id, consumer string) (client.Answer, error)
+	Complete(ctx context.Context, id, consumer string) (wire.SignalResponse, error)
 }
 
 // Config shapes a Consumer.
@@ -300,11 +296,11 @@ func (c *Consumer) handle(ctx context.Context, rec *sarama.ConsumerMessage, hand
 	for _, h := range rec.Headers {
 		msg.Headers[string(h.Key)] = string(h.Value)
 	}
-	msg.ID = msg.Headers[HeaderMessageID]
-	msg.Attempt, _ = strconv.Atoi(msg.Headers[HeaderAttempt])
+	msg.ID = msg.Headers[wire.HeaderMessageID]
+	msg.Attempt, _ = strconv.Atoi(msg.Headers[wire.HeaderAttempt])
 	log := c.cfg.Logger.With("consumer", c.cfg.Name, "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "id", msg.ID)
 	if msg.ID == "" {
-		log.Warn("courier consumer: record without " + HeaderMessageID + " passed over")
+		log.Warn("courier consumer: record without " + wire.HeaderMessageID + " passed over")
 		return true
 	}
 	for attempt := 1; ; attempt++ {

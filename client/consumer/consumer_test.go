@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
+
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/consumer"
 	"github.com/courier-mq/courier/client/internal/devcourier"
@@ -108,7 +110,7 @@ func TestRunProcessesOnceAndCompletes(t *testing.T) {
 		for _, id := range ids {
 			for {
 				v, err := c.Get(ctx, id)
-				if err == nil && v.Status == client.StatusCompleted {
+				if err == nil && v.Status == wire.StatusCompleted {
 					break
 				}
 				if time.Now().After(deadline) {
@@ -119,7 +121,7 @@ func TestRunProcessesOnceAndCompletes(t *testing.T) {
 		}
 		for {
 			v, _ := c.Get(ctx, poison)
-			if v.Status == client.StatusDead {
+			if v.Status == wire.StatusDead {
 				break
 			}
 			if time.Now().After(deadline) {

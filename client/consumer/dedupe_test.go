@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
+
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/courier-mq/courier/client"
@@ -25,13 +27,13 @@ type firstCompleteLost struct {
 	seen map[string]bool
 }
 
-func (f *firstCompleteLost) Complete(ctx context.Context, id, consumer string) (client.Answer, error) {
+func (f *firstCompleteLost) Complete(ctx context.Context, id, consumer string) (wire.SignalResponse, error) {
 	f.mu.Lock()
 	first := !f.seen[id]
 	f.seen[id] = true
 	f.mu.Unlock()
 	if first {
-		return client.Answer{}, errors.New("connection reset")
+		return wire.SignalResponse{}, errors.New("connection reset")
 	}
 	return f.Client.Complete(ctx, id, consumer)
 }
@@ -73,7 +75,7 @@ func effects(t *testing.T, db *sql.DB, dialectName, topic string, ids []string) 
 		})
 	}()
 	for _, id := range ids {
-		devcourier.WaitStatus(t, c, id, client.StatusCompleted)
+		devcourier.WaitStatus(t, c, id, wire.StatusCompleted)
 	}
 	cancel()
 	if err := <-done; err != nil {

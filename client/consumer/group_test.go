@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
+
 	"github.com/IBM/sarama"
 
 	"github.com/courier-mq/courier/client"
@@ -146,7 +148,7 @@ func TestGroupSurvivesKilledMembers(t *testing.T) {
 	for _, id := range ids {
 		for {
 			v, err := c.Get(ctx, id)
-			if err == nil && v.Status == client.StatusCompleted {
+			if err == nil && v.Status == wire.StatusCompleted {
 				break
 			}
 			if time.Now().After(deadline) {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
+
 	"gorm.io/driver/mysql"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -84,8 +86,8 @@ func TestGORMTransaction(t *testing.T) {
 			if n != 1 {
 				t.Fatalf("%d payments, want the committed one", n)
 			}
-			devcourier.WaitStatus(t, c, ok.ID, client.StatusDelivered)
-			devcourier.WaitStatus(t, c, bad.ID, client.StatusCancelled)
+			devcourier.WaitStatus(t, c, ok.ID, wire.StatusDelivered)
+			devcourier.WaitStatus(t, c, bad.ID, wire.StatusCancelled)
 		})
 	}
 }

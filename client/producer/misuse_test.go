@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
+
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/internal/devcourier"
 	"github.com/courier-mq/courier/client/internal/testdb"
@@ -27,9 +29,9 @@ import (
 func settled(t *testing.T, c *client.Client, id string, sent bool) {
 	t.Helper()
 	if sent {
-		devcourier.WaitStatus(t, c, id, client.StatusDelivered)
+		devcourier.WaitStatus(t, c, id, wire.StatusDelivered)
 	} else {
-		devcourier.WaitStatus(t, c, id, client.StatusCancelled)
+		devcourier.WaitStatus(t, c, id, wire.StatusCancelled)
 	}
 }
 
@@ -93,9 +95,9 @@ type lostFirstConfirm struct {
 	lost atomic.Bool
 }
 
-func (l *lostFirstConfirm) Confirm(ctx context.Context, id, reason string) (client.Answer, error) {
+func (l *lostFirstConfirm) Confirm(ctx context.Context, id, reason string) (wire.SignalResponse, error) {
 	if l.lost.CompareAndSwap(false, true) {
-		return client.Answer{}, errors.New("connection reset")
+		return wire.SignalResponse{}, errors.New("connection reset")
 	}
 	return l.Client.Confirm(ctx, id, reason)
 }

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
+
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/dialect"
 )
@@ -16,8 +18,8 @@ import (
 // one.
 type Courier interface {
 	Prepare(ctx context.Context, msg *client.Message) (client.Prepared, error)
-	Confirm(ctx context.Context, id, reason string) (client.Answer, error)
-	Cancel(ctx context.Context, id, reason string) (client.Answer, error)
+	Confirm(ctx context.Context, id, reason string) (wire.SignalResponse, error)
+	Cancel(ctx context.Context, id, reason string) (wire.SignalResponse, error)
 }
 
 // Config shapes a Producer.
@@ -241,9 +243,9 @@ func (p *Producer) Run(ctx context.Context, msg *client.Message, begin func(cont
 	}
 	id := msg.ID
 	switch prepared.Status {
-	case client.StatusWaitingConfirm, client.StatusCheckExhausted:
+	case wire.StatusWaitingConfirm, wire.StatusCheckExhausted:
 		// Open: the barrier row decides below.
-	case client.StatusCancelled:
+	case wire.StatusCancelled:
 		return fmt.Errorf("%w: message %s is CANCELLED", ErrCheckedBack, id)
 	default:
 		return fmt.Errorf("%w: message %s is %s", ErrAlreadyCommitted, id, prepared.Status)

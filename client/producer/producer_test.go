@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
+
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/internal/devcourier"
 	"github.com/courier-mq/courier/client/internal/testdb"
@@ -142,9 +144,9 @@ func TestCheckBackWhileTheTransactionIsOpen(t *testing.T) {
 				t.Fatalf("commit=%v: payment row present = %v", commit, !commit)
 			}
 			if commit {
-				devcourier.WaitStatus(t, c, msg.ID, client.StatusDelivered)
+				devcourier.WaitStatus(t, c, msg.ID, wire.StatusDelivered)
 			} else {
-				devcourier.WaitStatus(t, c, msg.ID, client.StatusCancelled)
+				devcourier.WaitStatus(t, c, msg.ID, wire.StatusCancelled)
 			}
 		}
 	})
@@ -176,8 +178,8 @@ func TestCheckBackBeforeTheTransaction(t *testing.T) {
 // lostConfirm is a Courier whose confirms never arrive.
 type lostConfirm struct{ *client.Client }
 
-func (lostConfirm) Confirm(context.Context, string, string) (client.Answer, error) {
-	return client.Answer{}, errors.New("connection reset")
+func (lostConfirm) Confirm(context.Context, string, string) (wire.SignalResponse, error) {
+	return wire.SignalResponse{}, errors.New("connection reset")
 }
 
 // TestCourierChecksBack: the confirm is lost after the commit; Courier's own
@@ -190,7 +192,7 @@ func TestCourierChecksBack(t *testing.T) {
 		if err := p.Transaction(t.Context(), msg, pay(db, "lost-"+client.NewID())); err != nil {
 			t.Fatal(err)
 		}
-		devcourier.WaitStatus(t, c, msg.ID, client.StatusDelivered)
+		devcourier.WaitStatus(t, c, msg.ID, wire.StatusDelivered)
 	})
 }
 

@@ -16,10 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
+
 	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/require"
 
-	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/internal/freeport"
 )
 
@@ -239,7 +240,7 @@ func consumeOne(t *testing.T, broker, id string) *sarama.ConsumerMessage {
 					return
 				case m := <-pc.Messages():
 					for _, h := range m.Headers {
-						if string(h.Key) == activities.HeaderMessageID && string(h.Value) == id {
+						if string(h.Key) == wire.HeaderMessageID && string(h.Value) == id {
 							found <- m
 							return
 						}

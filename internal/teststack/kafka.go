@@ -5,10 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
+
 	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/require"
-
-	"github.com/courier-mq/courier/activities"
 )
 
 // KafkaLog keeps every record published to the Stack's topics, by the Courier
@@ -74,7 +74,7 @@ func (l *KafkaLog) add(m *sarama.ConsumerMessage) {
 	for _, h := range m.Headers {
 		rec.Headers[string(h.Key)] = string(h.Value)
 	}
-	id := rec.Headers[activities.HeaderMessageID]
+	id := rec.Headers[wire.HeaderMessageID]
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.byID[id] = append(l.byID[id], rec)

@@ -8,9 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/IBM/sarama"
+	"github.com/courier-mq/courier/client/wire"
 
-	"github.com/courier-mq/courier/activities"
+	"github.com/IBM/sarama"
 )
 
 // Completion is how the downstream consumer completes a message it received.
@@ -142,7 +142,7 @@ func (d *Downstream) receive(m *sarama.ConsumerMessage) {
 	for _, h := range m.Headers {
 		del.Headers[string(h.Key)] = string(h.Value)
 	}
-	id := del.Headers[activities.HeaderMessageID]
+	id := del.Headers[wire.HeaderMessageID]
 	d.mu.Lock()
 	d.seen[id] = append(d.seen[id], del)
 	if _, done := d.processed[id]; done {

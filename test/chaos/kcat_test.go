@@ -9,10 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
+
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
-	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/internal/teststack"
 )
@@ -54,7 +55,7 @@ func TestKcatReadsPublishedMessages(t *testing.T) {
 		var rec kcatRecord
 		require.NoError(t, json.Unmarshal(sc.Bytes(), &rec), "kcat line %q", sc.Text())
 		headers := headerMap(t, rec.Headers)
-		got[headers[activities.HeaderMessageID]] = rec
+		got[headers[wire.HeaderMessageID]] = rec
 	}
 	require.NoError(t, sc.Err())
 	for id, msg := range want {
@@ -69,8 +70,8 @@ func TestKcatReadsPublishedMessages(t *testing.T) {
 		for k, v := range msg.Headers {
 			require.Equal(t, v, headers[k], "producer header %s", k)
 		}
-		require.Equal(t, id, headers[activities.HeaderMessageID])
-		require.Equal(t, "1", headers[activities.HeaderAttempt])
+		require.Equal(t, id, headers[wire.HeaderMessageID])
+		require.Equal(t, "1", headers[wire.HeaderAttempt])
 		require.Len(t, headers, len(msg.Headers)+2, "no header but the producer's and Courier's two")
 	}
 }

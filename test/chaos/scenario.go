@@ -12,11 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
+
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 )
@@ -401,12 +402,12 @@ func checkDeliveries(m Message, seen []Delivery, violate func(string, ...any)) {
 		return
 	}
 	for _, d := range seen {
-		attempt, err := strconv.Atoi(d.Headers[activities.HeaderAttempt])
+		attempt, err := strconv.Atoi(d.Headers[wire.HeaderAttempt])
 		switch {
 		case d.Key != m.Key || d.Value != m.Payload:
 			violate("%s: record key %q payload %q, want %q %q", m.ID, d.Key, d.Value, m.Key, m.Payload)
 		case err != nil || attempt < 1:
-			violate("%s: record has %s %q", m.ID, activities.HeaderAttempt, d.Headers[activities.HeaderAttempt])
+			violate("%s: record has %s %q", m.ID, wire.HeaderAttempt, d.Headers[wire.HeaderAttempt])
 		case d.Headers["chaos-scenario"] == "":
 			violate("%s: the producer's own header is missing", m.ID)
 		}

@@ -11,11 +11,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/courier-mq/courier/activities"
 )
 
 // placed is a record of the topic by where it is: partition, offset and the
@@ -132,7 +132,7 @@ func readTopic(ctx context.Context, addr string) ([]placed, error) {
 		fetches.EachRecord(func(r *kgo.Record) {
 			id := ""
 			for _, h := range r.Headers {
-				if h.Key == activities.HeaderMessageID {
+				if h.Key == wire.HeaderMessageID {
 					id = string(h.Value)
 				}
 			}
@@ -212,7 +212,7 @@ func kcatRecords(ctx context.Context, addr string) ([]placed, error) {
 		}
 		p := placed{Partition: rec.Partition, Offset: rec.Offset}
 		for i := 0; i+1 < len(rec.Headers); i += 2 {
-			if rec.Headers[i] == activities.HeaderMessageID {
+			if rec.Headers[i] == wire.HeaderMessageID {
 				p.ID = rec.Headers[i+1]
 			}
 		}

@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
+
 	"github.com/courier-mq/courier/client"
 )
 
@@ -183,7 +185,7 @@ func (c *Courier) Client(t testing.TB) *client.Client {
 }
 
 // WaitStatus polls message id until its status is want, for up to 30 s.
-func WaitStatus(t testing.TB, c *client.Client, id string, want client.Status) client.View {
+func WaitStatus(t testing.TB, c *client.Client, id string, want wire.Status) wire.Message {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
