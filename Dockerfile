@@ -14,7 +14,8 @@ WORKDIR /src
 
 # Modules first, in their own layer: it is rebuilt only when go.mod or go.sum
 # change, not on every source edit.
-# client/ is a module of its own that the root module's tests replace in.
+# client/ is a module of its own that the root module replaces in: the
+# server shares its wire contract (client/wire).
 COPY go.mod go.sum ./
 COPY client/go.mod client/go.sum ./client/
 RUN go mod download

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/models"
 )
 
@@ -193,8 +194,8 @@ func Validate(keys []Key) error {
 			}
 			seen[d] = i
 		}
-		if len(k.Name) == 0 || len(k.Name) > models.MaxConsumerLen || !models.NameChars(k.Name, "._-") {
-			bad("name must be 1-%d characters of [A-Za-z0-9._-]: it names the key's messages as their producer and its completions as their consumer", models.MaxConsumerLen)
+		if len(k.Name) == 0 || len(k.Name) > wire.MaxConsumerLen || !models.NameChars(k.Name, "._-") {
+			bad("name must be 1-%d characters of [A-Za-z0-9._-]: it names the key's messages as their producer and its completions as their consumer", wire.MaxConsumerLen)
 		} else {
 			byName[k.Name] = append(byName[k.Name], i)
 		}

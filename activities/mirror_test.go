@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/store/storetest"
@@ -51,13 +52,13 @@ var created = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 func prepared(id string) *models.Message {
 	return &models.Message{
 		ID: id, Topic: "orders", Key: "k", Payload: []byte(`{"n":1}`), Producer: "billing",
-		CheckURL: "http://billing/check", Status: models.StatusWaitingConfirm,
+		CheckURL: "http://billing/check", Status: wire.StatusWaitingConfirm,
 		CreatedAt: created, UpdatedAt: created, Revision: 1,
 	}
 }
 
 // transition moves message id to status at revision rev.
-func transition(id string, rev int64, status models.Status) models.Transition {
+func transition(id string, rev int64, status wire.Status) models.Transition {
 	return models.Transition{
 		ID: id, Revision: rev, Status: status, CheckCount: int(rev),
 		UpdatedAt: created.Add(time.Duration(rev) * time.Second),
@@ -68,10 +69,10 @@ func TestWriteMirrorCreatesThenApplies(t *testing.T) {
 	t.Parallel()
 	b := setupMirror(t)
 
-	in := activities.MirrorInput{Create: prepared("m-1"), Transition: transition("m-1", 1, models.StatusWaitingConfirm)}
+	in := activities.MirrorInput{Create: prepared("m-1"), Transition: transition("m-1", 1, wire.StatusWaitingConfirm)}
 	require.NoError(t, b.write(in))
 	row := b.get(t, "m-1")
-	require.Equal(t, models.StatusWaitingConfirm, row.Status)
+	require.Equal(t, wire.StatusWaitingConfirm, row.Status)
 	require.EqualValues(t, 1, row.Revision)
 	require.Equal(t, []byte(`{"n":1}`), row.Payload)
 
@@ -80,10 +81,10 @@ func TestWriteMirrorCreatesThenApplies(t *testing.T) {
 	require.EqualValues(t, 1, b.get(t, "m-1").Revision)
 
 	// The first write may also carry the next transition already.
-	in = activities.MirrorInput{Create: prepared("m-2"), Transition: transition("m-2", 2, models.StatusSending)}
+	in = activities.MirrorInput{Create: prepared("m-2"), Transition: transition("m-2", 2, wire.StatusSending)}
 	require.NoError(t, b.write(in))
 	row = b.get(t, "m-2")
-	require.Equal(t, models.StatusSending, row.Status)
+	require.Equal(t, wire.StatusSending, row.Status)
 	require.EqualValues(t, 2, row.Revision)
 	require.Equal(t, "orders", row.Topic)
 }
@@ -93,7 +94,7 @@ func TestWriteMirrorRetriesApplyBeforeCreate(t *testing.T) {
 	b := setupMirror(t)
 
 	// The transition overtook the write that creates the row.
-	later := activities.MirrorInput{Transition: transition("m-1", 2, models.StatusScheduled)}
+	later := activities.MirrorInput{Transition: transition("m-1", 2, wire.StatusScheduled)}
 	err := b.write(later)
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, err, &appErr)
@@ -101,20 +102,20 @@ func TestWriteMirrorRetriesApplyBeforeCreate(t *testing.T) {
 	require.ErrorContains(t, err, "mirror m-1: row not created yet")
 
 	// Once the create lands, the retry applies.
-	require.NoError(t, b.write(activities.MirrorInput{Create: prepared("m-1"), Transition: transition("m-1", 1, models.StatusWaitingConfirm)}))
+	require.NoError(t, b.write(activities.MirrorInput{Create: prepared("m-1"), Transition: transition("m-1", 1, wire.StatusWaitingConfirm)}))
 	require.NoError(t, b.write(later))
-	require.Equal(t, models.StatusScheduled, b.get(t, "m-1").Status)
+	require.Equal(t, wire.StatusScheduled, b.get(t, "m-1").Status)
 }
 
 func TestWriteMirrorIgnoresStaleTransition(t *testing.T) {
 	t.Parallel()
 	b := setupMirror(t)
 
-	require.NoError(t, b.write(activities.MirrorInput{Create: prepared("m-1"), Transition: transition("m-1", 3, models.StatusDelivered)}))
+	require.NoError(t, b.write(activities.MirrorInput{Create: prepared("m-1"), Transition: transition("m-1", 3, wire.StatusDelivered)}))
 	// Revision 2 arrives late: a success that leaves the row alone.
-	require.NoError(t, b.write(activities.MirrorInput{Transition: transition("m-1", 2, models.StatusSending)}))
+	require.NoError(t, b.write(activities.MirrorInput{Transition: transition("m-1", 2, wire.StatusSending)}))
 	row := b.get(t, "m-1")
-	require.Equal(t, models.StatusDelivered, row.Status)
+	require.Equal(t, wire.StatusDelivered, row.Status)
 	require.EqualValues(t, 3, row.Revision)
 }
 
@@ -125,7 +126,7 @@ func TestWriteMirrorRetriesDatabaseErrors(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, db.Close())
 
-	err = b.write(activities.MirrorInput{Create: prepared("m-1"), Transition: transition("m-1", 1, models.StatusWaitingConfirm)})
+	err = b.write(activities.MirrorInput{Create: prepared("m-1"), Transition: transition("m-1", 1, wire.StatusWaitingConfirm)})
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, err, &appErr)
 	require.False(t, appErr.NonRetryable())

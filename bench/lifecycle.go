@@ -15,8 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
-	"github.com/courier-mq/courier/models"
 )
 
 // benchConsumer is the consumer name the bench completes messages as.
@@ -318,7 +318,7 @@ func (l *lifecycle) awaitClose(ctx context.Context, i int) {
 	id := l.id(i)
 	var res contract.Result
 	err := l.deps.Temporal.GetWorkflow(ctx, contract.WorkflowID(id), "").Get(ctx, &res)
-	if err == nil && res.Status != models.StatusCompleted {
+	if err == nil && res.Status != wire.StatusCompleted {
 		err = fmt.Errorf("message %s ended %s", id, res.Status)
 	}
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/operations"
@@ -17,7 +18,7 @@ type confirmData struct {
 	Action models.Action
 	// ID is the message, or Topic and Count the DEAD messages of a topic.
 	ID     string
-	Status models.Status
+	Status wire.Status
 	Topic  string
 	Count  int64
 	Limit  int
@@ -89,7 +90,7 @@ func (c *Console) redriveTopic(w http.ResponseWriter, r *http.Request, who acces
 			return
 		}
 		c.render(w, r, http.StatusOK, "confirm.html", "Confirm re-drive", confirmData{
-			Action: models.Redrive, Topic: topic, Count: counts[topic][models.StatusDead], Limit: operations.MaxRedriveLimit, Reason: reason,
+			Action: models.Redrive, Topic: topic, Count: counts[topic][wire.StatusDead], Limit: operations.MaxRedriveLimit, Reason: reason,
 		})
 		return
 	}
@@ -114,7 +115,7 @@ func formReason(r *http.Request) (string, string) {
 	case reason == "":
 		return "", "Give a reason: it is kept with the action in the audit log."
 	case operations.CheckReason(reason) != nil:
-		return "", fmt.Sprintf("The reason is longer than %d characters.", models.MaxReasonLen)
+		return "", fmt.Sprintf("The reason is longer than %d characters.", wire.MaxReasonLen)
 	}
 	return reason, ""
 }

@@ -21,10 +21,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/console"
 	"github.com/courier-mq/courier/gateway"
 	"github.com/courier-mq/courier/internal/teststack"
-	"github.com/courier-mq/courier/models"
 )
 
 const (
@@ -87,7 +87,7 @@ func (s *site) exhausted(t *testing.T, id string) {
 		"id": id, "topic": topic, "payload": map[string]any{"order": id}, "check_url": s.stack.Checks.URL,
 		"policy": map[string]any{"check_delay": "1s", "check_max_delay": "1s", "check_max_attempts": 2, "check_timeout": "1s"},
 	})
-	s.wait(t, id, models.StatusCheckExhausted)
+	s.wait(t, id, wire.StatusCheckExhausted)
 }
 
 // dead sends id, which nobody completes, and waits until it is DEAD.
@@ -97,17 +97,17 @@ func (s *site) dead(t *testing.T, id string) {
 		"id": id, "topic": topic, "payload": map[string]any{"order": id},
 		"policy": map[string]any{"resend_intervals": []string{"1s"}},
 	})
-	s.wait(t, id, models.StatusDead)
+	s.wait(t, id, wire.StatusDead)
 }
 
-func (s *site) status(t *testing.T, id string) models.Status {
+func (s *site) status(t *testing.T, id string) wire.Status {
 	t.Helper()
 	st, err := s.stack.Messages.State(context.Background(), id)
 	require.NoError(t, err)
 	return st.Status
 }
 
-func (s *site) wait(t *testing.T, id string, want models.Status) {
+func (s *site) wait(t *testing.T, id string, want wire.Status) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		st, err := s.stack.Messages.State(context.Background(), id)
@@ -177,10 +177,10 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.run(t, chromedp.SetValue(chromedp.CSS(`#action-cancel input[name="reason"]`), "the order was refunded by phone"),
 		chromedp.Submit(chromedp.CSS(`#action-cancel input[name="reason"]`)), chromedp.WaitVisible(chromedp.CSS("#confirm")))
 	require.Contains(t, b.text(t, "#what"), "cancel message stuck-1, now CHECK_EXHAUSTED")
-	require.Equal(t, models.StatusCheckExhausted, s.status(t, "stuck-1"), "nothing happens before the operator confirms")
+	require.Equal(t, wire.StatusCheckExhausted, s.status(t, "stuck-1"), "nothing happens before the operator confirms")
 	b.run(t, chromedp.Click(chromedp.CSS("#confirm-button")), chromedp.WaitVisible(chromedp.CSS("#outcomes")))
 	require.Contains(t, b.text(t, "#outcomes"), "stuck-1 applied CHECK_EXHAUSTED")
-	s.wait(t, "stuck-1", models.StatusCancelled)
+	s.wait(t, "stuck-1", wire.StatusCancelled)
 
 	// Re-drive every DEAD message of the topic: the count first, then a
 	// result per message.
@@ -190,7 +190,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	require.Equal(t, "1", b.text(t, "#count"))
 	b.run(t, chromedp.Click(chromedp.CSS("#confirm-button")), chromedp.WaitVisible(chromedp.CSS("#outcomes")))
 	require.Contains(t, b.text(t, "#outcomes"), "dead-1 applied DEAD")
-	require.Eventually(t, func() bool { return s.status(t, "dead-1") != models.StatusDead }, 30*time.Second, 100*time.Millisecond)
+	require.Eventually(t, func() bool { return s.status(t, "dead-1") != wire.StatusDead }, 30*time.Second, 100*time.Millisecond)
 
 	// Both actions are in the audit log, with who and why.
 	b.run(t, chromedp.Navigate(s.url+"/console/audit"), chromedp.WaitVisible(chromedp.CSS("#audit")))
@@ -252,14 +252,14 @@ func TestConsoleRefusesForgedRequests(t *testing.T) {
 	// A producer cannot sign in either.
 	require.Equal(t, http.StatusUnauthorized, producer.post(t, s.url+"/console/login", url.Values{"key": {producerKey}, "csrf": {ptoken}}))
 
-	require.Equal(t, models.StatusCheckExhausted, s.status(t, "forged-1"), "a refused request changed the message")
+	require.Equal(t, wire.StatusCheckExhausted, s.status(t, "forged-1"), "a refused request changed the message")
 	entries, err := s.stack.Store.AuditLog(context.Background(), 10, 0)
 	require.NoError(t, err)
 	require.Empty(t, entries, "a refused request was audited as an action")
 
 	// The admin's own form works.
 	require.Equal(t, http.StatusOK, admin.post(t, action, form))
-	s.wait(t, "forged-1", models.StatusCancelled)
+	s.wait(t, "forged-1", wire.StatusCancelled)
 }
 
 // TestConsoleHeadersAndOpenMode checks the security headers, and that an

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/store"
@@ -42,7 +43,7 @@ var funcs = template.FuncMap{
 		return string([]rune(s)[:n]) + "…"
 	},
 	"listURL":  listURL,
-	"statuses": func() []models.Status { return models.Statuses },
+	"statuses": func() []wire.Status { return wire.Statuses },
 }
 
 // ago is a duration as people read an age: "3m", "2h 5m", "4d".
@@ -88,7 +89,7 @@ type overviewData struct {
 }
 
 type statusCount struct {
-	Status models.Status
+	Status wire.Status
 	N      int64
 }
 
@@ -104,16 +105,16 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, _ access.Iden
 	var d overviewData
 	byStatus, err := c.store.CountByStatus(ctx)
 	if err == nil {
-		for _, st := range models.Statuses {
+		for _, st := range wire.Statuses {
 			d.Statuses = append(d.Statuses, statusCount{st, byStatus[st]})
 			d.Total += byStatus[st]
 		}
-		d.Exhausted, d.Dead = byStatus[models.StatusCheckExhausted], byStatus[models.StatusDead]
+		d.Exhausted, d.Dead = byStatus[wire.StatusCheckExhausted], byStatus[wire.StatusDead]
 		before := now.Add(-c.cfg.FirstCheck)
 		d.StuckBefore, d.FirstCheck = before.Format(formTime), c.cfg.FirstCheck
-		d.StuckWaiting, err = c.store.CountStatusBefore(ctx, models.StatusWaitingConfirm, before)
+		d.StuckWaiting, err = c.store.CountStatusBefore(ctx, wire.StatusWaitingConfirm, before)
 	}
-	var byTopic map[string]map[models.Status]int64
+	var byTopic map[string]map[wire.Status]int64
 	if err == nil {
 		byTopic, err = c.store.CountByTopic(ctx)
 	}
@@ -131,7 +132,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, _ access.Iden
 	sort.Strings(topics)
 	for _, t := range topics {
 		tc := topicCounts{Topic: t}
-		for _, st := range models.Statuses {
+		for _, st := range wire.Statuses {
 			tc.Counts = append(tc.Counts, statusCount{st, byTopic[t][st]})
 			tc.Total += byTopic[t][st]
 		}
@@ -169,7 +170,7 @@ type listRow struct {
 func (c *Console) list(w http.ResponseWriter, r *http.Request, _ access.Identity) {
 	q := r.URL.Query()
 	lf := listFilter{Status: q.Get("status"), Topic: q.Get("topic"), Producer: q.Get("producer"), IDPrefix: q.Get("id"), From: q.Get("created_from"), To: q.Get("created_to")}
-	f := store.Filter{Status: models.Status(lf.Status), Topic: lf.Topic, Producer: lf.Producer, IDPrefix: lf.IDPrefix, Limit: listPageSize, Cursor: q.Get("cursor")}
+	f := store.Filter{Status: wire.Status(lf.Status), Topic: lf.Topic, Producer: lf.Producer, IDPrefix: lf.IDPrefix, Limit: listPageSize, Cursor: q.Get("cursor")}
 	var problems []string
 	if lf.Status != "" && !f.Status.Valid() {
 		problems = append(problems, fmt.Sprintf("%q is not a status", lf.Status))
@@ -221,7 +222,7 @@ func (c *Console) list(w http.ResponseWriter, r *http.Request, _ access.Identity
 }
 
 // waits are the statuses in which a workflow acts next on its own.
-var waits = []models.Status{models.StatusWaitingConfirm, models.StatusScheduled, models.StatusDelivered}
+var waits = []wire.Status{wire.StatusWaitingConfirm, wire.StatusScheduled, wire.StatusDelivered}
 
 // withNextAt adds to the messages that wait the time their workflow acts
 // next, asking their workflows a few at a time for at most two seconds: the
@@ -333,11 +334,11 @@ func timeline(st *contract.State) []event {
 
 // actionsFor are the console's actions on a message in status: settle a
 // check-back that gave up, re-drive a dead one.
-func actionsFor(status models.Status) []models.Action {
+func actionsFor(status wire.Status) []models.Action {
 	switch status {
-	case models.StatusCheckExhausted:
+	case wire.StatusCheckExhausted:
 		return []models.Action{models.Confirm, models.Cancel}
-	case models.StatusDead:
+	case wire.StatusDead:
 		return []models.Action{models.Redrive}
 	}
 	return nil
@@ -372,7 +373,7 @@ func (c *Console) detail(w http.ResponseWriter, r *http.Request, _ access.Identi
 	if row != nil {
 		d.Payload = viewPayload(row.Payload)
 	}
-	status := models.Status("")
+	status := wire.Status("")
 	switch {
 	case d.Live != nil:
 		status = d.Live.Status

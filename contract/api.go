@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/models"
 )
 
@@ -61,7 +62,7 @@ const (
 // UpdateResult answers an update the workflow took: the status the message
 // was in when it did.
 type UpdateResult struct {
-	Status models.Status `json:"status"`
+	Status wire.Status `json:"status"`
 	// Outcome is empty for an applied update, and models.Accepted for a
 	// complete the workflow holds until the message is published (see
 	// State.EarlyCompletions), with Reason saying so.
@@ -145,35 +146,35 @@ type Input struct {
 	// which a Temporal node whose namespace cache lags the attribute's
 	// registration shows without it: the same history would then upsert on
 	// one run and not on its replay.
-	StartStatus models.Status `json:"start_status,omitempty"`
+	StartStatus wire.Status `json:"start_status,omitempty"`
 }
 
 // FirstStatus is the status the message enters when its workflow starts at
 // now: WAITING_CONFIRM for a prepared message, and for a direct send the
 // status a confirmation leads to. The client sets it as the status search
 // attribute at start; the workflow enters it by the same rule.
-func (in Input) FirstStatus(now time.Time) models.Status {
+func (in Input) FirstStatus(now time.Time) wire.Status {
 	if !in.Confirmed {
-		return models.StatusWaitingConfirm
+		return wire.StatusWaitingConfirm
 	}
 	return ConfirmedStatus(in.Message.DeliverAt, now)
 }
 
 // ConfirmedStatus is the status a message confirmed at now enters:
 // SCHEDULED while its deliver_at is ahead, else SENDING.
-func ConfirmedStatus(deliverAt *time.Time, now time.Time) models.Status {
+func ConfirmedStatus(deliverAt *time.Time, now time.Time) wire.Status {
 	if deliverAt != nil && deliverAt.After(now) {
-		return models.StatusScheduled
+		return wire.StatusScheduled
 	}
-	return models.StatusSending
+	return wire.StatusSending
 }
 
 // Result is how a MessageWorkflow ended.
 type Result struct {
-	Status      models.Status `json:"status"`
-	CheckCount  int           `json:"check_count"`
-	SendCount   int           `json:"send_count"`
-	CompletedBy []string      `json:"completed_by,omitempty"`
+	Status      wire.Status `json:"status"`
+	CheckCount  int         `json:"check_count"`
+	SendCount   int         `json:"send_count"`
+	CompletedBy []string    `json:"completed_by,omitempty"`
 }
 
 // Decision is the payload of SignalConfirm, SignalCancel and SignalRedrive.
@@ -192,14 +193,14 @@ type Completion struct {
 
 // State is the answer to QueryState: everything the workflow knows.
 type State struct {
-	MessageID   string        `json:"message_id"`
-	Topic       string        `json:"topic"`
-	Status      models.Status `json:"status"`
-	Revision    int64         `json:"revision"`
-	CheckCount  int           `json:"check_count"`
-	SendCount   int           `json:"send_count"`
-	Consumers   []string      `json:"consumers,omitempty"`
-	CompletedBy []string      `json:"completed_by,omitempty"`
+	MessageID   string      `json:"message_id"`
+	Topic       string      `json:"topic"`
+	Status      wire.Status `json:"status"`
+	Revision    int64       `json:"revision"`
+	CheckCount  int         `json:"check_count"`
+	SendCount   int         `json:"send_count"`
+	Consumers   []string    `json:"consumers,omitempty"`
+	CompletedBy []string    `json:"completed_by,omitempty"`
 	// EarlyCompletions are the completes that came before the message was
 	// published (models.Accepted), held until the workflow publishes it,
 	// when they are applied, or it is cancelled, when they are dropped;

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/models"
 )
 
@@ -81,7 +82,7 @@ var ErrIDConflict = errors.New("message id exists with different content")
 type Started struct {
 	// Status is the message's status: its first, or for a repeated start,
 	// its current one.
-	Status models.Status
+	Status wire.Status
 	// Created is false when the same start had been made before.
 	Created bool
 }
@@ -156,7 +157,7 @@ type Request struct {
 type Answer struct {
 	// Status is the status the action was decided on; an applied action moves
 	// the message on from there.
-	Status models.Status
+	Status wire.Status
 	// Disposition is the workflow's decision: models.Applied, Repeated,
 	// Rejected or Accepted (a complete held until the message is
 	// published). Accepted is also the answer to an action the workflow
@@ -242,7 +243,7 @@ func ended(a Answer) Answer {
 	return a
 }
 
-func decide(status models.Status, req Request, consumers, completedBy []string) Answer {
+func decide(status wire.Status, req Request, consumers, completedBy []string) Answer {
 	d, reason := models.Decide(status, req.Action, req.Consumer, consumers, completedBy)
 	return Answer{Status: status, Disposition: d, Reason: reason}
 }
@@ -385,7 +386,7 @@ func (c *Client) CheckHealth(ctx context.Context) error {
 
 // described is what a workflow's description tells about its message.
 type described struct {
-	status models.Status
+	status wire.Status
 	topic  string
 	// producer is empty for a message that names none, and for workflows
 	// started before the producer search attribute.

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/grpc"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/internal/teststack"
 	"github.com/courier-mq/courier/models"
@@ -88,7 +89,7 @@ func TestAskRemoteCalls(t *testing.T) {
 	require.Zero(t, reads)
 
 	a, n, reads = ask("nobody-polls", "calls-idle")
-	require.Equal(t, contract.Answer{Status: models.StatusWaitingConfirm, Disposition: models.Applied}, a)
+	require.Equal(t, contract.Answer{Status: wire.StatusWaitingConfirm, Disposition: models.Applied}, a)
 	require.Equal(t, 1, n["DescribeWorkflowExecution"])
 	require.Equal(t, 1, n["SignalWorkflowExecution"])
 	require.Zero(t, n["QueryWorkflow"], "no state query waits for a worker that is not there")

@@ -12,8 +12,6 @@ import (
 	"github.com/courier-mq/courier/client/wire"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/courier-mq/courier/models"
 )
 
 // who is one caller of the keyed gateway: an identity's key, or none.
@@ -57,17 +55,17 @@ func expect(w who, allowed map[who]int) int {
 // snapshot is what a refused request must not change: the workflow's status,
 // revision and signals, and the mirror row's status.
 type snapshot struct {
-	status   models.Status
+	status   wire.Status
 	revision int64
 	signals  int
-	mirror   models.Status
+	mirror   wire.Status
 }
 
 func (e *env) snapshot(t *testing.T, id string) snapshot {
 	t.Helper()
 	st, err := e.stack.Messages.State(t.Context(), id)
 	require.NoError(t, err)
-	var mirror models.Status
+	var mirror wire.Status
 	require.Eventually(t, func() bool {
 		row, err := e.stack.Store.Get(t.Context(), id)
 		if err == nil && row.Status == st.Status {
@@ -105,7 +103,7 @@ func testAccessMatrix(t *testing.T, e *env) {
 		}
 		r := e.keyed.do(t, request{Method: http.MethodPost, Path: "/v1/messages/send", Key: producerKey, JSON: body})
 		require.Equal(t, http.StatusCreated, r.Status, "body: %s", r.Body)
-		require.Eventually(t, func() bool { return e.snapshotNoFail(id) == models.StatusDelivered }, 30*time.Second, 50*time.Millisecond)
+		require.Eventually(t, func() bool { return e.snapshotNoFail(id) == wire.StatusDelivered }, 30*time.Second, 50*time.Millisecond)
 		return id
 	}
 	// onMessage runs call on message id, asserts its status code and, when
@@ -234,7 +232,7 @@ func testAccessMatrix(t *testing.T, e *env) {
 						return e.keyed.do(t, request{Method: http.MethodPost, Path: "/v1/messages/" + id + "/complete", Key: w.key, JSON: body})
 					})
 					if want == http.StatusOK {
-						require.Eventually(t, func() bool { return e.snapshotNoFail(id) == models.StatusCompleted }, 30*time.Second, 50*time.Millisecond)
+						require.Eventually(t, func() bool { return e.snapshotNoFail(id) == wire.StatusCompleted }, 30*time.Second, 50*time.Millisecond)
 					}
 				})
 			}
@@ -350,7 +348,7 @@ func testAccessMatrix(t *testing.T, e *env) {
 
 // snapshotNoFail is the workflow's status of id, or "" while it cannot be
 // read, for polling.
-func (e *env) snapshotNoFail(id string) models.Status {
+func (e *env) snapshotNoFail(id string) wire.Status {
 	st, err := e.stack.Messages.State(context.Background(), id)
 	if err != nil {
 		return ""

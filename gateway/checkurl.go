@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/models"
 )
 
@@ -122,8 +123,8 @@ func (l hostAllowList) allows(host string) (bool, error) {
 // at most 2048 characters, without user info or fragment, whose host is on
 // the allow-list.
 func (l hostAllowList) checkURL(raw string) error {
-	if len(raw) > models.MaxCheckURLLen {
-		return fmt.Errorf("check_url is longer than %d characters", models.MaxCheckURLLen)
+	if len(raw) > wire.MaxCheckURLLen {
+		return fmt.Errorf("check_url is longer than %d characters", wire.MaxCheckURLLen)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {

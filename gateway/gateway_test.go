@@ -17,10 +17,10 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/gateway"
 	"github.com/courier-mq/courier/internal/teststack"
-	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/operations"
 	"github.com/courier-mq/courier/store"
 )
@@ -253,15 +253,15 @@ func requireError(t *testing.T, r response, status int, code string) string {
 
 // signalResponse answers the signal routes.
 type signalResponse struct {
-	ID      string        `json:"id"`
-	Status  models.Status `json:"status"`
-	Outcome string        `json:"outcome"`
+	ID      string      `json:"id"`
+	Status  wire.Status `json:"status"`
+	Outcome string      `json:"outcome"`
 }
 
 // prepareResponse answers prepare and send.
 type prepareResponse struct {
-	ID     string        `json:"id"`
-	Status models.Status `json:"status"`
+	ID     string      `json:"id"`
+	Status wire.Status `json:"status"`
 }
 
 // message is a prepare body for id on the orders topic.
@@ -287,7 +287,7 @@ type view struct {
 	Headers       map[string]string `json:"headers"`
 	Producer      string            `json:"producer"`
 	Consumers     []string          `json:"consumers"`
-	Status        models.Status     `json:"status"`
+	Status        wire.Status       `json:"status"`
 	SendCount     int               `json:"send_count"`
 	LastError     string            `json:"last_error"`
 	CreatedAt     time.Time         `json:"created_at"`
@@ -296,7 +296,7 @@ type view struct {
 }
 
 // waitStatus polls GET /v1/messages/{id} until the mirror shows status.
-func (a *api) waitStatus(t *testing.T, id string, status models.Status) view {
+func (a *api) waitStatus(t *testing.T, id string, status wire.Status) view {
 	t.Helper()
 	var v view
 	require.Eventually(t, func() bool {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/store"
 )
 
@@ -27,7 +27,7 @@ type messageGauges struct {
 
 	mu      sync.Mutex
 	at      time.Time
-	counts  map[models.Status]int64
+	counts  map[wire.Status]int64
 	waiting int64
 }
 
@@ -63,7 +63,7 @@ func (g *messageGauges) Collect(ch chan<- prometheus.Metric) {
 		counts, err := g.store.CountByStatus(ctx)
 		var waiting int64
 		if err == nil {
-			waiting, err = g.store.CountStatusBefore(ctx, models.StatusWaitingConfirm, time.Now().Add(-g.firstCheck))
+			waiting, err = g.store.CountStatusBefore(ctx, wire.StatusWaitingConfirm, time.Now().Add(-g.firstCheck))
 		}
 		if err != nil {
 			g.logger.Warn("message gauges: the mirror did not answer", "error", err)

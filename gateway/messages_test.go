@@ -20,7 +20,7 @@ func testPrepareIdempotency(t *testing.T, e *env) {
 	body := e.message("idem-1")
 	r := e.open.post(t, "/v1/messages", body)
 	require.Equal(t, http.StatusCreated, r.Status, "body: %s", r.Body)
-	require.Equal(t, prepareResponse{ID: "idem-1", Status: models.StatusWaitingConfirm}, decode[prepareResponse](t, r))
+	require.Equal(t, prepareResponse{ID: "idem-1", Status: wire.StatusWaitingConfirm}, decode[prepareResponse](t, r))
 
 	// The same request again, with its fields in another order, is a retry.
 	// (The payload is kept byte for byte, so it must be the same bytes.)
@@ -29,14 +29,14 @@ func testPrepareIdempotency(t *testing.T, e *env) {
 		"payload": {"amount":42,"order":"idem-1"}, "id": "idem-1",
 		"headers": {"trace-id": "t-idem-1"}, "key": "customer-idem-1"}`})
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
-	require.Equal(t, prepareResponse{ID: "idem-1", Status: models.StatusWaitingConfirm}, decode[prepareResponse](t, r))
+	require.Equal(t, prepareResponse{ID: "idem-1", Status: wire.StatusWaitingConfirm}, decode[prepareResponse](t, r))
 
 	// A different request with the same id is refused, and the message keeps
 	// its first content.
 	body["key"] = "another-key"
 	requireError(t, e.open.post(t, "/v1/messages", body), http.StatusConflict, "id_conflict")
 	requireError(t, e.open.post(t, "/v1/messages/send", e.message("idem-1")), http.StatusConflict, "id_conflict")
-	v := e.open.waitStatus(t, "idem-1", models.StatusWaitingConfirm)
+	v := e.open.waitStatus(t, "idem-1", wire.StatusWaitingConfirm)
 	require.Equal(t, "customer-idem-1", v.Key)
 
 	// After confirming, a retry of the prepare answers with the current status.
@@ -44,7 +44,7 @@ func testPrepareIdempotency(t *testing.T, e *env) {
 	e.stack.Kafka.Wait(t, "idem-1", 1)
 	r = e.open.post(t, "/v1/messages", e.message("idem-1"))
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
-	require.Contains(t, []models.Status{models.StatusSending, models.StatusDelivered}, decode[prepareResponse](t, r).Status)
+	require.Contains(t, []wire.Status{wire.StatusSending, wire.StatusDelivered}, decode[prepareResponse](t, r).Status)
 }
 
 func testPrepareGeneratesID(t *testing.T, e *env) {
@@ -58,7 +58,7 @@ func testPrepareGeneratesID(t *testing.T, e *env) {
 	r = e.open.post(t, "/v1/messages", body)
 	require.Equal(t, http.StatusCreated, r.Status, "body: %s", r.Body)
 	require.NotEqual(t, id, decode[prepareResponse](t, r).ID)
-	e.open.waitStatus(t, id, models.StatusWaitingConfirm)
+	e.open.waitStatus(t, id, wire.StatusWaitingConfirm)
 }
 
 func testConfirmDelivers(t *testing.T, e *env) {
@@ -68,7 +68,7 @@ func testConfirmDelivers(t *testing.T, e *env) {
 
 	r = e.open.post(t, "/v1/messages/"+id+"/confirm", map[string]string{"reason": "order committed"})
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
-	require.Equal(t, signalResponse{ID: id, Status: models.StatusWaitingConfirm, Outcome: "applied"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusWaitingConfirm, Outcome: "applied"}, decode[signalResponse](t, r))
 
 	rec := e.stack.Kafka.Wait(t, id, 1)[0]
 	require.Equal(t, topic, rec.Topic)
@@ -77,23 +77,23 @@ func testConfirmDelivers(t *testing.T, e *env) {
 	require.Equal(t, "t-"+id, rec.Headers["trace-id"])
 	require.Equal(t, "1", rec.Headers[wire.HeaderAttempt])
 
-	e.open.waitStatus(t, id, models.StatusDelivered)
+	e.open.waitStatus(t, id, wire.StatusDelivered)
 	r = e.open.post(t, "/v1/messages/"+id+"/complete", map[string]string{"consumer": "accounting"})
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
-	require.Equal(t, signalResponse{ID: id, Status: models.StatusDelivered, Outcome: "applied"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusDelivered, Outcome: "applied"}, decode[signalResponse](t, r))
 
-	v := e.open.waitStatus(t, id, models.StatusCompleted)
+	v := e.open.waitStatus(t, id, wire.StatusCompleted)
 	require.Equal(t, 1, v.SendCount)
 	require.NotNil(t, v.CompletedAt)
 	row, err := e.stack.Store.Get(t.Context(), id)
 	require.NoError(t, err)
-	require.Equal(t, models.StatusCompleted, row.Status)
+	require.Equal(t, wire.StatusCompleted, row.Status)
 
 	// Late and duplicate requests on a completed message are harmless repeats.
 	r = e.open.post(t, "/v1/messages/"+id+"/complete", nil)
-	require.Equal(t, signalResponse{ID: id, Status: models.StatusCompleted, Outcome: "repeated"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusCompleted, Outcome: "repeated"}, decode[signalResponse](t, r))
 	r = e.open.post(t, "/v1/messages/"+id+"/confirm", nil)
-	require.Equal(t, signalResponse{ID: id, Status: models.StatusCompleted, Outcome: "repeated"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusCompleted, Outcome: "repeated"}, decode[signalResponse](t, r))
 	requireError(t, e.open.post(t, "/v1/messages/"+id+"/cancel", nil), http.StatusConflict, "conflict")
 	require.Len(t, e.stack.Kafka.Records(id), 1)
 }
@@ -102,12 +102,12 @@ func testCancel(t *testing.T, e *env) {
 	const id = "cancel-1"
 	require.Equal(t, http.StatusCreated, e.open.post(t, "/v1/messages", e.message(id)).Status)
 	r := e.open.post(t, "/v1/messages/"+id+"/cancel", map[string]string{"reason": "rolled back"})
-	require.Equal(t, signalResponse{ID: id, Status: models.StatusWaitingConfirm, Outcome: "applied"}, decode[signalResponse](t, r))
-	e.open.waitStatus(t, id, models.StatusCancelled)
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusWaitingConfirm, Outcome: "applied"}, decode[signalResponse](t, r))
+	e.open.waitStatus(t, id, wire.StatusCancelled)
 
 	r = e.open.post(t, "/v1/messages/"+id+"/cancel", nil)
 	require.Equal(t, http.StatusOK, r.Status)
-	require.Equal(t, signalResponse{ID: id, Status: models.StatusCancelled, Outcome: "repeated"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusCancelled, Outcome: "repeated"}, decode[signalResponse](t, r))
 	msg := requireError(t, e.open.post(t, "/v1/messages/"+id+"/confirm", nil), http.StatusConflict, "conflict")
 	require.Contains(t, msg, "cancelled")
 	requireError(t, e.open.post(t, "/v1/messages/"+id+"/complete", nil), http.StatusConflict, "conflict")
@@ -120,10 +120,10 @@ func testRepeatConfirm(t *testing.T, e *env) {
 	r := e.open.post(t, "/v1/messages/"+id+"/confirm", nil)
 	require.Equal(t, "applied", decode[signalResponse](t, r).Outcome)
 	e.stack.Kafka.Wait(t, id, 1)
-	e.open.waitStatus(t, id, models.StatusDelivered)
+	e.open.waitStatus(t, id, wire.StatusDelivered)
 	r = e.open.post(t, "/v1/messages/"+id+"/confirm", nil)
 	require.Equal(t, http.StatusOK, r.Status)
-	require.Equal(t, signalResponse{ID: id, Status: models.StatusDelivered, Outcome: "repeated"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusDelivered, Outcome: "repeated"}, decode[signalResponse](t, r))
 	require.Len(t, e.stack.Kafka.Records(id), 1, "a repeated confirm sends nothing again")
 }
 
@@ -132,21 +132,21 @@ func testDirectSend(t *testing.T, e *env) {
 	body := map[string]any{"id": id, "topic": topic, "payload_base64": base64.StdEncoding.EncodeToString([]byte{0, 1, 2, 0xff})}
 	r := e.open.post(t, "/v1/messages/send", body)
 	require.Equal(t, http.StatusCreated, r.Status, "body: %s", r.Body)
-	require.Equal(t, prepareResponse{ID: id, Status: models.StatusSending}, decode[prepareResponse](t, r))
+	require.Equal(t, prepareResponse{ID: id, Status: wire.StatusSending}, decode[prepareResponse](t, r))
 	rec := e.stack.Kafka.Wait(t, id, 1)[0]
 	require.Equal(t, string([]byte{0, 1, 2, 0xff}), rec.Value)
 
-	v := e.open.waitStatus(t, id, models.StatusDelivered)
+	v := e.open.waitStatus(t, id, wire.StatusDelivered)
 	require.Nil(t, v.Payload, "binary payloads are not shown as JSON")
 	require.NotNil(t, v.PayloadBase64)
 	require.Equal(t, base64.StdEncoding.EncodeToString([]byte{0, 1, 2, 0xff}), *v.PayloadBase64)
 
 	require.Equal(t, "applied", decode[signalResponse](t, e.open.post(t, "/v1/messages/"+id+"/complete", nil)).Outcome)
-	e.open.waitStatus(t, id, models.StatusCompleted)
+	e.open.waitStatus(t, id, wire.StatusCompleted)
 	// A retry of the send after completion neither conflicts nor sends again.
 	r = e.open.post(t, "/v1/messages/send", body)
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
-	require.Equal(t, models.StatusCompleted, decode[prepareResponse](t, r).Status)
+	require.Equal(t, wire.StatusCompleted, decode[prepareResponse](t, r).Status)
 	require.Len(t, e.stack.Kafka.Records(id), 1)
 }
 
@@ -157,14 +157,14 @@ func testScheduledSend(t *testing.T, e *env) {
 	body["deliver_at"] = deliverAt.Format(time.RFC3339)
 	r := e.open.post(t, "/v1/messages/send", body)
 	require.Equal(t, http.StatusCreated, r.Status, "body: %s", r.Body)
-	require.Equal(t, models.StatusScheduled, decode[prepareResponse](t, r).Status)
-	e.open.waitStatus(t, id, models.StatusScheduled)
+	require.Equal(t, wire.StatusScheduled, decode[prepareResponse](t, r).Status)
+	e.open.waitStatus(t, id, wire.StatusScheduled)
 	// A complete before deliver_at is held for the publish, which it does
 	// not bring forward.
 	r = e.open.post(t, "/v1/messages/"+id+"/complete", nil)
 	require.Equal(t, http.StatusAccepted, r.Status, "body: %s", r.Body)
-	require.Equal(t, signalResponse{ID: id, Status: models.StatusScheduled, Outcome: "accepted"}, decode[signalResponse](t, r))
-	e.open.waitStatus(t, id, models.StatusScheduled)
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusScheduled, Outcome: "accepted"}, decode[signalResponse](t, r))
+	e.open.waitStatus(t, id, wire.StatusScheduled)
 	require.Empty(t, e.stack.Kafka.Records(id))
 }
 
@@ -174,7 +174,7 @@ func testFanOut(t *testing.T, e *env) {
 	body["consumers"] = []string{"accounting", "points"}
 	require.Equal(t, http.StatusCreated, e.open.post(t, "/v1/messages/send", body).Status)
 	e.stack.Kafka.Wait(t, id, 1)
-	e.open.waitStatus(t, id, models.StatusDelivered)
+	e.open.waitStatus(t, id, wire.StatusDelivered)
 
 	msg := requireError(t, e.open.post(t, "/v1/messages/"+id+"/complete", nil), http.StatusConflict, "conflict")
 	require.Contains(t, msg, "consumer name required")
@@ -190,7 +190,7 @@ func testFanOut(t *testing.T, e *env) {
 	}, 10*time.Second, 20*time.Millisecond, "a second complete by the same consumer is a repeat")
 	r = e.open.post(t, "/v1/messages/"+id+"/complete", map[string]string{"consumer": "points"})
 	require.Equal(t, "applied", decode[signalResponse](t, r).Outcome)
-	v := e.open.waitStatus(t, id, models.StatusCompleted)
+	v := e.open.waitStatus(t, id, wire.StatusCompleted)
 	require.Equal(t, []string{"accounting", "points"}, v.Consumers)
 }
 
@@ -217,13 +217,13 @@ func testSignalConflicts(t *testing.T, e *env) {
 	// workflow task can have published it already.
 	r := e.open.post(t, "/v1/messages/"+id+"/complete", nil)
 	require.Equal(t, http.StatusAccepted, r.Status, "body: %s", r.Body)
-	require.Equal(t, signalResponse{ID: id, Status: models.StatusWaitingConfirm, Outcome: "accepted"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusWaitingConfirm, Outcome: "accepted"}, decode[signalResponse](t, r))
 	// Signal bodies are checked like every other body.
 	requireError(t, e.open.post(t, "/v1/messages/"+id+"/confirm", map[string]string{"by": "me"}), http.StatusBadRequest, "invalid_json")
 	requireError(t, e.open.post(t, "/v1/messages/"+id+"/complete", map[string]string{"consumer": "no spaces"}), http.StatusBadRequest, "invalid_request")
 	requireError(t, e.open.do(t, request{Method: http.MethodPost, Path: "/v1/messages/" + id + "/cancel", Body: `{"reason":"x"}`, ContentType: "text/plain"}),
 		http.StatusUnsupportedMediaType, "unsupported_media_type")
-	e.open.waitStatus(t, id, models.StatusWaitingConfirm)
+	e.open.waitStatus(t, id, wire.StatusWaitingConfirm)
 }
 
 // deadPolicy sends once and declares the message DEAD 200 ms later.
@@ -234,21 +234,21 @@ func testRedrive(t *testing.T, e *env) {
 	body := e.message(id)
 	body["policy"] = deadPolicy
 	require.Equal(t, http.StatusCreated, e.open.post(t, "/v1/messages/send", body).Status)
-	v := e.open.waitStatus(t, id, models.StatusDead)
+	v := e.open.waitStatus(t, id, wire.StatusDead)
 	require.Contains(t, v.LastError, "not completed after 1 sends")
 
 	r := e.open.post(t, "/v1/messages/"+id+"/redrive", map[string]string{"reason": "consumer fixed"})
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
-	require.Equal(t, signalResponse{ID: id, Status: models.StatusDead, Outcome: "applied"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusDead, Outcome: "applied"}, decode[signalResponse](t, r))
 	recs := e.stack.Kafka.Wait(t, id, 2)
 	require.Equal(t, "1", recs[1].Headers[wire.HeaderAttempt], "a re-drive starts counting sends again")
 	require.Equal(t, "applied", decode[signalResponse](t, e.open.post(t, "/v1/messages/"+id+"/complete", nil)).Outcome)
-	e.open.waitStatus(t, id, models.StatusCompleted)
+	e.open.waitStatus(t, id, wire.StatusCompleted)
 
 	// An operator's re-drive through the API is audited like the console's.
 	audited := e.audited(t, func(a models.AuditEntry) bool { return len(a.Outcomes) == 1 && a.Outcomes[0].ID == id })
 	require.Equal(t, models.AuditEntry{ID: audited.ID, At: audited.At, By: "anonymous", Action: models.Redrive, Reason: "consumer fixed",
-		Outcomes: []models.AuditOutcome{{ID: id, Disposition: models.Applied, Status: models.StatusDead}}}, audited)
+		Outcomes: []models.AuditOutcome{{ID: id, Disposition: models.Applied, Status: wire.StatusDead}}}, audited)
 }
 
 // audited returns the one audit entry that matches.
@@ -281,7 +281,7 @@ func testBulkRedrive(t *testing.T, e *env) {
 	live["topic"] = bulkTopic
 	require.Equal(t, http.StatusCreated, e.open.post(t, "/v1/messages", live).Status)
 	for _, id := range ids {
-		e.open.waitStatus(t, id, models.StatusDead)
+		e.open.waitStatus(t, id, wire.StatusDead)
 	}
 
 	requireError(t, e.open.post(t, "/v1/messages/redrive", map[string]any{}), http.StatusBadRequest, "invalid_request")
@@ -307,7 +307,7 @@ func testBulkRedrive(t *testing.T, e *env) {
 		e.stack.Kafka.Wait(t, id, 2)
 	}
 	require.Empty(t, e.stack.Kafka.Records("bulk-live"))
-	e.open.waitStatus(t, "bulk-live", models.StatusWaitingConfirm)
+	e.open.waitStatus(t, "bulk-live", wire.StatusWaitingConfirm)
 }
 
 func testEndedWorkflows(t *testing.T, e *env) {
@@ -317,7 +317,7 @@ func testEndedWorkflows(t *testing.T, e *env) {
 	const terminated = "ended-terminated"
 	require.Equal(t, http.StatusCreated, e.open.post(t, "/v1/messages", e.message(terminated)).Status)
 	require.Equal(t, http.StatusOK, e.open.post(t, "/v1/messages/"+terminated+"/confirm", nil).Status)
-	e.open.waitStatus(t, terminated, models.StatusDelivered)
+	e.open.waitStatus(t, terminated, wire.StatusDelivered)
 	require.NoError(t, e.stack.Client.TerminateWorkflow(ctx, "msg-"+terminated, "", "test"))
 	msg := requireError(t, e.open.post(t, "/v1/messages/"+terminated+"/complete", nil), http.StatusConflict, "conflict")
 	require.Contains(t, msg, "message is DELIVERED and its workflow has ended")
@@ -328,7 +328,7 @@ func testEndedWorkflows(t *testing.T, e *env) {
 	now := time.Now()
 	_, err := e.stack.Store.Insert(ctx, &models.Message{
 		ID: deleted, Topic: topic, Payload: []byte(`{}`), CheckURL: e.stack.Checks.URL,
-		Status: models.StatusCancelled, CreatedAt: now, UpdatedAt: now,
+		Status: wire.StatusCancelled, CreatedAt: now, UpdatedAt: now,
 	})
 	require.NoError(t, err)
 	_, err = e.stack.Client.DescribeWorkflowExecution(ctx, "msg-"+deleted, "")
@@ -336,7 +336,7 @@ func testEndedWorkflows(t *testing.T, e *env) {
 	require.ErrorAs(t, err, &nf, "Temporal does not know the message")
 	r := e.open.post(t, "/v1/messages/"+deleted+"/cancel", nil)
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
-	require.Equal(t, signalResponse{ID: deleted, Status: models.StatusCancelled, Outcome: "repeated"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: deleted, Status: wire.StatusCancelled, Outcome: "repeated"}, decode[signalResponse](t, r))
 	msg = requireError(t, e.open.post(t, "/v1/messages/"+deleted+"/confirm", nil), http.StatusConflict, "conflict")
 	require.Contains(t, msg, "cancelled")
 	requireError(t, e.open.post(t, "/v1/messages/never-was/confirm", nil), http.StatusNotFound, "not_found")

@@ -4,34 +4,22 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
-)
 
-// Limits on a message's headers and consumers. The mirror keeps each list as
-// one JSON text column far wider than these allow, so they are the gateway's
-// own; the limits that are column widths are in models (limits.go).
-const (
-	maxHeaders        = 64
-	maxHeaderNameLen  = 256
-	maxHeaderValueLen = 4 << 10
-	maxConsumers      = 32
+	"github.com/courier-mq/courier/client/wire"
 )
-
-// reservedHeaderPrefix starts the Kafka headers Courier writes itself
-// (activities.HeaderMessageID, activities.HeaderAttempt).
-const reservedHeaderPrefix = "courier-"
 
 // checkHeaderName: printable ASCII without spaces, and not Courier's own prefix.
 func checkHeaderName(name string) error {
-	if len(name) == 0 || len(name) > maxHeaderNameLen {
-		return fmt.Errorf("header name %q must be 1-%d characters", clip(name), maxHeaderNameLen)
+	if len(name) == 0 || len(name) > wire.MaxHeaderNameLen {
+		return fmt.Errorf("header name %q must be 1-%d characters", clip(name), wire.MaxHeaderNameLen)
 	}
 	for i := 0; i < len(name); i++ {
 		if name[i] < 0x21 || name[i] > 0x7e {
 			return fmt.Errorf("header name %q must be printable ASCII without spaces", clip(name))
 		}
 	}
-	if strings.HasPrefix(strings.ToLower(name), reservedHeaderPrefix) {
-		return fmt.Errorf("header name %q uses the reserved prefix %q", clip(name), reservedHeaderPrefix)
+	if strings.HasPrefix(strings.ToLower(name), wire.ReservedHeaderPrefix) {
+		return fmt.Errorf("header name %q uses the reserved prefix %q", clip(name), wire.ReservedHeaderPrefix)
 	}
 	return nil
 }

@@ -17,8 +17,8 @@ import (
 	"golang.org/x/sync/errgroup"
 	"gopkg.in/yaml.v3"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/gateway"
-	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/store/storetest"
 )
@@ -82,12 +82,12 @@ func testNoWorker(t *testing.T, e *env) {
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
 	v := decode[view](t, r)
 	require.Equal(t, "workflow", v.Source)
-	require.Equal(t, models.StatusWaitingConfirm, v.Status, "from the search attribute set at start")
+	require.Equal(t, wire.StatusWaitingConfirm, v.Status, "from the search attribute set at start")
 	require.Equal(t, topic, v.Topic)
 
 	r = idle.post(t, "/v1/messages/"+id+"/confirm", nil)
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
-	require.Equal(t, signalResponse{ID: id, Status: models.StatusWaitingConfirm, Outcome: "applied"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusWaitingConfirm, Outcome: "applied"}, decode[signalResponse](t, r))
 	requireError(t, idle.get(t, "/v1/messages/"+id+"?live=1"), http.StatusServiceUnavailable, "unavailable")
 
 	// A consumer may already hold a message whose state the gateway can only
@@ -95,7 +95,7 @@ func testNoWorker(t *testing.T, e *env) {
 	// source's word but handed to the workflow, which decides it when it runs.
 	r = idle.post(t, "/v1/messages/"+id+"/complete", map[string]any{"consumer": "accounting"})
 	require.Equal(t, http.StatusAccepted, r.Status, "body: %s", r.Body)
-	require.Equal(t, signalResponse{ID: id, Status: models.StatusWaitingConfirm, Outcome: "accepted"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusWaitingConfirm, Outcome: "accepted"}, decode[signalResponse](t, r))
 	var signalled []string
 	iter := e.stack.Client.GetWorkflowHistory(context.Background(), "msg-"+id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for iter.HasNext() {

@@ -79,8 +79,8 @@ func (r rules) decodePrepare(body []byte, direct bool, now time.Time, caller acc
 	} else {
 		add(models.CheckTopic(req.Topic))
 	}
-	if utf8.RuneCountInString(req.Key) > models.MaxKeyLen {
-		add(fmt.Errorf("key is longer than %d characters", models.MaxKeyLen))
+	if utf8.RuneCountInString(req.Key) > wire.MaxKeyLen {
+		add(fmt.Errorf("key is longer than %d characters", wire.MaxKeyLen))
 	}
 	add(checkHeaders(req.Headers))
 	switch {
@@ -183,15 +183,15 @@ func (r rules) deliverAt(s *string, now time.Time) (*time.Time, error) {
 
 // checkHeaders checks the producer's Kafka headers.
 func checkHeaders(h map[string]string) error {
-	if len(h) > maxHeaders {
-		return fmt.Errorf("%d headers given, at most %d are allowed", len(h), maxHeaders)
+	if len(h) > wire.MaxHeaders {
+		return fmt.Errorf("%d headers given, at most %d are allowed", len(h), wire.MaxHeaders)
 	}
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(h)) {
 		if err := checkHeaderName(name); err != nil {
 			errs = append(errs, err)
-		} else if len(h[name]) > maxHeaderValueLen {
-			errs = append(errs, fmt.Errorf("header %q value is longer than %d bytes", name, maxHeaderValueLen))
+		} else if len(h[name]) > wire.MaxHeaderValueLen {
+			errs = append(errs, fmt.Errorf("header %q value is longer than %d bytes", name, wire.MaxHeaderValueLen))
 		}
 	}
 	return errors.Join(errs...)
@@ -199,8 +199,8 @@ func checkHeaders(h map[string]string) error {
 
 // checkConsumers checks the named consumers: valid, unique, at most 32.
 func checkConsumers(consumers []string) error {
-	if len(consumers) > maxConsumers {
-		return fmt.Errorf("%d consumers given, at most %d are allowed", len(consumers), maxConsumers)
+	if len(consumers) > wire.MaxConsumers {
+		return fmt.Errorf("%d consumers given, at most %d are allowed", len(consumers), wire.MaxConsumers)
 	}
 	var errs []error
 	seen := map[string]bool{}

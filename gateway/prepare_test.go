@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 )
@@ -47,7 +48,7 @@ func TestDecodePrepare(t *testing.T) {
 	require.Equal(t, map[string]string{"trace-id": "t"}, msg.Headers)
 	require.Equal(t, []string{"accounting", "points"}, msg.Consumers)
 	require.Equal(t, time.Date(2030, 1, 2, 16, 0, 0, 0, time.UTC), *msg.DeliverAt)
-	require.Equal(t, models.StatusWaitingConfirm, pm.input.FirstStatus(testNow))
+	require.Equal(t, wire.StatusWaitingConfirm, pm.input.FirstStatus(testNow))
 	require.False(t, pm.input.Confirmed)
 
 	want := contract.DefaultPolicy()
@@ -65,13 +66,13 @@ func TestDecodePrepareDirect(t *testing.T) {
 	pm, err := r.decodePrepare([]byte(body), true, testNow, access.Anonymous)
 	require.NoError(t, err)
 	require.True(t, pm.input.Confirmed)
-	require.Equal(t, models.StatusSending, pm.input.FirstStatus(testNow))
+	require.Equal(t, wire.StatusSending, pm.input.FirstStatus(testNow))
 	require.Equal(t, []byte{0, 1, 2}, pm.input.Message.Payload)
 	require.NotEmpty(t, pm.input.Message.ID, "an id is generated")
 
 	pm, err = r.decodePrepare([]byte(`{"topic":"orders","payload":1,"deliver_at":"2030-01-02T15:05:00Z"}`), true, testNow, access.Anonymous)
 	require.NoError(t, err)
-	require.Equal(t, models.StatusScheduled, pm.input.FirstStatus(testNow))
+	require.Equal(t, wire.StatusScheduled, pm.input.FirstStatus(testNow))
 
 	_, err = r.decodePrepare([]byte(body), false, testNow, access.Anonymous)
 	requireAPIError(t, err, http.StatusBadRequest, codeInvalidRequest, "check_url is required")

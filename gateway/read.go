@@ -169,7 +169,7 @@ func listFilter(q url.Values) (store.Filter, error) {
 	var f store.Filter
 	var errs []error
 	if v := q.Get("status"); v != "" {
-		f.Status = models.Status(v)
+		f.Status = wire.Status(v)
 		if !f.Status.Valid() {
 			errs = append(errs, errors.New("status "+strconv.Quote(clip(v))+" is not a message status"))
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 )
@@ -19,7 +20,7 @@ func testGet(t *testing.T, e *env) {
 	body["consumers"] = []string{"accounting"}
 	require.Equal(t, http.StatusCreated, e.open.post(t, "/v1/messages", body).Status)
 
-	v := e.open.waitStatus(t, id, models.StatusWaitingConfirm)
+	v := e.open.waitStatus(t, id, wire.StatusWaitingConfirm)
 	require.Equal(t, id, v.ID)
 	require.Equal(t, topic, v.Topic)
 	require.Equal(t, "customer-"+id, v.Key)
@@ -34,7 +35,7 @@ func testGet(t *testing.T, e *env) {
 	var st contract.State
 	require.Eventually(t, func() bool {
 		st = contract.State{}
-		return e.open.tryJSON("/v1/messages/"+id+"?live=1", &st) && st.Status == models.StatusDelivered
+		return e.open.tryJSON("/v1/messages/"+id+"?live=1", &st) && st.Status == wire.StatusDelivered
 	}, 30*time.Second, 20*time.Millisecond)
 	require.Equal(t, id, st.MessageID)
 	require.Len(t, st.Signals, 1)
@@ -66,7 +67,7 @@ func testList(t *testing.T, e *env) {
 	other["producer"] = "other-producer"
 	require.Equal(t, http.StatusCreated, e.open.post(t, "/v1/messages", other).Status)
 	for _, id := range append(ids, "list-other") {
-		e.open.waitStatus(t, id, models.StatusWaitingConfirm)
+		e.open.waitStatus(t, id, wire.StatusWaitingConfirm)
 	}
 
 	list := func(q url.Values) listPage {
@@ -99,8 +100,8 @@ func testList(t *testing.T, e *env) {
 
 	// Filters combine.
 	require.Equal(t, http.StatusOK, e.open.post(t, "/v1/messages/list-2/cancel", nil).Status)
-	e.open.waitStatus(t, "list-2", models.StatusCancelled)
-	page := list(url.Values{"producer": {producer}, "status": {string(models.StatusCancelled)}, "topic": {topic}})
+	e.open.waitStatus(t, "list-2", wire.StatusCancelled)
+	page := list(url.Values{"producer": {producer}, "status": {string(wire.StatusCancelled)}, "topic": {topic}})
 	require.Len(t, page.Messages, 1)
 	require.Equal(t, "list-2", page.Messages[0]["id"])
 	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
@@ -118,21 +119,21 @@ func testList(t *testing.T, e *env) {
 
 func testStats(t *testing.T, e *env) {
 	require.Equal(t, http.StatusCreated, e.open.post(t, "/v1/messages", e.message("stats-1")).Status)
-	e.open.waitStatus(t, "stats-1", models.StatusWaitingConfirm)
+	e.open.waitStatus(t, "stats-1", wire.StatusWaitingConfirm)
 	r := e.open.get(t, "/v1/stats")
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
 	var stats struct {
-		ByStatus map[models.Status]int64 `json:"by_status"`
-		Total    int64                   `json:"total"`
+		ByStatus map[wire.Status]int64 `json:"by_status"`
+		Total    int64                 `json:"total"`
 	}
 	require.NoError(t, json.Unmarshal(r.Body, &stats))
-	require.Len(t, stats.ByStatus, len(models.Statuses))
+	require.Len(t, stats.ByStatus, len(wire.Statuses))
 	var sum int64
-	for _, s := range models.Statuses {
+	for _, s := range wire.Statuses {
 		require.Contains(t, stats.ByStatus, s)
 		sum += stats.ByStatus[s]
 	}
 	require.Equal(t, sum, stats.Total)
-	require.GreaterOrEqual(t, stats.ByStatus[models.StatusWaitingConfirm], int64(1))
+	require.GreaterOrEqual(t, stats.ByStatus[wire.StatusWaitingConfirm], int64(1))
 	requireError(t, e.open.get(t, "/v1/stats?topic=orders"), http.StatusBadRequest, "invalid_request")
 }

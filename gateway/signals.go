@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/operations"
@@ -26,7 +27,7 @@ type completionRequest struct {
 // decided on; an applied signal moves the message on from there.
 type signalResponse struct {
 	ID      string             `json:"id"`
-	Status  models.Status      `json:"status"`
+	Status  wire.Status        `json:"status"`
 	Outcome models.Disposition `json:"outcome"`
 }
 

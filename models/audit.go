@@ -1,6 +1,10 @@
 package models
 
-import "time"
+import (
+	"time"
+
+	"github.com/courier-mq/courier/client/wire"
+)
 
 // AuditEntry is one operator action: who did what to which messages, why,
 // and what each message's workflow answered. Package operations writes one
@@ -27,6 +31,6 @@ type AuditOutcome struct {
 	// when the workflow could not be asked.
 	Disposition Disposition `json:"disposition"`
 	// Status is the status the action was decided on.
-	Status Status `json:"status,omitempty"`
-	Detail string `json:"detail,omitempty"`
+	Status wire.Status `json:"status,omitempty"`
+	Detail string      `json:"detail,omitempty"`
 }

@@ -3,6 +3,8 @@ package models
 import (
 	"fmt"
 	"slices"
+
+	"github.com/courier-mq/courier/client/wire"
 )
 
 // Action is what a producer, consumer or operator asks of a message. The
@@ -55,22 +57,22 @@ const (
 // when it is not Applied. consumers and completedBy matter only for
 // Complete; completedBy holds the completions the message has, applied or
 // held (with no named consumers, a held anonymous one is "").
-func Decide(status Status, action Action, consumer string, consumers, completedBy []string) (Disposition, string) {
+func Decide(status wire.Status, action Action, consumer string, consumers, completedBy []string) (Disposition, string) {
 	switch action {
 	case Confirm:
 		switch status {
-		case StatusWaitingConfirm, StatusCheckExhausted:
+		case wire.StatusWaitingConfirm, wire.StatusCheckExhausted:
 			return Applied, ""
-		case StatusCancelled:
+		case wire.StatusCancelled:
 			return Rejected, "message was cancelled"
 		default:
 			return Repeated, "message is already confirmed"
 		}
 	case Cancel:
 		switch status {
-		case StatusWaitingConfirm, StatusCheckExhausted:
+		case wire.StatusWaitingConfirm, wire.StatusCheckExhausted:
 			return Applied, ""
-		case StatusCancelled:
+		case wire.StatusCancelled:
 			return Repeated, "message is already cancelled"
 		default:
 			return Rejected, "message is already confirmed"
@@ -78,8 +80,8 @@ func Decide(status Status, action Action, consumer string, consumers, completedB
 	case Complete:
 		early := false
 		switch status {
-		case StatusSending, StatusDelivered, StatusDead, StatusCompleted:
-		case StatusWaitingConfirm, StatusCheckExhausted, StatusScheduled:
+		case wire.StatusSending, wire.StatusDelivered, wire.StatusDead, wire.StatusCompleted:
+		case wire.StatusWaitingConfirm, wire.StatusCheckExhausted, wire.StatusScheduled:
 			early = true
 		default:
 			return Rejected, fmt.Sprintf("message is %s, it was never sent", status)
@@ -101,15 +103,15 @@ func Decide(status Status, action Action, consumer string, consumers, completedB
 			}
 			return Accepted, fmt.Sprintf("message is %s, not sent yet: the completion is held until it is published", status)
 		}
-		if status == StatusCompleted {
+		if status == wire.StatusCompleted {
 			return Repeated, "message is already completed"
 		}
 		return Applied, ""
 	case Redrive:
 		switch status {
-		case StatusDead:
+		case wire.StatusDead:
 			return Applied, ""
-		case StatusSending, StatusDelivered:
+		case wire.StatusSending, wire.StatusDelivered:
 			return Repeated, "message is already being delivered"
 		default:
 			return Rejected, fmt.Sprintf("only a DEAD message can be re-driven, message is %s", status)

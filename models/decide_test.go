@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/courier-mq/courier/client/wire"
 )
 
 func TestDecideMatchesLifecycleTable(t *testing.T) {
@@ -12,19 +14,19 @@ func TestDecideMatchesLifecycleTable(t *testing.T) {
 	// live workflow (TestEverySignalInEveryState); a closed workflow is
 	// decided from its final status with Decide.
 	for _, tc := range []struct {
-		status Status
+		status wire.Status
 		action Action
 		want   Disposition
 	}{
-		{StatusCompleted, Confirm, Repeated},
-		{StatusCompleted, Cancel, Rejected},
-		{StatusCompleted, Complete, Repeated},
-		{StatusCompleted, Redrive, Rejected},
-		{StatusCancelled, Confirm, Rejected},
-		{StatusCancelled, Cancel, Repeated},
-		{StatusCancelled, Complete, Rejected},
-		{StatusCancelled, Redrive, Rejected},
-		{StatusDelivered, "bogus", Rejected},
+		{wire.StatusCompleted, Confirm, Repeated},
+		{wire.StatusCompleted, Cancel, Rejected},
+		{wire.StatusCompleted, Complete, Repeated},
+		{wire.StatusCompleted, Redrive, Rejected},
+		{wire.StatusCancelled, Confirm, Rejected},
+		{wire.StatusCancelled, Cancel, Repeated},
+		{wire.StatusCancelled, Complete, Rejected},
+		{wire.StatusCancelled, Redrive, Rejected},
+		{wire.StatusDelivered, "bogus", Rejected},
 	} {
 		got, reason := Decide(tc.status, tc.action, "", nil, nil)
 		require.Equal(t, tc.want, got, "%s in %s", tc.action, tc.status)
@@ -32,13 +34,13 @@ func TestDecideMatchesLifecycleTable(t *testing.T) {
 	}
 	// Named consumers.
 	consumers := []string{"accounting", "points"}
-	d, _ := Decide(StatusDelivered, Complete, "", consumers, nil)
+	d, _ := Decide(wire.StatusDelivered, Complete, "", consumers, nil)
 	require.Equal(t, Rejected, d, "a fan-out completion must name its consumer")
-	d, _ = Decide(StatusDelivered, Complete, "points", consumers, []string{"points"})
+	d, _ = Decide(wire.StatusDelivered, Complete, "points", consumers, []string{"points"})
 	require.Equal(t, Repeated, d)
-	d, _ = Decide(StatusCompleted, Complete, "points", consumers, []string{"accounting", "points"})
+	d, _ = Decide(wire.StatusCompleted, Complete, "points", consumers, []string{"accounting", "points"})
 	require.Equal(t, Repeated, d)
-	d, _ = Decide(StatusCompleted, Complete, "billing", consumers, []string{"accounting", "points"})
+	d, _ = Decide(wire.StatusCompleted, Complete, "billing", consumers, []string{"accounting", "points"})
 	require.Equal(t, Rejected, d)
 }
 
@@ -47,7 +49,7 @@ func TestDecideMatchesLifecycleTable(t *testing.T) {
 func TestDecideHoldsEarlyCompletions(t *testing.T) {
 	t.Parallel()
 	consumers := []string{"accounting", "points"}
-	for _, status := range []Status{StatusWaitingConfirm, StatusCheckExhausted, StatusScheduled} {
+	for _, status := range []wire.Status{wire.StatusWaitingConfirm, wire.StatusCheckExhausted, wire.StatusScheduled} {
 		d, reason := Decide(status, Complete, "", nil, nil)
 		require.Equal(t, Accepted, d, "%s", status)
 		require.Contains(t, reason, "held until it is published")
@@ -62,7 +64,7 @@ func TestDecideHoldsEarlyCompletions(t *testing.T) {
 		d, _ = Decide(status, Complete, "", consumers, nil)
 		require.Equal(t, Rejected, d, "%s: a fan-out completion must name its consumer", status)
 	}
-	d, reason := Decide(StatusCancelled, Complete, "", nil, nil)
+	d, reason := Decide(wire.StatusCancelled, Complete, "", nil, nil)
 	require.Equal(t, Rejected, d)
 	require.Equal(t, "message is CANCELLED, it was never sent", reason)
 }

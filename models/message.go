@@ -3,6 +3,8 @@ package models
 import (
 	"errors"
 	"time"
+
+	"github.com/courier-mq/courier/client/wire"
 )
 
 // Message is one row of the messages table: the queryable mirror of one message
@@ -19,10 +21,10 @@ type Message struct {
 	Consumers []string          `json:"consumers,omitempty"`
 	DeliverAt *time.Time        `json:"deliver_at,omitempty"`
 
-	Status     Status `json:"status"`
-	CheckCount int    `json:"check_count"`
-	SendCount  int    `json:"send_count"`
-	LastError  string `json:"last_error,omitempty"`
+	Status     wire.Status `json:"status"`
+	CheckCount int         `json:"check_count"`
+	SendCount  int         `json:"send_count"`
+	LastError  string      `json:"last_error,omitempty"`
 
 	CreatedAt   time.Time  `json:"created_at"`
 	ConfirmedAt *time.Time `json:"confirmed_at,omitempty"`
@@ -63,16 +65,16 @@ func RevisionTaskRange(r int64) (lo, hi int64) {
 // Transition is the part of a row that changes when the workflow moves from one
 // state to the next. The workflow builds it; the mirror activity applies it.
 type Transition struct {
-	ID          string     `json:"id"`
-	Revision    int64      `json:"revision"`
-	Status      Status     `json:"status"`
-	CheckCount  int        `json:"check_count"`
-	SendCount   int        `json:"send_count"`
-	LastError   string     `json:"last_error,omitempty"`
-	ConfirmedAt *time.Time `json:"confirmed_at,omitempty"`
-	PublishedAt *time.Time `json:"published_at,omitempty"`
-	CompletedAt *time.Time `json:"completed_at,omitempty"`
-	UpdatedAt   time.Time  `json:"updated_at"`
+	ID          string      `json:"id"`
+	Revision    int64       `json:"revision"`
+	Status      wire.Status `json:"status"`
+	CheckCount  int         `json:"check_count"`
+	SendCount   int         `json:"send_count"`
+	LastError   string      `json:"last_error,omitempty"`
+	ConfirmedAt *time.Time  `json:"confirmed_at,omitempty"`
+	PublishedAt *time.Time  `json:"published_at,omitempty"`
+	CompletedAt *time.Time  `json:"completed_at,omitempty"`
+	UpdatedAt   time.Time   `json:"updated_at"`
 }
 
 // ErrNotFound is returned, wrapped, when no message has the requested ID.

@@ -3,13 +3,15 @@ package models
 import (
 	"fmt"
 	"strings"
+
+	"github.com/courier-mq/courier/client/wire"
 )
 
 // CheckID: 1-128 of [A-Za-z0-9._:-]. "." and ".." are refused because URL
 // paths cannot carry them as a segment.
 func CheckID(id string) error {
-	if len(id) == 0 || len(id) > MaxIDLen || !NameChars(id, "._:-") || id == "." || id == ".." {
-		return fmt.Errorf("id %.64q must be 1-%d characters of [A-Za-z0-9._:-], not \".\" or \"..\"", id, MaxIDLen)
+	if len(id) == 0 || len(id) > wire.MaxIDLen || !NameChars(id, "._:-") || id == "." || id == ".." {
+		return fmt.Errorf("id %.64q must be 1-%d characters of [A-Za-z0-9._:-], not \".\" or \"..\"", id, wire.MaxIDLen)
 	}
 	return nil
 }
@@ -17,24 +19,24 @@ func CheckID(id string) error {
 // CheckTopic applies Kafka's topic name rules: 1-249 of [a-zA-Z0-9._-], not
 // "." or "..".
 func CheckTopic(topic string) error {
-	if len(topic) == 0 || len(topic) > MaxTopicLen || !NameChars(topic, "._-") || topic == "." || topic == ".." {
-		return fmt.Errorf("topic %.64q must be 1-%d characters of [a-zA-Z0-9._-], not \".\" or \"..\"", topic, MaxTopicLen)
+	if len(topic) == 0 || len(topic) > wire.MaxTopicLen || !NameChars(topic, "._-") || topic == "." || topic == ".." {
+		return fmt.Errorf("topic %.64q must be 1-%d characters of [a-zA-Z0-9._-], not \".\" or \"..\"", topic, wire.MaxTopicLen)
 	}
 	return nil
 }
 
 // CheckProducer: 1-128 of [A-Za-z0-9._:-], like an id.
 func CheckProducer(p string) error {
-	if len(p) == 0 || len(p) > MaxProducerLen || !NameChars(p, "._:-") {
-		return fmt.Errorf("producer %.64q must be 1-%d characters of [A-Za-z0-9._:-]", p, MaxProducerLen)
+	if len(p) == 0 || len(p) > wire.MaxProducerLen || !NameChars(p, "._:-") {
+		return fmt.Errorf("producer %.64q must be 1-%d characters of [A-Za-z0-9._:-]", p, wire.MaxProducerLen)
 	}
 	return nil
 }
 
 // CheckConsumer: 1-64 of [A-Za-z0-9._-], a Kafka consumer group's usual name.
 func CheckConsumer(c string) error {
-	if len(c) == 0 || len(c) > MaxConsumerLen || !NameChars(c, "._-") {
-		return fmt.Errorf("consumer %.64q must be 1-%d characters of [A-Za-z0-9._-]", c, MaxConsumerLen)
+	if len(c) == 0 || len(c) > wire.MaxConsumerLen || !NameChars(c, "._-") {
+		return fmt.Errorf("consumer %.64q must be 1-%d characters of [A-Za-z0-9._-]", c, wire.MaxConsumerLen)
 	}
 	return nil
 }

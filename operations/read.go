@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 )
@@ -22,7 +23,7 @@ type Message struct {
 }
 
 // Status is the message's status as read.
-func (m Message) Status() models.Status {
+func (m Message) Status() wire.Status {
 	if m.Row != nil {
 		return m.Row.Status
 	}

@@ -3,6 +3,7 @@ package operations
 import (
 	"context"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/store"
@@ -32,7 +33,7 @@ func (s *Service) RedriveTopic(ctx context.Context, topic string, limit int, by,
 	req := contract.Request{Action: models.Redrive, By: by, Reason: reason}
 	var outcomes []Outcome
 	var listErr error
-	f := store.Filter{Status: models.StatusDead, Topic: topic}
+	f := store.Filter{Status: wire.StatusDead, Topic: topic}
 	for len(outcomes) < limit {
 		f.Limit = min(redrivePageSize, limit-len(outcomes))
 		page, err := s.store.List(ctx, f)

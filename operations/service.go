@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"unicode/utf8"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
-	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/store"
 )
 
@@ -42,11 +42,11 @@ func New(deps Deps) (*Service, error) {
 	return &Service{messages: deps.Messages, store: deps.Store, logger: deps.Logger}, nil
 }
 
-// CheckReason refuses a reason longer than models.MaxReasonLen, the width of
+// CheckReason refuses a reason longer than wire.MaxReasonLen, the width of
 // the audit log's reason column.
 func CheckReason(reason string) error {
-	if utf8.RuneCountInString(reason) > models.MaxReasonLen {
-		return fmt.Errorf("reason is longer than %d characters", models.MaxReasonLen)
+	if utf8.RuneCountInString(reason) > wire.MaxReasonLen {
+		return fmt.Errorf("reason is longer than %d characters", wire.MaxReasonLen)
 	}
 	return nil
 }

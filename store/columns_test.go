@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/store/storetest"
@@ -21,7 +22,7 @@ import (
 func TestColumnsHoldTheirLimits(t *testing.T) {
 	t.Parallel()
 	required := map[string]map[string]any{
-		"messages": {"topic": "orders", "status": string(models.StatusWaitingConfirm),
+		"messages": {"topic": "orders", "status": string(wire.StatusWaitingConfirm),
 			"created_at": epoch(), "updated_at": epoch(), "revision": 1},
 		"audit_log": {"at": epoch(), "by": "ops", "action": string(models.Redrive)},
 	}
@@ -29,17 +30,17 @@ func TestColumnsHoldTheirLimits(t *testing.T) {
 		table, column string
 		limit         int
 	}{
-		{"messages", "id", models.MaxIDLen},
-		{"messages", "topic", models.MaxTopicLen},
-		{"messages", "key", models.MaxKeyLen},
-		{"messages", "producer", models.MaxProducerLen},
-		{"messages", "check_url", models.MaxCheckURLLen},
+		{"messages", "id", wire.MaxIDLen},
+		{"messages", "topic", wire.MaxTopicLen},
+		{"messages", "key", wire.MaxKeyLen},
+		{"messages", "producer", wire.MaxProducerLen},
+		{"messages", "check_url", wire.MaxCheckURLLen},
 		{"messages", "status", models.MaxStatusLen},
 		{"messages", "last_error", models.MaxLastErrorLen},
-		{"audit_log", "by", models.MaxConsumerLen},
+		{"audit_log", "by", wire.MaxConsumerLen},
 		{"audit_log", "action", models.MaxStatusLen},
-		{"audit_log", "topic", models.MaxTopicLen},
-		{"audit_log", "reason", models.MaxReasonLen},
+		{"audit_log", "topic", wire.MaxTopicLen},
+		{"audit_log", "reason", wire.MaxReasonLen},
 	}
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		for i, c := range columns {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/models"
 )
 
@@ -16,7 +17,7 @@ const (
 
 // Filter selects messages for List. Zero fields do not filter.
 type Filter struct {
-	Status   models.Status
+	Status   wire.Status
 	Topic    string
 	Producer string
 	// IDPrefix keeps the messages whose id starts with it.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/store/storetest"
 )
@@ -58,14 +58,14 @@ func TestListFilters(t *testing.T) {
 		t0 := epoch()
 		rows := []struct {
 			id, topic, producer string
-			status              models.Status
+			status              wire.Status
 			at                  time.Duration
 		}{
-			{"a", "orders", "shop", models.StatusWaitingConfirm, 0},
-			{"b", "orders", "billing", models.StatusDelivered, time.Second},
-			{"c", "payments", "shop", models.StatusDelivered, 2 * time.Second},
-			{"d", "payments", "billing", models.StatusDead, 3 * time.Second},
-			{"e", "orders", "shop", models.StatusDelivered, 4 * time.Second},
+			{"a", "orders", "shop", wire.StatusWaitingConfirm, 0},
+			{"b", "orders", "billing", wire.StatusDelivered, time.Second},
+			{"c", "payments", "shop", wire.StatusDelivered, 2 * time.Second},
+			{"d", "payments", "billing", wire.StatusDead, 3 * time.Second},
+			{"e", "orders", "shop", wire.StatusDelivered, 4 * time.Second},
 		}
 		for _, r := range rows {
 			m := newMessage(r.id, t0.Add(r.at))
@@ -80,7 +80,7 @@ func TestListFilters(t *testing.T) {
 			want   []string
 		}{
 			{"none", store.Filter{}, []string{"e", "d", "c", "b", "a"}},
-			{"status", store.Filter{Status: models.StatusDelivered}, []string{"e", "c", "b"}},
+			{"status", store.Filter{Status: wire.StatusDelivered}, []string{"e", "c", "b"}},
 			{"topic", store.Filter{Topic: "orders"}, []string{"e", "b", "a"}},
 			{"producer", store.Filter{Producer: "shop"}, []string{"e", "c", "a"}},
 			{"from inclusive", store.Filter{CreatedFrom: t0.Add(time.Second)}, []string{"e", "d", "c", "b"}},
@@ -90,9 +90,9 @@ func TestListFilters(t *testing.T) {
 			{"sub-millisecond from after a row", store.Filter{CreatedFrom: t0.Add(time.Second + 500*time.Microsecond)}, []string{"e", "d", "c"}},
 			{"sub-millisecond to after a row", store.Filter{CreatedTo: t0.Add(time.Second + 500*time.Microsecond)}, []string{"b", "a"}},
 			{"from in another zone", store.Filter{CreatedFrom: t0.Add(3 * time.Second).In(time.FixedZone("X", -7*3600))}, []string{"e", "d"}},
-			{"status topic producer", store.Filter{Status: models.StatusDelivered, Topic: "orders", Producer: "shop"}, []string{"e"}},
+			{"status topic producer", store.Filter{Status: wire.StatusDelivered, Topic: "orders", Producer: "shop"}, []string{"e"}},
 			{"topic and window", store.Filter{Topic: "orders", CreatedTo: t0.Add(4 * time.Second)}, []string{"b", "a"}},
-			{"status and producer", store.Filter{Status: models.StatusDelivered, Producer: "billing"}, []string{"b"}},
+			{"status and producer", store.Filter{Status: wire.StatusDelivered, Producer: "billing"}, []string{"b"}},
 			{"no match", store.Filter{Topic: "unknown"}, []string{}},
 		}
 		for _, tc := range cases {
@@ -107,14 +107,14 @@ func TestListIDPrefix(t *testing.T) {
 		t0 := epoch()
 		for i, r := range []struct{ id, status string }{{"ord-1", "WAITING_CONFIRM"}, {"ord-2", "DEAD"}, {"ORD-3", "DEAD"}, {"orc", "DEAD"}, {"ord", "DEAD"}, {"ore", "DEAD"}} {
 			m := newMessage(r.id, t0.Add(time.Duration(i)*time.Second))
-			m.Status = models.Status(r.status)
+			m.Status = wire.Status(r.status)
 			_, err := s.Insert(t.Context(), m)
 			require.NoError(t, err)
 		}
 		// Byte for byte on both backends: SQLite's LIKE would also match
 		// ORD-3.
 		require.Equal(t, []string{"ord", "ord-2", "ord-1"}, listIDs(t, s, store.Filter{IDPrefix: "ord"}))
-		require.Equal(t, []string{"ord-2"}, listIDs(t, s, store.Filter{IDPrefix: "ord-", Status: models.StatusDead}))
+		require.Equal(t, []string{"ord-2"}, listIDs(t, s, store.Filter{IDPrefix: "ord-", Status: wire.StatusDead}))
 		require.Equal(t, []string{}, listIDs(t, s, store.Filter{IDPrefix: "x"}))
 	})
 }
@@ -128,13 +128,13 @@ func TestListPaginationVisitsEveryRowOnce(t *testing.T) {
 		type row struct {
 			id     string
 			at     time.Time
-			status models.Status
+			status wire.Status
 		}
 		var rows []row
 		for i := range 23 {
-			r := row{fmt.Sprintf("m-%02d", i), epoch().Add(time.Duration(i/4) * time.Millisecond), models.StatusWaitingConfirm}
+			r := row{fmt.Sprintf("m-%02d", i), epoch().Add(time.Duration(i/4) * time.Millisecond), wire.StatusWaitingConfirm}
 			if i%3 == 0 {
-				r.status = models.StatusDelivered
+				r.status = wire.StatusDelivered
 			}
 			rows = append(rows, r)
 		}
@@ -153,7 +153,7 @@ func TestListPaginationVisitsEveryRowOnce(t *testing.T) {
 		var all, delivered []string
 		for _, r := range rows {
 			all = append(all, r.id)
-			if r.status == models.StatusDelivered {
+			if r.status == wire.StatusDelivered {
 				delivered = append(delivered, r.id)
 			}
 		}
@@ -161,7 +161,7 @@ func TestListPaginationVisitsEveryRowOnce(t *testing.T) {
 		for _, limit := range []int{1, 3, 4, 22, 23, 24} {
 			got := walk(t, s, store.Filter{Limit: limit}, func() {})
 			require.Equal(t, all, got, "limit %d", limit)
-			got = walk(t, s, store.Filter{Limit: limit, Status: models.StatusDelivered}, func() {})
+			got = walk(t, s, store.Filter{Limit: limit, Status: wire.StatusDelivered}, func() {})
 			require.Equal(t, delivered, got, "limit %d, status filter", limit)
 		}
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/store/storetest"
@@ -19,16 +20,16 @@ func TestOverviewCounts(t *testing.T) {
 		old, recent := now.Add(-2*time.Hour), now.Add(-10*time.Minute)
 		for _, r := range []struct {
 			id, topic string
-			status    models.Status
+			status    wire.Status
 			created   time.Time
 			published *time.Time
 			completed *time.Time
 		}{
-			{"w-old", "orders", models.StatusWaitingConfirm, old, nil, nil},
-			{"w-new", "orders", models.StatusWaitingConfirm, recent, nil, nil},
-			{"c-old", "orders", models.StatusCompleted, old, &old, &recent},
-			{"c-new", "payments", models.StatusCompleted, recent, &recent, &recent},
-			{"dead", "payments", models.StatusDead, old, &recent, nil},
+			{"w-old", "orders", wire.StatusWaitingConfirm, old, nil, nil},
+			{"w-new", "orders", wire.StatusWaitingConfirm, recent, nil, nil},
+			{"c-old", "orders", wire.StatusCompleted, old, &old, &recent},
+			{"c-new", "payments", wire.StatusCompleted, recent, &recent, &recent},
+			{"dead", "payments", wire.StatusDead, old, &recent, nil},
 		} {
 			m := newMessage(r.id, r.created)
 			m.Topic, m.Status, m.PublishedAt, m.CompletedAt = r.topic, r.status, r.published, r.completed
@@ -38,16 +39,16 @@ func TestOverviewCounts(t *testing.T) {
 
 		byTopic, err := s.CountByTopic(ctx)
 		require.NoError(t, err)
-		require.Equal(t, map[string]map[models.Status]int64{
-			"orders":   {models.StatusWaitingConfirm: 2, models.StatusCompleted: 1},
-			"payments": {models.StatusCompleted: 1, models.StatusDead: 1},
+		require.Equal(t, map[string]map[wire.Status]int64{
+			"orders":   {wire.StatusWaitingConfirm: 2, wire.StatusCompleted: 1},
+			"payments": {wire.StatusCompleted: 1, wire.StatusDead: 1},
 		}, byTopic)
 
 		a, err := s.ActivitySince(ctx, now.Add(-time.Hour))
 		require.NoError(t, err)
 		require.Equal(t, store.Activity{Created: 2, Published: 2, Completed: 2}, a)
 
-		n, err := s.CountStatusBefore(ctx, models.StatusWaitingConfirm, now.Add(-time.Hour))
+		n, err := s.CountStatusBefore(ctx, wire.StatusWaitingConfirm, now.Add(-time.Hour))
 		require.NoError(t, err)
 		require.Equal(t, int64(1), n)
 	})
@@ -58,9 +59,9 @@ func TestAuditLog(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		for i, e := range []models.AuditEntry{
-			{By: "ops", Action: models.Cancel, Reason: "stuck since Monday", Outcomes: []models.AuditOutcome{{ID: "m-1", Disposition: models.Applied, Status: models.StatusCheckExhausted}}},
+			{By: "ops", Action: models.Cancel, Reason: "stuck since Monday", Outcomes: []models.AuditOutcome{{ID: "m-1", Disposition: models.Applied, Status: wire.StatusCheckExhausted}}},
 			{By: "ops", Action: models.Redrive, Topic: "orders", Outcomes: []models.AuditOutcome{
-				{ID: "m-2", Disposition: models.Applied, Status: models.StatusDead},
+				{ID: "m-2", Disposition: models.Applied, Status: wire.StatusDead},
 				{ID: "m-3", Disposition: "failed", Detail: "Temporal is unavailable"},
 			}},
 		} {

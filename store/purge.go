@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/client/wire"
 )
 
 // Settled are the statuses retention deletes: a message in one of them has
 // nothing left to do. DEAD and CHECK_EXHAUSTED wait for an operator and are
 // never deleted by retention, nor is an open message.
-var Settled = []models.Status{models.StatusCompleted, models.StatusCancelled}
+var Settled = []wire.Status{wire.StatusCompleted, wire.StatusCancelled}
 
 // PurgeSettled deletes up to batch messages that settled before t (their
 // last transition, updated_at, is older) and returns how many it deleted.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/store/storetest"
 )
@@ -42,19 +42,19 @@ func BenchmarkPurgeMillionRows(b *testing.B) {
 		sb.WriteString("INSERT INTO messages (id, topic, payload, producer, status, created_at, updated_at, revision) VALUES ")
 		args := make([]any, 0, chunk*5)
 		for j := i; j < min(i+chunk, rows); j++ {
-			status, at := models.StatusCompleted, old
+			status, at := wire.StatusCompleted, old
 			switch r := j % 100; {
 			case r < 45:
 			case r < 90:
-				status = models.StatusCancelled
+				status = wire.StatusCancelled
 			case r < 95:
 				at = recent
 			case r < 97:
-				status = models.StatusDead
+				status = wire.StatusDead
 			case r < 99:
-				status = models.StatusDelivered
+				status = wire.StatusDelivered
 			default:
-				status = models.StatusWaitingConfirm
+				status = wire.StatusWaitingConfirm
 			}
 			if j > i {
 				sb.WriteString(",")
@@ -81,7 +81,7 @@ func BenchmarkPurgeMillionRows(b *testing.B) {
 			sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
 			return d[len(d)/2]
 		}
-		return measure(store.Filter{Limit: 50}), measure(store.Filter{Status: models.StatusDead, Limit: 50})
+		return measure(store.Filter{Limit: 50}), measure(store.Filter{Status: wire.StatusDead, Limit: 50})
 	}
 	allBefore, deadBefore := listLatency()
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/store/storetest"
@@ -22,7 +23,7 @@ func TestPurgeSettled(t *testing.T) {
 		old, recent := cutoff.Add(-time.Hour), cutoff.Add(time.Hour)
 		keep := map[string]bool{}
 		n := 0
-		add := func(status models.Status, updated time.Time, kept bool) {
+		add := func(status wire.Status, updated time.Time, kept bool) {
 			n++
 			m := newMessage("p-"+string(status)+"-"+updated.Format("0102150405")+"-"+string(rune('a'+n)), updated.Add(-time.Hour))
 			m.Status, m.UpdatedAt = status, updated
@@ -31,12 +32,12 @@ func TestPurgeSettled(t *testing.T) {
 			keep[m.ID] = kept
 		}
 		for range 3 {
-			add(models.StatusCompleted, old, false)
-			add(models.StatusCancelled, old, false)
+			add(wire.StatusCompleted, old, false)
+			add(wire.StatusCancelled, old, false)
 		}
-		add(models.StatusCompleted, recent, true)
-		add(models.StatusCancelled, recent, true)
-		for _, st := range []models.Status{models.StatusDead, models.StatusCheckExhausted, models.StatusWaitingConfirm, models.StatusDelivered, models.StatusScheduled, models.StatusSending} {
+		add(wire.StatusCompleted, recent, true)
+		add(wire.StatusCancelled, recent, true)
+		for _, st := range []wire.Status{wire.StatusDead, wire.StatusCheckExhausted, wire.StatusWaitingConfirm, wire.StatusDelivered, wire.StatusScheduled, wire.StatusSending} {
 			add(st, old, true)
 		}
 

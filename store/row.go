@@ -3,6 +3,7 @@ package store
 import (
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/models"
 )
 
@@ -22,7 +23,7 @@ type messageRow struct {
 	Consumers []string `gorm:"serializer:json"`
 	DeliverAt *time.Time
 
-	Status     models.Status
+	Status     wire.Status
 	CheckCount int
 	SendCount  int
 	LastError  string

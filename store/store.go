@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/models"
 )
 
@@ -191,9 +192,9 @@ func (s *Store) Get(ctx context.Context, id string) (*models.Message, error) {
 
 // CountByStatus counts the messages in each status. Every known status is in
 // the map, with 0 when no message has it, so gauges can report zeros.
-func (s *Store) CountByStatus(ctx context.Context) (map[models.Status]int64, error) {
+func (s *Store) CountByStatus(ctx context.Context) (map[wire.Status]int64, error) {
 	var rows []struct {
-		Status models.Status
+		Status wire.Status
 		N      int64
 	}
 	err := s.messages(ctx).
@@ -201,8 +202,8 @@ func (s *Store) CountByStatus(ctx context.Context) (map[models.Status]int64, err
 	if err != nil {
 		return nil, fmt.Errorf("count messages by status: %w", err)
 	}
-	counts := make(map[models.Status]int64, len(models.Statuses))
-	for _, st := range models.Statuses {
+	counts := make(map[wire.Status]int64, len(wire.Statuses))
+	for _, st := range wire.Statuses {
 		counts[st] = 0
 	}
 	for _, r := range rows {

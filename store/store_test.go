@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/store/storetest"
@@ -33,7 +34,7 @@ func newMessage(id string, createdAt time.Time) *models.Message {
 		Producer:  "shop",
 		CheckURL:  "http://shop.internal/tx/" + id,
 		Consumers: []string{"billing", "shipping"},
-		Status:    models.StatusWaitingConfirm,
+		Status:    wire.StatusWaitingConfirm,
 		CreatedAt: createdAt,
 		UpdatedAt: createdAt,
 		Revision:  1,
@@ -47,7 +48,7 @@ func transition(id string, rev int64) models.Transition {
 	return models.Transition{
 		ID:          id,
 		Revision:    rev,
-		Status:      models.Statuses[int(rev)%len(models.Statuses)],
+		Status:      wire.Statuses[int(rev)%len(wire.Statuses)],
 		CheckCount:  int(rev),
 		SendCount:   int(rev) * 2,
 		LastError:   fmt.Sprintf("error of revision %d", rev),
@@ -86,7 +87,7 @@ func TestInsertAndDuplicate(t *testing.T) {
 
 		dup := newMessage("m-1", epoch().Add(time.Minute))
 		dup.Topic = "payments"
-		dup.Status = models.StatusSending
+		dup.Status = wire.StatusSending
 		created, err = s.Insert(ctx, dup)
 		require.NoError(t, err)
 		require.False(t, created, "a second insert of the same ID must report the existing row")
@@ -240,7 +241,7 @@ func TestApplyOrdersOneTaskPartByTime(t *testing.T) {
 		ctx := t.Context()
 		_, err := s.Insert(ctx, newMessage("m-1", epoch()))
 		require.NoError(t, err)
-		write := func(task, n int64, at time.Duration, status models.Status) models.Transition {
+		write := func(task, n int64, at time.Duration, status wire.Status) models.Transition {
 			tr := transition("m-1", task<<models.RevisionTaskShift+n)
 			tr.Status = status
 			tr.UpdatedAt = epoch().Add(at)
@@ -253,20 +254,20 @@ func TestApplyOrdersOneTaskPartByTime(t *testing.T) {
 			return applied
 		}
 
-		lost := write(40, 12, 10*time.Second, models.StatusDelivered)
+		lost := write(40, 12, 10*time.Second, wire.StatusDelivered)
 		require.True(t, apply(lost))
-		replacement := write(40, 11, 20*time.Second, models.StatusCompleted)
+		replacement := write(40, 11, 20*time.Second, wire.StatusCompleted)
 		require.True(t, apply(replacement), "the replacement started after the lost task: its write wins")
 		requireTransition(t, s, replacement)
 		require.False(t, apply(lost), "the lost task's write, retried late, must not undo the replacement's")
 
-		require.False(t, apply(write(40, 10, 20*time.Second, models.StatusSending)),
+		require.False(t, apply(write(40, 10, 20*time.Second, wire.StatusSending)),
 			"at the same time, a lower counter is an earlier transition of the same task")
-		require.False(t, apply(write(39, 50, 30*time.Second, models.StatusDead)),
+		require.False(t, apply(write(39, 50, 30*time.Second, wire.StatusDead)),
 			"an earlier task loses whatever its time")
 		requireTransition(t, s, replacement)
 
-		later := write(41, 1, 5*time.Second, models.StatusDead)
+		later := write(41, 1, 5*time.Second, wire.StatusDead)
 		require.True(t, apply(later), "a later task wins whatever its time")
 		requireTransition(t, s, later)
 	})
@@ -382,7 +383,7 @@ func TestCountByStatus(t *testing.T) {
 		ctx := t.Context()
 		counts, err := s.CountByStatus(ctx)
 		require.NoError(t, err)
-		require.Len(t, counts, len(models.Statuses))
+		require.Len(t, counts, len(wire.Statuses))
 		for st, n := range counts {
 			require.Zero(t, n, st)
 		}
@@ -391,7 +392,7 @@ func TestCountByStatus(t *testing.T) {
 			_, err := s.Insert(ctx, newMessage(fmt.Sprintf("m-%d", i), epoch()))
 			require.NoError(t, err)
 		}
-		for i, st := range []models.Status{models.StatusDelivered, models.StatusDelivered, models.StatusDead} {
+		for i, st := range []wire.Status{wire.StatusDelivered, wire.StatusDelivered, wire.StatusDead} {
 			tr := transition(fmt.Sprintf("m-%d", i), 2)
 			tr.Status = st
 			_, err := s.Apply(ctx, tr)
@@ -400,13 +401,13 @@ func TestCountByStatus(t *testing.T) {
 
 		counts, err = s.CountByStatus(ctx)
 		require.NoError(t, err)
-		want := map[models.Status]int64{}
-		for _, st := range models.Statuses {
+		want := map[wire.Status]int64{}
+		for _, st := range wire.Statuses {
 			want[st] = 0
 		}
-		want[models.StatusWaitingConfirm] = 3
-		want[models.StatusDelivered] = 2
-		want[models.StatusDead] = 1
+		want[wire.StatusWaitingConfirm] = 3
+		want[wire.StatusDelivered] = 2
+		want[wire.StatusDead] = 1
 		require.Equal(t, want, counts)
 	})
 }

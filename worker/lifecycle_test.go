@@ -123,7 +123,7 @@ func (s *stack) queryState(id string) (contract.State, error) {
 	return st, v.Get(&st)
 }
 
-func (s *stack) waitStatus(t *testing.T, id string, want models.Status) contract.State {
+func (s *stack) waitStatus(t *testing.T, id string, want wire.Status) contract.State {
 	t.Helper()
 	var st contract.State
 	require.Eventually(t, func() bool {
@@ -144,7 +144,7 @@ func (s *stack) result(t *testing.T, run client.WorkflowRun) contract.Result {
 }
 
 // mirrorRow waits until the mirror shows status and returns the row.
-func (s *stack) mirrorRow(t *testing.T, id string, want models.Status) *models.Message {
+func (s *stack) mirrorRow(t *testing.T, id string, want wire.Status) *models.Message {
 	t.Helper()
 	var row *models.Message
 	require.Eventually(t, func() bool {
@@ -208,7 +208,7 @@ func TestLifecycle(t *testing.T) {
 	t.Run("confirm", func(t *testing.T) {
 		t.Parallel()
 		run := s.start(t, s.message("confirm-1"))
-		s.mirrorRow(t, "confirm-1", models.StatusWaitingConfirm)
+		s.mirrorRow(t, "confirm-1", wire.StatusWaitingConfirm)
 		s.signal(t, "confirm-1", contract.SignalConfirm, contract.Decision{By: "producer"})
 		rec := s.Kafka.Wait(t, "confirm-1", 1)[0]
 		require.Equal(t, "customer-confirm-1", rec.Key)
@@ -217,8 +217,8 @@ func TestLifecycle(t *testing.T) {
 		require.Equal(t, "1", rec.Headers[wire.HeaderAttempt])
 		s.signal(t, "confirm-1", contract.SignalComplete, contract.Completion{Consumer: "accounting"})
 		res := s.result(t, run)
-		require.Equal(t, models.StatusCompleted, res.Status)
-		row := s.mirrorRow(t, "confirm-1", models.StatusCompleted)
+		require.Equal(t, wire.StatusCompleted, res.Status)
+		row := s.mirrorRow(t, "confirm-1", wire.StatusCompleted)
 		require.Equal(t, 1, row.SendCount)
 		require.NotNil(t, row.ConfirmedAt)
 		require.NotNil(t, row.PublishedAt)
@@ -230,8 +230,8 @@ func TestLifecycle(t *testing.T) {
 	t.Run("confirm and complete by update", func(t *testing.T) {
 		t.Parallel()
 		run := s.start(t, s.message("update-1"))
-		s.mirrorRow(t, "update-1", models.StatusWaitingConfirm)
-		require.Equal(t, contract.UpdateResult{Status: models.StatusWaitingConfirm},
+		s.mirrorRow(t, "update-1", wire.StatusWaitingConfirm)
+		require.Equal(t, contract.UpdateResult{Status: wire.StatusWaitingConfirm},
 			s.update(t, "update-1", contract.SignalConfirm, contract.Decision{By: "producer"}))
 		// The update answers once the workflow has acted on it: the record
 		// is in Kafka and a second confirm is a repeat.
@@ -240,10 +240,10 @@ func TestLifecycle(t *testing.T) {
 		var appErr *temporal.ApplicationError
 		require.ErrorAs(t, err, &appErr)
 		require.Equal(t, contract.UpdateRepeated, appErr.Type())
-		require.Equal(t, contract.UpdateResult{Status: models.StatusDelivered},
+		require.Equal(t, contract.UpdateResult{Status: wire.StatusDelivered},
 			s.update(t, "update-1", contract.SignalComplete, contract.Completion{Consumer: "accounting"}))
-		require.Equal(t, models.StatusCompleted, s.result(t, run).Status)
-		s.mirrorRow(t, "update-1", models.StatusCompleted)
+		require.Equal(t, wire.StatusCompleted, s.result(t, run).Status)
+		s.mirrorRow(t, "update-1", wire.StatusCompleted)
 		s.recordHistory(t, run, "update_confirm_complete")
 	})
 
@@ -253,9 +253,9 @@ func TestLifecycle(t *testing.T) {
 		// WAITING_CONFIRM, as after a lost task that had published: it is
 		// held, and applied right after the confirm's publish.
 		run := s.start(t, s.message("early-1"))
-		s.mirrorRow(t, "early-1", models.StatusWaitingConfirm)
+		s.mirrorRow(t, "early-1", wire.StatusWaitingConfirm)
 		held := s.update(t, "early-1", contract.SignalComplete, contract.Completion{Consumer: "accounting"})
-		require.Equal(t, models.StatusWaitingConfirm, held.Status)
+		require.Equal(t, wire.StatusWaitingConfirm, held.Status)
 		require.Equal(t, models.Accepted, held.Outcome)
 		st := s.state(t, "early-1")
 		require.Len(t, st.EarlyCompletions, 1)
@@ -263,10 +263,10 @@ func TestLifecycle(t *testing.T) {
 		require.Empty(t, s.Kafka.Records("early-1"), "the complete did not send the message")
 		s.update(t, "early-1", contract.SignalConfirm, contract.Decision{By: "producer"})
 		res := s.result(t, run)
-		require.Equal(t, models.StatusCompleted, res.Status)
+		require.Equal(t, wire.StatusCompleted, res.Status)
 		require.Equal(t, []string{"accounting"}, res.CompletedBy)
 		require.Len(t, s.Kafka.Records("early-1"), 1)
-		s.mirrorRow(t, "early-1", models.StatusCompleted)
+		s.mirrorRow(t, "early-1", wire.StatusCompleted)
 		s.recordHistory(t, run, "early_complete")
 	})
 
@@ -275,8 +275,8 @@ func TestLifecycle(t *testing.T) {
 		run := s.start(t, s.message("early-cancel-1"))
 		s.signal(t, "early-cancel-1", contract.SignalComplete, contract.Completion{})
 		s.signal(t, "early-cancel-1", contract.SignalCancel, contract.Decision{By: "producer"})
-		require.Equal(t, models.StatusCancelled, s.result(t, run).Status)
-		s.mirrorRow(t, "early-cancel-1", models.StatusCancelled)
+		require.Equal(t, wire.StatusCancelled, s.result(t, run).Status)
+		s.mirrorRow(t, "early-cancel-1", wire.StatusCancelled)
 		s.recordHistory(t, run, "early_complete_cancel")
 	})
 
@@ -284,8 +284,8 @@ func TestLifecycle(t *testing.T) {
 		t.Parallel()
 		run := s.start(t, s.message("cancel-1"))
 		s.signal(t, "cancel-1", contract.SignalCancel, contract.Decision{By: "producer"})
-		require.Equal(t, models.StatusCancelled, s.result(t, run).Status)
-		s.mirrorRow(t, "cancel-1", models.StatusCancelled)
+		require.Equal(t, wire.StatusCancelled, s.result(t, run).Status)
+		s.mirrorRow(t, "cancel-1", wire.StatusCancelled)
 		s.recordHistory(t, run, "cancel")
 	})
 
@@ -296,7 +296,7 @@ func TestLifecycle(t *testing.T) {
 		s.Kafka.Wait(t, "check-commit-1", 1)
 		s.signal(t, "check-commit-1", contract.SignalComplete, contract.Completion{})
 		res := s.result(t, run)
-		require.Equal(t, models.StatusCompleted, res.Status)
+		require.Equal(t, wire.StatusCompleted, res.Status)
 		require.Equal(t, 1, res.CheckCount)
 		s.recordHistory(t, run, "checkback_committed")
 	})
@@ -306,7 +306,7 @@ func TestLifecycle(t *testing.T) {
 		s.Checks.Answer("check-rollback-1", models.CheckRolledBack)
 		run := s.start(t, s.message("check-rollback-1"))
 		res := s.result(t, run)
-		require.Equal(t, models.StatusCancelled, res.Status)
+		require.Equal(t, wire.StatusCancelled, res.Status)
 		require.Equal(t, 1, res.CheckCount)
 		s.recordHistory(t, run, "checkback_rolled_back")
 	})
@@ -314,18 +314,18 @@ func TestLifecycle(t *testing.T) {
 	t.Run("check-back exhausted then operator confirms", func(t *testing.T) {
 		t.Parallel()
 		run := s.start(t, s.message("exhausted-1")) // the producer answers UNKNOWN
-		st := s.waitStatus(t, "exhausted-1", models.StatusCheckExhausted)
+		st := s.waitStatus(t, "exhausted-1", wire.StatusCheckExhausted)
 		require.Equal(t, 3, st.CheckCount)
 		for _, c := range st.Checks {
 			require.Equal(t, models.CheckUnknown, c.Answer)
 		}
-		row := s.mirrorRow(t, "exhausted-1", models.StatusCheckExhausted)
+		row := s.mirrorRow(t, "exhausted-1", wire.StatusCheckExhausted)
 		require.Equal(t, 3, row.CheckCount)
 		require.Empty(t, s.Kafka.Records("exhausted-1"), "an unconfirmed message is never sent")
 		s.signal(t, "exhausted-1", contract.SignalConfirm, contract.Decision{By: "operator"})
 		s.Kafka.Wait(t, "exhausted-1", 1)
 		s.signal(t, "exhausted-1", contract.SignalComplete, contract.Completion{})
-		require.Equal(t, models.StatusCompleted, s.result(t, run).Status)
+		require.Equal(t, wire.StatusCompleted, s.result(t, run).Status)
 		s.recordHistory(t, run, "checkback_exhausted_confirm")
 	})
 
@@ -335,19 +335,19 @@ func TestLifecycle(t *testing.T) {
 		in.Confirmed = true
 		in.Policy.ResendIntervals = []time.Duration{300 * time.Millisecond, 300 * time.Millisecond}
 		run := s.start(t, in)
-		st := s.waitStatus(t, "dead-1", models.StatusDead)
+		st := s.waitStatus(t, "dead-1", wire.StatusDead)
 		require.Equal(t, 2, st.SendCount)
 		recs := s.Kafka.Wait(t, "dead-1", 2)
 		require.Equal(t, "1", recs[0].Headers[wire.HeaderAttempt])
 		require.Equal(t, "2", recs[1].Headers[wire.HeaderAttempt])
 		require.Equal(t, recs[0].Partition, recs[1].Partition, "one key, one partition")
-		row := s.mirrorRow(t, "dead-1", models.StatusDead)
+		row := s.mirrorRow(t, "dead-1", wire.StatusDead)
 		require.Contains(t, row.LastError, "not completed after 2 sends")
 		s.signal(t, "dead-1", contract.SignalRedrive, contract.Decision{By: "operator"})
 		s.Kafka.Wait(t, "dead-1", 3)
 		s.signal(t, "dead-1", contract.SignalComplete, contract.Completion{})
 		res := s.result(t, run)
-		require.Equal(t, models.StatusCompleted, res.Status)
+		require.Equal(t, wire.StatusCompleted, res.Status)
 		require.Equal(t, 1, res.SendCount, "a re-drive starts counting sends again")
 		s.recordHistory(t, run, "resend_dead_redrive")
 	})
@@ -358,21 +358,21 @@ func TestLifecycle(t *testing.T) {
 		in.Confirmed = true
 		in.Message.Payload = make([]byte, activities.DefaultMaxMessageBytes+1)
 		run := s.start(t, in)
-		st := s.waitStatus(t, "too-large-1", models.StatusDead)
+		st := s.waitStatus(t, "too-large-1", wire.StatusDead)
 		require.Contains(t, st.LastError, "rejected")
 		require.Len(t, st.Publishes, 1, "a permanent rejection is not retried")
-		row := s.mirrorRow(t, "too-large-1", models.StatusDead)
+		row := s.mirrorRow(t, "too-large-1", wire.StatusDead)
 		require.Equal(t, st.LastError, row.LastError)
 		// Re-driving cannot make it fit: DEAD again, with the same reason.
 		s.signal(t, "too-large-1", contract.SignalRedrive, contract.Decision{By: "operator"})
 		require.Eventually(t, func() bool {
 			st, err := s.queryState("too-large-1")
-			return err == nil && st.Status == models.StatusDead && len(st.Publishes) == 2
+			return err == nil && st.Status == wire.StatusDead && len(st.Publishes) == 2
 		}, 30*time.Second, 50*time.Millisecond)
 		require.Empty(t, s.Kafka.Records("too-large-1"))
 		// The operator settles it by hand: a late complete still completes.
 		s.signal(t, "too-large-1", contract.SignalComplete, contract.Completion{Consumer: "operator"})
-		require.Equal(t, models.StatusCompleted, s.result(t, run).Status)
+		require.Equal(t, wire.StatusCompleted, s.result(t, run).Status)
 	})
 
 	t.Run("fan-out", func(t *testing.T) {
@@ -390,12 +390,12 @@ func TestLifecycle(t *testing.T) {
 			return err == nil && len(st.Signals) == 3
 		}, 10*time.Second, 20*time.Millisecond)
 		st := s.state(t, "fanout-1")
-		require.Equal(t, models.StatusDelivered, st.Status)
+		require.Equal(t, wire.StatusDelivered, st.Status)
 		require.Equal(t, []models.Disposition{models.Applied, models.Repeated, models.Rejected},
 			[]models.Disposition{st.Signals[0].Outcome, st.Signals[1].Outcome, st.Signals[2].Outcome})
 		s.signal(t, "fanout-1", contract.SignalComplete, contract.Completion{Consumer: "points"})
 		res := s.result(t, run)
-		require.Equal(t, models.StatusCompleted, res.Status)
+		require.Equal(t, wire.StatusCompleted, res.Status)
 		require.Equal(t, []string{"accounting", "points"}, res.CompletedBy)
 		s.recordHistory(t, run, "fanout")
 	})
@@ -407,11 +407,11 @@ func TestLifecycle(t *testing.T) {
 		in.Message.DeliverAt = &deliverAt
 		run := s.start(t, in)
 		s.signal(t, "delayed-1", contract.SignalConfirm, contract.Decision{})
-		s.waitStatus(t, "delayed-1", models.StatusScheduled)
+		s.waitStatus(t, "delayed-1", wire.StatusScheduled)
 		rec := s.Kafka.Wait(t, "delayed-1", 1)[0]
 		require.False(t, rec.Seen.Before(deliverAt), "sent at %s, before deliver_at %s", rec.Seen, deliverAt)
 		s.signal(t, "delayed-1", contract.SignalComplete, contract.Completion{})
-		require.Equal(t, models.StatusCompleted, s.result(t, run).Status)
+		require.Equal(t, wire.StatusCompleted, s.result(t, run).Status)
 		s.recordHistory(t, run, "deliver_at")
 	})
 
@@ -423,7 +423,7 @@ func TestLifecycle(t *testing.T) {
 		s.Kafka.Wait(t, "direct-1", 1)
 		s.signal(t, "direct-1", contract.SignalComplete, contract.Completion{})
 		res := s.result(t, run)
-		require.Equal(t, models.StatusCompleted, res.Status)
+		require.Equal(t, wire.StatusCompleted, res.Status)
 		require.Equal(t, 0, res.CheckCount)
 		s.recordHistory(t, run, "direct_send")
 	})
@@ -439,26 +439,26 @@ func TestLifecycle(t *testing.T) {
 		run := s.start(t, in)
 		s.Kafka.Wait(t, "pinned-1", 1)
 		s.signal(t, "pinned-1", contract.SignalComplete, contract.Completion{})
-		require.Equal(t, models.StatusCompleted, s.result(t, run).Status)
+		require.Equal(t, wire.StatusCompleted, s.result(t, run).Status)
 		markers, upserts := s.versionEvents(t, run)
 		require.Zero(t, markers, "version markers")
 		require.Zero(t, upserts, "TemporalChangeVersion upserts")
-		s.mirrorRow(t, "pinned-1", models.StatusCompleted)
+		s.mirrorRow(t, "pinned-1", wire.StatusCompleted)
 	})
 
 	t.Run("search attributes", func(t *testing.T) {
 		t.Parallel()
 		run := s.start(t, s.message("search-1"))
-		s.waitStatus(t, "search-1", models.StatusWaitingConfirm)
+		s.waitStatus(t, "search-1", wire.StatusWaitingConfirm)
 		query := fmt.Sprintf(`%s = %q AND %s = %q AND WorkflowId = %q`,
-			contract.SearchAttrStatus.GetName(), models.StatusWaitingConfirm,
+			contract.SearchAttrStatus.GetName(), wire.StatusWaitingConfirm,
 			contract.SearchAttrTopic.GetName(), topic, contract.WorkflowID("search-1"))
 		require.Eventually(t, func() bool {
 			resp, err := s.client.ListWorkflow(context.Background(), listRequest(query))
 			return err == nil && len(resp.GetExecutions()) == 1
 		}, 20*time.Second, 100*time.Millisecond, "the Web UI query %s finds the message", query)
 		s.signal(t, "search-1", contract.SignalCancel, contract.Decision{})
-		require.Equal(t, models.StatusCancelled, s.result(t, run).Status)
+		require.Equal(t, wire.StatusCancelled, s.result(t, run).Status)
 	})
 
 	t.Cleanup(func() {
@@ -485,7 +485,7 @@ func TestLostRecordIsPublishedAgain(t *testing.T) {
 	in.Policy.ResendIntervals = []time.Duration{2 * time.Second, time.Minute}
 	run := s.start(t, in)
 	first := s.Kafka.Wait(t, "lost-1", 1)[0]
-	s.waitStatus(t, "lost-1", models.StatusDelivered)
+	s.waitStatus(t, "lost-1", wire.StatusDelivered)
 
 	// The broker loses it: the partition is truncated past the record.
 	require.NoError(t, s.Cluster.DeleteRecords(topic, first.Partition, -1))
@@ -495,6 +495,6 @@ func TestLostRecordIsPublishedAgain(t *testing.T) {
 	require.Equal(t, first.Value, again.Value)
 	s.signal(t, "lost-1", contract.SignalComplete, contract.Completion{})
 	res := s.result(t, run)
-	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, wire.StatusCompleted, res.Status)
 	require.Equal(t, 2, res.SendCount)
 }

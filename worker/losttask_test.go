@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/devstack"
 	"github.com/courier-mq/courier/internal/freeport"
@@ -137,7 +138,7 @@ func (r *lossRig) loseConfirm(t *testing.T, id string) bool {
 	stopWorker := r.runWorker(t)
 	wf, err := r.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: contract.WorkflowID(id), TaskQueue: contract.TaskQueue}, contract.WorkflowType, in)
 	require.NoError(t, err)
-	waitRow(t, r.mirror, id, models.StatusWaitingConfirm)
+	waitRow(t, r.mirror, id, wire.StatusWaitingConfirm)
 
 	// The confirm's task publishes and writes DELIVERED; the server stops
 	// before the task can complete, and the worker after it.
@@ -152,7 +153,7 @@ func (r *lossRig) loseConfirm(t *testing.T, id string) bool {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the confirm's task never wrote DELIVERED")
 	}
-	lost := waitRow(t, r.mirror, id, models.StatusDelivered)
+	lost := waitRow(t, r.mirror, id, wire.StatusDelivered)
 	r.stop(t)
 	cancelFirst()
 	close(release)
@@ -181,8 +182,8 @@ func (r *lossRig) loseConfirm(t *testing.T, id string) bool {
 
 	var res contract.Result
 	require.NoError(t, r.client.GetWorkflow(ctx, contract.WorkflowID(id), wf.GetRunID()).Get(ctx, &res))
-	require.Equal(t, models.StatusCompleted, res.Status)
-	row := waitRow(t, r.mirror, id, models.StatusCompleted)
+	require.Equal(t, wire.StatusCompleted, res.Status)
+	row := waitRow(t, r.mirror, id, wire.StatusCompleted)
 	require.Equal(t, 1, row.SendCount)
 	return lost.Revision>>models.RevisionTaskShift == row.Revision>>models.RevisionTaskShift
 }
@@ -212,7 +213,7 @@ func (m *losingMirror) hold(id string) (delivered chan struct{}, release chan st
 
 func (m *losingMirror) Apply(ctx context.Context, tr models.Transition) (bool, error) {
 	applied, err := m.Store.Apply(ctx, tr)
-	if err == nil && tr.Status == models.StatusDelivered {
+	if err == nil && tr.Status == wire.StatusDelivered {
 		m.mu.Lock()
 		h, ok := m.holds[tr.ID]
 		delete(m.holds, tr.ID)
@@ -256,7 +257,7 @@ func awaitAdmitted(t *testing.T, c client.Client, id, updateID string) {
 }
 
 // waitRow waits until the mirror row of id shows want and returns it.
-func waitRow(t *testing.T, m *losingMirror, id string, want models.Status) *models.Message {
+func waitRow(t *testing.T, m *losingMirror, id string, want wire.Status) *models.Message {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

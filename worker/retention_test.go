@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/internal/teststack"
 	"github.com/courier-mq/courier/models"
@@ -26,7 +27,7 @@ func TestRetentionDeletesSettledRows(t *testing.T) {
 	ctx := t.Context()
 	now := time.Now()
 	kept := map[string]bool{}
-	row := func(id string, status models.Status, settled time.Time, keep bool) {
+	row := func(id string, status wire.Status, settled time.Time, keep bool) {
 		m := &models.Message{ID: id, Topic: "orders", Payload: []byte(`{}`), Status: status,
 			CreatedAt: settled.Add(-time.Minute), UpdatedAt: settled, Revision: 1}
 		_, err := st.Store.Insert(ctx, m)
@@ -34,13 +35,13 @@ func TestRetentionDeletesSettledRows(t *testing.T) {
 		kept[id] = keep
 	}
 	for i := range 5 {
-		row(fmt.Sprintf("old-completed-%d", i), models.StatusCompleted, now.Add(-48*time.Hour), false)
-		row(fmt.Sprintf("old-cancelled-%d", i), models.StatusCancelled, now.Add(-48*time.Hour), false)
+		row(fmt.Sprintf("old-completed-%d", i), wire.StatusCompleted, now.Add(-48*time.Hour), false)
+		row(fmt.Sprintf("old-cancelled-%d", i), wire.StatusCancelled, now.Add(-48*time.Hour), false)
 	}
-	row("new-completed", models.StatusCompleted, now.Add(-time.Hour), true)
-	row("old-dead", models.StatusDead, now.Add(-48*time.Hour), true)
-	row("old-exhausted", models.StatusCheckExhausted, now.Add(-48*time.Hour), true)
-	row("old-delivered", models.StatusDelivered, now.Add(-48*time.Hour), true)
+	row("new-completed", wire.StatusCompleted, now.Add(-time.Hour), true)
+	row("old-dead", wire.StatusDead, now.Add(-48*time.Hour), true)
+	row("old-exhausted", wire.StatusCheckExhausted, now.Add(-48*time.Hour), true)
+	row("old-delivered", wire.StatusDelivered, now.Add(-48*time.Hour), true)
 
 	run, err := st.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: contract.TaskQueue},
 		contract.RetentionWorkflowType, workflows.RetentionInput{Keep: 24 * time.Hour, Batch: 3})

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 )
@@ -58,9 +59,9 @@ func (r *messageRun) waitForDecision(ctx workflow.Context) {
 	default:
 		r.st.LastError = fmt.Sprintf("check-back %d: %s %s", in.Attempt, res.Answer, res.Detail)
 		if r.st.CheckCount >= r.policy.CheckMaxAttempts {
-			r.transition(ctx, models.StatusCheckExhausted)
+			r.transition(ctx, wire.StatusCheckExhausted)
 		} else {
-			r.transition(ctx, models.StatusWaitingConfirm)
+			r.transition(ctx, wire.StatusWaitingConfirm)
 		}
 	}
 }
@@ -77,12 +78,12 @@ func (r *messageRun) checkDelay(n int) time.Duration {
 
 // confirmed records the confirmation and returns the status it leads to
 // (SENDING, or SCHEDULED until deliver_at), for the caller to enter.
-func (r *messageRun) confirmed(ctx workflow.Context) models.Status {
+func (r *messageRun) confirmed(ctx workflow.Context) wire.Status {
 	now := workflow.Now(ctx)
 	r.st.ConfirmedAt = &now
 	r.st.LastError = ""
 	status := contract.ConfirmedStatus(r.msg.DeliverAt, now)
-	if status == models.StatusSending {
+	if status == wire.StatusSending {
 		r.st.SendCount++
 	}
 	return status
@@ -95,5 +96,5 @@ func (r *messageRun) cancel(ctx workflow.Context) {
 			Reason: "held since " + e.At.UTC().Format(time.RFC3339) + ", dropped: message was cancelled"})
 	}
 	r.st.EarlyCompletions = nil
-	r.transition(ctx, models.StatusCancelled)
+	r.transition(ctx, wire.StatusCancelled)
 }

@@ -7,8 +7,8 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
-	"github.com/courier-mq/courier/models"
 )
 
 // awaitCompletion waits for the consumers' complete signals after a send. When
@@ -28,7 +28,7 @@ func (r *messageRun) awaitCompletion(ctx workflow.Context) {
 	if missing := r.missingConsumers(); len(missing) > 0 {
 		r.st.LastError += fmt.Sprintf("; waiting for %v", missing)
 	}
-	r.transition(ctx, models.StatusDead)
+	r.transition(ctx, wire.StatusDead)
 }
 
 // missingConsumers are the named consumers that have not completed yet.
@@ -64,7 +64,7 @@ func (r *messageRun) complete(ctx workflow.Context, consumer string) {
 		r.st.PublishedAt = &now
 	}
 	r.st.LastError = ""
-	r.transition(ctx, models.StatusCompleted)
+	r.transition(ctx, wire.StatusCompleted)
 }
 
 // completeEarly applies the completions held while the message was not

@@ -9,8 +9,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
-	"github.com/courier-mq/courier/models"
 )
 
 // acts is how the workflow names its activities: methods of a nil *Activities,
@@ -52,11 +52,11 @@ type messageRun struct {
 	// comes from the input, not the start event's search attributes: a
 	// Temporal node whose namespace cache lags shows those without
 	// Courier's, and a history must upsert the same on every replay.
-	saStatus models.Status
+	saStatus wire.Status
 	// lastMirror is the newest mirror write and mirrored the status it
 	// writes.
 	lastMirror workflow.Future
-	mirrored   models.Status
+	mirrored   wire.Status
 }
 
 func newMessageRun(ctx workflow.Context, in contract.Input) (*messageRun, error) {
@@ -101,7 +101,7 @@ func (r *messageRun) run(ctx workflow.Context) (contract.Result, error) {
 	if r.st.CreatedAt.IsZero() {
 		r.st.CreatedAt = workflow.Now(ctx)
 	}
-	status := models.StatusWaitingConfirm
+	status := wire.StatusWaitingConfirm
 	if r.direct {
 		status = r.confirmed(ctx)
 	}
@@ -114,15 +114,15 @@ func (r *messageRun) run(ctx workflow.Context) (contract.Result, error) {
 			return r.abandon(ctx)
 		}
 		switch r.st.Status {
-		case models.StatusWaitingConfirm:
+		case wire.StatusWaitingConfirm:
 			r.waitForDecision(ctx)
-		case models.StatusCheckExhausted, models.StatusDead:
+		case wire.StatusCheckExhausted, wire.StatusDead:
 			r.waitForOperator(ctx)
-		case models.StatusScheduled:
+		case wire.StatusScheduled:
 			r.waitForDeliverAt(ctx)
-		case models.StatusSending:
+		case wire.StatusSending:
 			r.publish(ctx)
-		case models.StatusDelivered:
+		case wire.StatusDelivered:
 			r.awaitCompletion(ctx)
 		default:
 			return contract.Result{}, fmt.Errorf("message %s in unknown status %q", r.msg.ID, r.st.Status)

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 )
@@ -45,7 +46,7 @@ type fakeActivities struct {
 	// mirrorDelay holds a mirror write for that long (real time) before it
 	// is recorded; arrivals and maxInFlight show whether writes overlapped.
 	mirrorDelay func(in activities.MirrorInput) time.Duration
-	arrivals    []models.Status
+	arrivals    []wire.Status
 	inFlight    int
 	maxInFlight int
 }
@@ -112,14 +113,14 @@ func brokerDownFor(n int) func(int) error {
 }
 
 // mirrorStatuses is the status of every mirror write, in revision order.
-func (f *fakeActivities) mirrorStatuses() []models.Status {
+func (f *fakeActivities) mirrorStatuses() []wire.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	writes := slices.Clone(f.mirror)
 	slices.SortFunc(writes, func(a, b activities.MirrorInput) int {
 		return int(a.Transition.Revision - b.Transition.Revision)
 	})
-	var out []models.Status
+	var out []wire.Status
 	for _, w := range writes {
 		out = append(out, w.Transition.Status)
 	}
@@ -225,7 +226,7 @@ func TestConfirmPublishComplete(t *testing.T) {
 
 	res := b.run(t)
 
-	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, wire.StatusCompleted, res.Status)
 	require.Equal(t, 1, res.SendCount)
 	require.Equal(t, 0, res.CheckCount)
 	require.Empty(t, b.acts.checks, "a confirmed message is never checked back")
@@ -236,8 +237,8 @@ func TestConfirmPublishComplete(t *testing.T) {
 		Payload: []byte(`{"order":42}`), Headers: map[string]string{"trace": "abc"}, Producer: "orders-svc", Attempt: 1,
 	}, p)
 	// SENDING passes within the local publish: it is not mirrored.
-	require.Equal(t, []models.Status{
-		models.StatusWaitingConfirm, models.StatusDelivered, models.StatusCompleted,
+	require.Equal(t, []wire.Status{
+		wire.StatusWaitingConfirm, wire.StatusDelivered, wire.StatusCompleted,
 	}, b.acts.mirrorStatuses())
 	first := b.acts.mirror[0]
 	require.NotNil(t, first.Create, "the first mirror write creates the row")
@@ -287,24 +288,24 @@ func TestUpdatesAnswerWhatTheyDid(t *testing.T) {
 
 	res := b.run(t)
 
-	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, wire.StatusCompleted, res.Status)
 	require.NoError(t, confirm.err)
 	require.Nil(t, confirm.rejected)
-	require.Equal(t, contract.UpdateResult{Status: models.StatusWaitingConfirm}, confirm.result)
+	require.Equal(t, contract.UpdateResult{Status: wire.StatusWaitingConfirm}, confirm.result)
 	require.Equal(t, []time.Time{testStart.Add(time.Second)}, b.acts.publishAt, "published on the update, not at the check-back")
 
 	require.NotNil(t, again.rejected, "a second confirm is rejected by the validator")
 	require.Equal(t, contract.UpdateRepeated, again.rejected.Type())
-	var status models.Status
+	var status wire.Status
 	require.NoError(t, again.rejected.Details(&status))
-	require.Equal(t, models.StatusDelivered, status)
+	require.Equal(t, wire.StatusDelivered, status)
 
 	require.NotNil(t, cancel.rejected)
 	require.Equal(t, contract.UpdateRejected, cancel.rejected.Type())
 	require.Equal(t, "message is already confirmed", cancel.rejected.Message())
 
 	require.NoError(t, complete.err)
-	require.Equal(t, contract.UpdateResult{Status: models.StatusDelivered}, complete.result)
+	require.Equal(t, contract.UpdateResult{Status: wire.StatusDelivered}, complete.result)
 	require.Empty(t, b.acts.checks)
 }
 
@@ -317,10 +318,10 @@ func TestUpdateInTheFirstTaskIsApplied(t *testing.T) {
 
 	res := b.run(t)
 
-	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, wire.StatusCompleted, res.Status)
 	require.NoError(t, confirm.err)
 	require.Nil(t, confirm.rejected, "an update that comes with the start is decided on the first status")
-	require.Equal(t, contract.UpdateResult{Status: models.StatusWaitingConfirm}, confirm.result)
+	require.Equal(t, contract.UpdateResult{Status: wire.StatusWaitingConfirm}, confirm.result)
 }
 
 func TestUpdateEndsAWaitForActivity(t *testing.T) {
@@ -335,9 +336,9 @@ func TestUpdateEndsAWaitForActivity(t *testing.T) {
 
 	res := b.run(t)
 
-	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, wire.StatusCompleted, res.Status)
 	require.NoError(t, complete.err)
-	require.Equal(t, contract.UpdateResult{Status: models.StatusSending}, complete.result)
+	require.Equal(t, contract.UpdateResult{Status: wire.StatusSending}, complete.result)
 	for _, at := range b.acts.publishAt {
 		require.False(t, at.After(testStart.Add(20*time.Second)), "publish retried at %s, after the update completed the message", at)
 	}
@@ -351,10 +352,10 @@ func TestCancelNeverPublishes(t *testing.T) {
 
 	res := b.run(t)
 
-	require.Equal(t, models.StatusCancelled, res.Status)
+	require.Equal(t, wire.StatusCancelled, res.Status)
 	require.Empty(t, b.acts.publishes)
 	require.Empty(t, b.acts.checks)
-	require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusCancelled}, b.acts.mirrorStatuses())
+	require.Equal(t, []wire.Status{wire.StatusWaitingConfirm, wire.StatusCancelled}, b.acts.mirrorStatuses())
 }
 
 func TestCheckBackCommittedSends(t *testing.T) {
@@ -370,7 +371,7 @@ func TestCheckBackCommittedSends(t *testing.T) {
 
 	res := b.run(t)
 
-	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, wire.StatusCompleted, res.Status)
 	require.Equal(t, 3, res.CheckCount)
 	require.Len(t, b.acts.publishes, 1)
 	// 10 s, then doubling: checks at +10 s, +30 s, +70 s.
@@ -391,7 +392,7 @@ func TestCheckBackRolledBackCancels(t *testing.T) {
 		return activities.CheckResult{Answer: models.CheckRolledBack}, nil
 	}
 	res := b.run(t)
-	require.Equal(t, models.StatusCancelled, res.Status)
+	require.Equal(t, wire.StatusCancelled, res.Status)
 	require.Equal(t, 1, res.CheckCount)
 	require.Empty(t, b.acts.publishes)
 }
@@ -406,7 +407,7 @@ func TestCheckBackErrorIsAskAgain(t *testing.T) {
 		return activities.CheckResult{Answer: models.CheckRolledBack}, nil
 	}
 	res := b.run(t)
-	require.Equal(t, models.StatusCancelled, res.Status)
+	require.Equal(t, wire.StatusCancelled, res.Status)
 	require.Equal(t, 2, res.CheckCount)
 }
 
@@ -414,11 +415,11 @@ func TestCheckBackExhaustedParksUntilOperator(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		signal string
-		want   models.Status
+		want   wire.Status
 		sends  int
 	}{
-		{contract.SignalConfirm, models.StatusCompleted, 1},
-		{contract.SignalCancel, models.StatusCancelled, 0},
+		{contract.SignalConfirm, wire.StatusCompleted, 1},
+		{contract.SignalCancel, wire.StatusCancelled, 0},
 	} {
 		t.Run(tc.signal, func(t *testing.T) {
 			t.Parallel()
@@ -435,7 +436,7 @@ func TestCheckBackExhaustedParksUntilOperator(t *testing.T) {
 
 			res := b.run(t)
 
-			require.Equal(t, models.StatusCheckExhausted, parked.Status)
+			require.Equal(t, wire.StatusCheckExhausted, parked.Status)
 			require.Equal(t, 5, parked.CheckCount)
 			require.Len(t, parked.Checks, 5)
 			require.Nil(t, parked.NextAt, "a parked message waits for nobody but the operator")
@@ -459,7 +460,7 @@ func TestTransientPublishErrorsRetry(t *testing.T) {
 		}
 	}
 	res := b.run(t)
-	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, wire.StatusCompleted, res.Status)
 	require.Equal(t, 1, res.SendCount, "retries of one send are one send")
 	require.Equal(t, []int{1, 1, 1, 1}, b.acts.publishAttempts())
 	// Two local attempts a second apart fill localWindow; the third attempt
@@ -491,20 +492,20 @@ func TestOutagesOutlastTimeouts(t *testing.T) {
 		}
 	}
 	res := b.run(t)
-	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, wire.StatusCompleted, res.Status)
 	require.Len(t, b.acts.publishes, 9)
 	require.True(t, b.acts.publishAt[8].Before(mirrorBack), "delivery waited for the mirror: published at %s", b.acts.publishAt[8])
 	require.Greater(t, b.acts.mirrorFailures, 5)
-	require.Equal(t, []models.Status{models.StatusSending, models.StatusDelivered, models.StatusCompleted}, b.acts.mirrorStatuses())
+	require.Equal(t, []wire.Status{wire.StatusSending, wire.StatusDelivered, wire.StatusCompleted}, b.acts.mirrorStatuses())
 }
 
 // upsertedStatuses records every CourierStatus the workflow upserts.
-func (b *bundle) upsertedStatuses() *[]models.Status {
-	var got []models.Status
+func (b *bundle) upsertedStatuses() *[]wire.Status {
+	var got []wire.Status
 	b.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		sa := args.Get(0).(temporal.SearchAttributes)
 		if v, ok := sa.GetKeyword(contract.SearchAttrStatus); ok {
-			got = append(got, models.Status(v))
+			got = append(got, wire.Status(v))
 		}
 	}).Return(nil)
 	return &got
@@ -517,7 +518,7 @@ func TestSendingIsUpsertedOnlyWhenThePublishLasts(t *testing.T) {
 	quick.signalAt(time.Second, contract.SignalConfirm, contract.Decision{})
 	quick.signalAt(time.Minute-time.Second, contract.SignalComplete, contract.Completion{})
 	quick.run(t)
-	require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusDelivered, models.StatusCompleted}, *quickUpserts,
+	require.Equal(t, []wire.Status{wire.StatusWaitingConfirm, wire.StatusDelivered, wire.StatusCompleted}, *quickUpserts,
 		"a publish inside the workflow task goes straight to DELIVERED")
 
 	slow := setup(t)
@@ -526,7 +527,7 @@ func TestSendingIsUpsertedOnlyWhenThePublishLasts(t *testing.T) {
 	slow.signalAt(time.Second, contract.SignalConfirm, contract.Decision{})
 	slow.signalAt(time.Minute, contract.SignalComplete, contract.Completion{})
 	slow.run(t)
-	require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusSending, models.StatusDelivered, models.StatusCompleted}, *slowUpserts,
+	require.Equal(t, []wire.Status{wire.StatusWaitingConfirm, wire.StatusSending, wire.StatusDelivered, wire.StatusCompleted}, *slowUpserts,
 		"a publish that outlasts the local try shows SENDING while it retries")
 }
 
@@ -555,11 +556,11 @@ func TestPermanentPublishErrorIsDeadThenRedrive(t *testing.T) {
 
 	res := b.run(t)
 
-	require.Equal(t, models.StatusDead, dead.Status)
+	require.Equal(t, wire.StatusDead, dead.Status)
 	require.Contains(t, dead.LastError, "message too large")
 	require.Len(t, dead.Publishes, 1)
 	require.NotEmpty(t, dead.Publishes[0].Error)
-	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, wire.StatusCompleted, res.Status)
 	require.Equal(t, []int{1, 1}, b.acts.publishAttempts(), "redrive resets the send count")
 }
 
@@ -580,13 +581,13 @@ func TestResendScheduleThenDeadThenLateComplete(t *testing.T) {
 
 	require.Equal(t, []int{1, 2, 3}, b.acts.publishAttempts())
 	require.Equal(t, []time.Time{testStart, testStart.Add(time.Minute), testStart.Add(3 * time.Minute)}, b.acts.publishAt)
-	require.Equal(t, models.StatusDead, dead.Status)
+	require.Equal(t, wire.StatusDead, dead.Status)
 	require.Equal(t, 3, dead.SendCount)
 	require.Contains(t, dead.LastError, "not completed after 3 sends")
-	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, wire.StatusCompleted, res.Status)
 	statuses := b.acts.mirrorStatuses()
-	require.Equal(t, models.StatusDead, statuses[len(statuses)-2])
-	require.Equal(t, models.StatusCompleted, statuses[len(statuses)-1])
+	require.Equal(t, wire.StatusDead, statuses[len(statuses)-2])
+	require.Equal(t, wire.StatusCompleted, statuses[len(statuses)-1])
 }
 
 func TestFanOutWaitsForEveryConsumer(t *testing.T) {
@@ -602,7 +603,7 @@ func TestFanOutWaitsForEveryConsumer(t *testing.T) {
 
 	res := b.run(t)
 
-	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, wire.StatusCompleted, res.Status)
 	require.Equal(t, []string{"accounting", "points"}, res.CompletedBy)
 	require.Equal(t, []int{1, 2}, b.acts.publishAttempts(), "a resend goes out while any consumer is missing")
 }
@@ -617,12 +618,12 @@ func TestDeliverAtDelaysSending(t *testing.T) {
 
 	res := b.run(t)
 
-	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, wire.StatusCompleted, res.Status)
 	require.Equal(t, []time.Time{at}, b.acts.publishAt)
 	// Two unanswered check-backs (+10 s, +30 s) come before the confirm at +1 min.
-	require.Equal(t, []models.Status{
-		models.StatusWaitingConfirm, models.StatusWaitingConfirm, models.StatusWaitingConfirm,
-		models.StatusScheduled, models.StatusCompleted,
+	require.Equal(t, []wire.Status{
+		wire.StatusWaitingConfirm, wire.StatusWaitingConfirm, wire.StatusWaitingConfirm,
+		wire.StatusScheduled, wire.StatusCompleted,
 	}, b.acts.mirrorStatuses())
 }
 
@@ -632,9 +633,9 @@ func TestDirectSendStartsConfirmed(t *testing.T) {
 	b.input.Confirmed = true
 	b.acts.duringPublish = func(int) { b.env.SignalWorkflow(contract.SignalComplete, contract.Completion{}) }
 	res := b.run(t)
-	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, wire.StatusCompleted, res.Status)
 	require.Equal(t, []time.Time{testStart}, b.acts.publishAt)
-	require.Equal(t, models.StatusSending, b.acts.mirrorStatuses()[0], "the first row already shows the send")
+	require.Equal(t, wire.StatusSending, b.acts.mirrorStatuses()[0], "the first row already shows the send")
 }
 
 func TestCompleteDuringPublishCompletes(t *testing.T) {
@@ -646,7 +647,7 @@ func TestCompleteDuringPublishCompletes(t *testing.T) {
 	b.acts.publishErr = func(int) error { return errors.New("kafka: request timed out") }
 	b.signalAt(20*time.Second, contract.SignalComplete, contract.Completion{})
 	res := b.run(t)
-	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, wire.StatusCompleted, res.Status)
 	require.GreaterOrEqual(t, len(b.acts.publishes), 2)
 	last := b.acts.mirror[0].Transition
 	for _, w := range b.acts.mirror {
@@ -654,7 +655,7 @@ func TestCompleteDuringPublishCompletes(t *testing.T) {
 			last = w.Transition
 		}
 	}
-	require.Equal(t, models.StatusCompleted, last.Status)
+	require.Equal(t, wire.StatusCompleted, last.Status)
 	require.NotNil(t, last.PublishedAt, "a completed message shows when it was published at the latest")
 	require.Equal(t, testStart.Add(20*time.Second), last.PublishedAt.UTC())
 }
@@ -666,7 +667,7 @@ func TestCorruptSignalIsDropped(t *testing.T) {
 	b.signalAt(2*time.Second, contract.SignalComplete, 12345)
 	b.signalAt(3*time.Second, contract.SignalCancel, contract.Decision{})
 	res := b.run(t)
-	require.Equal(t, models.StatusCancelled, res.Status)
+	require.Equal(t, wire.StatusCancelled, res.Status)
 	require.Empty(t, b.acts.publishes)
 }
 
@@ -707,7 +708,7 @@ func TestQueryState(t *testing.T) {
 
 	require.Equal(t, "order-42", st.MessageID)
 	require.Equal(t, "orders", st.Topic)
-	require.Equal(t, models.StatusDelivered, st.Status)
+	require.Equal(t, wire.StatusDelivered, st.Status)
 	require.Equal(t, 1, st.SendCount)
 	require.Equal(t, 2, st.CheckCount) // at +10 s and +30 s, before the confirm at +60 s
 	require.Equal(t, []string{"accounting"}, st.Consumers)
@@ -774,11 +775,11 @@ func TestMirrorWritesRunInOrder(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		direct bool
-		want   []models.Status
+		want   []wire.Status
 	}{
-		{"confirmed", false, []models.Status{models.StatusWaitingConfirm, models.StatusDelivered, models.StatusCompleted}},
+		{"confirmed", false, []wire.Status{wire.StatusWaitingConfirm, wire.StatusDelivered, wire.StatusCompleted}},
 		// A direct send's row is created as SENDING: that write cannot be left out.
-		{"direct", true, []models.Status{models.StatusSending, models.StatusDelivered, models.StatusCompleted}},
+		{"direct", true, []wire.Status{wire.StatusSending, wire.StatusDelivered, wire.StatusCompleted}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := setup(t)
@@ -789,7 +790,7 @@ func TestMirrorWritesRunInOrder(t *testing.T) {
 			}
 			b.signalAt(time.Second, contract.SignalComplete, contract.Completion{})
 
-			require.Equal(t, models.StatusCompleted, b.run(t).Status)
+			require.Equal(t, wire.StatusCompleted, b.run(t).Status)
 
 			require.Equal(t, tc.want, b.acts.arrivals, "mirror writes in the order they reached the database")
 			require.Equal(t, 1, b.acts.maxInFlight, "mirror writes of one message at once")
@@ -806,9 +807,9 @@ func TestSendingIsMirroredWhenThePublishLasts(t *testing.T) {
 	b.signalAt(time.Second, contract.SignalConfirm, contract.Decision{})
 	b.signalAt(time.Minute, contract.SignalComplete, contract.Completion{})
 
-	require.Equal(t, models.StatusCompleted, b.run(t).Status)
+	require.Equal(t, wire.StatusCompleted, b.run(t).Status)
 
-	require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusSending, models.StatusDelivered, models.StatusCompleted},
+	require.Equal(t, []wire.Status{wire.StatusWaitingConfirm, wire.StatusSending, wire.StatusDelivered, wire.StatusCompleted},
 		b.acts.mirrorStatuses())
 }
 
@@ -820,7 +821,7 @@ func TestSendingMirrorWriteOutlivesThePublish(t *testing.T) {
 	b := setup(t)
 	b.acts.publishErr = brokerDownFor(2) // the local tries fail, the regular one lands
 	b.acts.mirrorDelay = func(in activities.MirrorInput) time.Duration {
-		if in.Transition.Status == models.StatusSending {
+		if in.Transition.Status == wire.StatusSending {
 			return 500 * time.Millisecond
 		}
 		return 0
@@ -828,9 +829,9 @@ func TestSendingMirrorWriteOutlivesThePublish(t *testing.T) {
 	b.signalAt(time.Second, contract.SignalConfirm, contract.Decision{})
 	b.signalAt(time.Minute, contract.SignalComplete, contract.Completion{})
 
-	require.Equal(t, models.StatusCompleted, b.run(t).Status)
+	require.Equal(t, wire.StatusCompleted, b.run(t).Status)
 
-	require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusSending, models.StatusDelivered, models.StatusCompleted},
+	require.Equal(t, []wire.Status{wire.StatusWaitingConfirm, wire.StatusSending, wire.StatusDelivered, wire.StatusCompleted},
 		b.acts.mirrorStatuses())
 }
 
@@ -842,12 +843,12 @@ func TestSendingMirrorWriteOutlivesThePublish(t *testing.T) {
 func TestStartStatusComesFromTheInput(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.input.StartStatus = models.StatusWaitingConfirm
+	b.input.StartStatus = wire.StatusWaitingConfirm
 	upserts := b.upsertedStatuses()
 	b.signalAt(time.Second, contract.SignalConfirm, contract.Decision{})
 	b.signalAt(time.Minute-time.Second, contract.SignalComplete, contract.Completion{})
 	b.run(t)
-	require.Equal(t, []models.Status{models.StatusDelivered, models.StatusCompleted}, *upserts)
+	require.Equal(t, []wire.Status{wire.StatusDelivered, wire.StatusCompleted}, *upserts)
 
 	// The same input without StartStatus upserts its first status.
 	b = setup(t)
@@ -855,7 +856,7 @@ func TestStartStatusComesFromTheInput(t *testing.T) {
 	b.signalAt(time.Second, contract.SignalConfirm, contract.Decision{})
 	b.signalAt(time.Minute-time.Second, contract.SignalComplete, contract.Completion{})
 	b.run(t)
-	require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusDelivered, models.StatusCompleted}, *upserts)
+	require.Equal(t, []wire.Status{wire.StatusWaitingConfirm, wire.StatusDelivered, wire.StatusCompleted}, *upserts)
 }
 
 // A complete that comes while the message is not sent yet, as far as the
@@ -868,18 +869,18 @@ func TestEarlyCompletionIsHeldUntilThePublish(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name   string
-		status models.Status
+		status wire.Status
 		park   func(b *bundle)
 		sendAt time.Duration
 	}{
-		{"confirm", models.StatusWaitingConfirm, func(b *bundle) {
+		{"confirm", wire.StatusWaitingConfirm, func(b *bundle) {
 			b.signalAt(time.Minute, contract.SignalConfirm, contract.Decision{By: "producer"})
 		}, time.Minute},
-		{"operator", models.StatusCheckExhausted, func(b *bundle) {
+		{"operator", wire.StatusCheckExhausted, func(b *bundle) {
 			b.input.Policy.CheckMaxAttempts = 1 // exhausted at +10 s
 			b.signalAt(time.Minute, contract.SignalConfirm, contract.Decision{By: "operator"})
 		}, time.Minute},
-		{"deliver_at", models.StatusScheduled, func(b *bundle) {
+		{"deliver_at", wire.StatusScheduled, func(b *bundle) {
 			at := testStart.Add(time.Minute)
 			b.input.Message.DeliverAt = &at
 			b.input.Confirmed = true
@@ -918,11 +919,11 @@ func TestEarlyCompletionIsHeldUntilThePublish(t *testing.T) {
 			require.NoError(t, b.env.GetWorkflowError())
 			var res contract.Result
 			require.NoError(t, b.env.GetWorkflowResult(&res))
-			require.Equal(t, models.StatusCompleted, res.Status)
+			require.Equal(t, wire.StatusCompleted, res.Status)
 			require.Equal(t, []string{"accounting"}, res.CompletedBy)
 			require.Equal(t, []time.Time{testStart.Add(tc.sendAt)}, b.acts.publishAt, "published once, when the workflow decided to")
 			statuses := b.acts.mirrorStatuses()
-			require.Equal(t, []models.Status{models.StatusDelivered, models.StatusCompleted}, statuses[len(statuses)-2:],
+			require.Equal(t, []wire.Status{wire.StatusDelivered, wire.StatusCompleted}, statuses[len(statuses)-2:],
 				"completed right after its publish")
 			last := b.acts.mirror[len(b.acts.mirror)-1].Transition
 			require.Equal(t, testStart.Add(tc.sendAt), last.CompletedAt.UTC())
@@ -956,11 +957,11 @@ func TestEarlyCompletionOfACancelledMessageIsDropped(t *testing.T) {
 	require.NoError(t, complete.err)
 	require.Nil(t, complete.rejected, "a complete of a message not sent yet is refused")
 	require.Equal(t, models.Accepted, complete.result.Outcome)
-	require.Equal(t, models.StatusCancelled, res.Status)
+	require.Equal(t, wire.StatusCancelled, res.Status)
 	require.Empty(t, end.EarlyCompletions)
 	require.Empty(t, res.CompletedBy)
 	require.Empty(t, b.acts.publishes)
-	require.Equal(t, []models.Status{models.StatusWaitingConfirm, models.StatusCancelled}, b.acts.mirrorStatuses())
+	require.Equal(t, []wire.Status{wire.StatusWaitingConfirm, wire.StatusCancelled}, b.acts.mirrorStatuses())
 	last := end.Signals[len(end.Signals)-1]
 	require.Equal(t, contract.SignalComplete, last.Name)
 	require.Equal(t, models.Rejected, last.Outcome)
@@ -993,9 +994,9 @@ func TestEarlyCompletionCountsForItsConsumer(t *testing.T) {
 	require.Nil(t, accounting.rejected)
 	require.Equal(t, models.Accepted, accounting.result.Outcome)
 	require.NoError(t, points.err)
-	require.Equal(t, contract.UpdateResult{Status: models.StatusDelivered}, points.result,
+	require.Equal(t, contract.UpdateResult{Status: wire.StatusDelivered}, points.result,
 		"the held completion counted for accounting only: the message waited for points")
-	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, wire.StatusCompleted, res.Status)
 	require.Equal(t, []string{"accounting", "points"}, res.CompletedBy)
 	require.Equal(t, []int{1}, b.acts.publishAttempts())
 }
@@ -1016,6 +1017,6 @@ func TestEarlyCompletionRefusedByOlderVersions(t *testing.T) {
 	require.NotNil(t, complete.rejected)
 	require.Equal(t, contract.UpdateRejected, complete.rejected.Type())
 	require.Equal(t, "message is WAITING_CONFIRM, it has not been sent", complete.rejected.Message())
-	require.Equal(t, models.StatusCompleted, res.Status)
+	require.Equal(t, wire.StatusCompleted, res.Status)
 	require.Equal(t, []int{1}, b.acts.publishAttempts())
 }

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 )
@@ -22,10 +23,10 @@ import (
 // the mirror a database write and a history event. Both catch up when a local
 // try fails (see catchUp). The first write is made all the same: it creates
 // the row, as SENDING for a direct send.
-func (r *messageRun) transition(ctx workflow.Context, status models.Status) {
+func (r *messageRun) transition(ctx workflow.Context, status wire.Status) {
 	r.st.Status = status
 	r.st.Revision++
-	passing := status == models.StatusSending
+	passing := status == wire.StatusSending
 	if !passing {
 		r.upsertStatus(ctx)
 	}

@@ -9,8 +9,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
-	"github.com/courier-mq/courier/models"
 )
 
 // waitForDeliverAt holds a confirmed message until its deliver_at time.
@@ -23,7 +23,7 @@ func (r *messageRun) waitForDeliverAt(ctx workflow.Context) {
 // startSend counts a new send and enters SENDING; publish does the send.
 func (r *messageRun) startSend(ctx workflow.Context) {
 	r.st.SendCount++
-	r.transition(ctx, models.StatusSending)
+	r.transition(ctx, wire.StatusSending)
 }
 
 // publish sends the message to Kafka. Transient broker errors are retried by
@@ -69,13 +69,13 @@ func (r *messageRun) publish(ctx workflow.Context) {
 			return
 		}
 		r.st.LastError = fmt.Sprintf("publish %d rejected: %s", in.Attempt, rec.Error)
-		r.transition(ctx, models.StatusDead)
+		r.transition(ctx, wire.StatusDead)
 		return
 	}
 	r.st.Publishes = append(r.st.Publishes, rec)
 	r.st.PublishedAt = &rec.At
 	r.st.LastError = ""
-	r.transition(ctx, models.StatusDelivered)
+	r.transition(ctx, wire.StatusDelivered)
 	r.completeEarly(ctx)
 }
 

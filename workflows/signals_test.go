@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 )
@@ -23,28 +24,28 @@ func TestEverySignalInEveryState(t *testing.T) {
 	const at = time.Hour // when the signal is sent; every state below is reached long before
 
 	// park brings a fresh workflow into one state and keeps it there past `at`.
-	park := map[models.Status]func(b *bundle){
-		models.StatusWaitingConfirm: func(b *bundle) {
+	park := map[wire.Status]func(b *bundle){
+		wire.StatusWaitingConfirm: func(b *bundle) {
 			b.input.Policy.CheckDelay = 2 * time.Hour
 			b.input.Policy.CheckMaxDelay = 2 * time.Hour
 		},
-		models.StatusCheckExhausted: func(b *bundle) {
+		wire.StatusCheckExhausted: func(b *bundle) {
 			b.input.Policy.CheckMaxAttempts = 1
 		},
-		models.StatusScheduled: func(b *bundle) {
+		wire.StatusScheduled: func(b *bundle) {
 			deliverAt := testStart.Add(10 * time.Hour)
 			b.input.Message.DeliverAt = &deliverAt
 			b.input.Confirmed = true
 		},
-		models.StatusSending: func(b *bundle) {
+		wire.StatusSending: func(b *bundle) {
 			b.input.Confirmed = true
 			b.acts.publishErr = func(int) error { return errors.New("kafka: leader not available") }
 		},
-		models.StatusDelivered: func(b *bundle) {
+		wire.StatusDelivered: func(b *bundle) {
 			b.input.Confirmed = true
 			b.input.Policy.ResendIntervals = []time.Duration{3 * time.Hour}
 		},
-		models.StatusDead: func(b *bundle) {
+		wire.StatusDead: func(b *bundle) {
 			b.input.Confirmed = true
 			b.acts.publishErr = func(n int) error {
 				if n == 1 {
@@ -57,40 +58,40 @@ func TestEverySignalInEveryState(t *testing.T) {
 
 	type outcome struct {
 		disposition models.Disposition
-		enters      models.Status // "" when the signal changes nothing
+		enters      wire.Status // "" when the signal changes nothing
 	}
-	applied := func(s models.Status) outcome { return outcome{models.Applied, s} }
+	applied := func(s wire.Status) outcome { return outcome{models.Applied, s} }
 	repeated := outcome{disposition: models.Repeated}
 	rejected := outcome{disposition: models.Rejected}
 	held := outcome{disposition: models.Accepted} // applied once the message is published
 
-	want := map[models.Status]map[string]outcome{
-		models.StatusWaitingConfirm: {
-			contract.SignalConfirm: applied(models.StatusSending), contract.SignalCancel: applied(models.StatusCancelled),
+	want := map[wire.Status]map[string]outcome{
+		wire.StatusWaitingConfirm: {
+			contract.SignalConfirm: applied(wire.StatusSending), contract.SignalCancel: applied(wire.StatusCancelled),
 			contract.SignalComplete: held, contract.SignalRedrive: rejected,
 		},
-		models.StatusCheckExhausted: {
-			contract.SignalConfirm: applied(models.StatusSending), contract.SignalCancel: applied(models.StatusCancelled),
+		wire.StatusCheckExhausted: {
+			contract.SignalConfirm: applied(wire.StatusSending), contract.SignalCancel: applied(wire.StatusCancelled),
 			contract.SignalComplete: held, contract.SignalRedrive: rejected,
 		},
-		models.StatusScheduled: {
+		wire.StatusScheduled: {
 			contract.SignalConfirm: repeated, contract.SignalCancel: rejected, contract.SignalComplete: held, contract.SignalRedrive: rejected,
 		},
-		models.StatusSending: {
+		wire.StatusSending: {
 			contract.SignalConfirm: repeated, contract.SignalCancel: rejected,
-			contract.SignalComplete: applied(models.StatusCompleted), contract.SignalRedrive: repeated,
+			contract.SignalComplete: applied(wire.StatusCompleted), contract.SignalRedrive: repeated,
 		},
-		models.StatusDelivered: {
+		wire.StatusDelivered: {
 			contract.SignalConfirm: repeated, contract.SignalCancel: rejected,
-			contract.SignalComplete: applied(models.StatusCompleted), contract.SignalRedrive: repeated,
+			contract.SignalComplete: applied(wire.StatusCompleted), contract.SignalRedrive: repeated,
 		},
-		models.StatusDead: {
+		wire.StatusDead: {
 			contract.SignalConfirm: repeated, contract.SignalCancel: rejected,
-			contract.SignalComplete: applied(models.StatusCompleted), contract.SignalRedrive: applied(models.StatusSending),
+			contract.SignalComplete: applied(wire.StatusCompleted), contract.SignalRedrive: applied(wire.StatusSending),
 		},
 	}
 
-	for _, status := range models.Statuses {
+	for _, status := range wire.Statuses {
 		if status.Terminal() {
 			continue // a closed workflow takes no signals; the gateway answers from the mirror
 		}
@@ -137,13 +138,13 @@ func TestEverySignalInEveryState(t *testing.T) {
 				}
 				// A SENDING that passes within the local publish is not
 				// mirrored; the send checked below shows it was entered.
-				if w.enters != "" && w.enters != models.StatusSending {
+				if w.enters != "" && w.enters != wire.StatusSending {
 					entered := b.acts.mirrorStatusAt(before.Revision + 1)
 					require.Equal(t, w.enters, entered)
 				}
-				if status != models.StatusSending { // where publish retries go on regardless
+				if status != wire.StatusSending { // where publish retries go on regardless
 					sentAfter := len(b.acts.publishes) - countBefore(b, at)
-					require.Equal(t, w.enters == models.StatusSending, sentAfter > 0,
+					require.Equal(t, w.enters == wire.StatusSending, sentAfter > 0,
 						"a send follows the signal exactly when it leads to SENDING")
 				}
 			})
@@ -165,7 +166,7 @@ func countBefore(b *bundle, d time.Duration) int {
 }
 
 // mirrorStatusAt is the status of the mirror write with revision rev.
-func (f *fakeActivities) mirrorStatusAt(rev int64) models.Status {
+func (f *fakeActivities) mirrorStatusAt(rev int64) wire.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, w := range f.mirror {

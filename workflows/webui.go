@@ -7,7 +7,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/client/wire"
 )
 
 // What the Temporal Web UI shows of a message, so that a workflow reads as
@@ -22,18 +22,18 @@ func (r *messageRun) showDetails(ctx workflow.Context) {
 	var b strings.Builder
 	b.WriteString(fmt.Sprintf("**%s**", r.st.Status))
 	switch r.st.Status {
-	case models.StatusWaitingConfirm:
+	case wire.StatusWaitingConfirm:
 		b.WriteString(fmt.Sprintf(": waiting for confirm or cancel; %d of %d check-backs made", r.st.CheckCount, r.policy.CheckMaxAttempts))
-	case models.StatusCheckExhausted:
+	case wire.StatusCheckExhausted:
 		b.WriteString(": the producer never answered; an operator confirms or cancels")
-	case models.StatusDelivered:
+	case wire.StatusDelivered:
 		b.WriteString(fmt.Sprintf(": sent %d of %d times, waiting for completion", r.st.SendCount, len(r.policy.ResendIntervals)))
 		if missing := r.missingConsumers(); len(r.msg.Consumers) > 0 {
 			b.WriteString(fmt.Sprintf(" by %s", strings.Join(missing, ", ")))
 		}
-	case models.StatusDead:
+	case wire.StatusDead:
 		b.WriteString(": an operator re-drives it")
-	case models.StatusSending:
+	case wire.StatusSending:
 		b.WriteString(fmt.Sprintf(": publishing, send %d", r.st.SendCount))
 	}
 	if n := len(r.st.EarlyCompletions); n > 0 {
@@ -52,13 +52,13 @@ func (r *messageRun) showDetails(ctx workflow.Context) {
 func (r *messageRun) waitSummary(at time.Time) string {
 	when := at.UTC().Format(time.RFC3339)
 	switch r.st.Status {
-	case models.StatusWaitingConfirm:
+	case wire.StatusWaitingConfirm:
 		return fmt.Sprintf("check-back %d of %d at %s", r.st.CheckCount+1, r.policy.CheckMaxAttempts, when)
-	case models.StatusScheduled:
+	case wire.StatusScheduled:
 		return "deliver at " + when
-	case models.StatusDelivered:
+	case wire.StatusDelivered:
 		return fmt.Sprintf("wait for completion of send %d until %s", r.st.SendCount, when)
-	case models.StatusSending:
+	case wire.StatusSending:
 		return "publish again at " + when
 	}
 	return "wait until " + when

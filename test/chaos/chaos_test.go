@@ -16,7 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/client/wire"
 )
 
 var long = flag.Bool("long", false, "run bigger scenarios with 30 s outages (also COURIER_CHAOS_LONG=1)")
@@ -65,7 +65,7 @@ func (s *suite) table() string {
 	fmt.Fprintln(w, "scenario\tmessages\tfaults injected\tdeliveries\tduplicates\tprocessed once\tcheck-backs\tre-driven\tsettled by operator\tcomplete 409s\trecords read back\tlost\tconverged in\tfinal states")
 	for _, r := range rows {
 		var states []string
-		for _, st := range models.Statuses {
+		for _, st := range wire.Statuses {
 			if n := r.Statuses[st]; n > 0 {
 				states = append(states, fmt.Sprintf("%s=%d", st, n))
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/models"
 )
 
@@ -65,16 +66,16 @@ type Message struct {
 }
 
 // Expected is the status the message must settle in.
-func (m Message) Expected() models.Status {
+func (m Message) Expected() wire.Status {
 	switch {
 	case !m.Kind.committed() && m.Kind.outcome() == models.CheckRolledBack:
-		return models.StatusCancelled
+		return wire.StatusCancelled
 	case !m.Kind.committed():
-		return models.StatusCheckExhausted
+		return wire.StatusCheckExhausted
 	case m.Completion == CompleteNever:
-		return models.StatusDead
+		return wire.StatusDead
 	}
-	return models.StatusCompleted
+	return wire.StatusCompleted
 }
 
 // body is the prepare or send request for m.

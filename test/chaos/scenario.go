@@ -57,7 +57,7 @@ type Row struct {
 	// committed messages or received records missing from it.
 	Records, Lost int
 	Converge      time.Duration
-	Statuses      map[models.Status]int
+	Statuses      map[wire.Status]int
 }
 
 // Run sends the plan's messages through s while its faults run, waits for
@@ -181,14 +181,14 @@ func operator(ctx context.Context, s *Stack, msgs []Message) <-chan operatorResu
 			for id, m := range pending {
 				signal := ""
 				switch status := rows[id].Status; {
-				case status == models.StatusDead && m.Completion == CompleteAfterRedrive:
+				case status == wire.StatusDead && m.Completion == CompleteAfterRedrive:
 					s.Downstream.Release(id)
 					signal = contract.SignalRedrive
 					res.redriven++
-				case status == models.StatusCheckExhausted && m.Kind.committed():
+				case status == wire.StatusCheckExhausted && m.Kind.committed():
 					signal = contract.SignalConfirm
 					res.settled++
-				case status == models.StatusCheckExhausted:
+				case status == wire.StatusCheckExhausted:
 					signal = contract.SignalCancel
 					res.settled++
 				case status.Terminal():
@@ -223,7 +223,7 @@ type operatorResult struct {
 func mirrorRows(ctx context.Context, s *Stack) (map[string]models.Message, error) {
 	var rows []struct {
 		ID, Producer          string
-		Status                models.Status
+		Status                wire.Status
 		SendCount, CheckCount int
 	}
 	err := s.Store.DB().WithContext(ctx).Table("messages").
@@ -241,7 +241,7 @@ func mirrorRows(ctx context.Context, s *Stack) (map[string]models.Message, error
 
 // converge waits up to limit until every message's mirror row shows its
 // expected status and returns the count per status.
-func converge(ctx context.Context, s *Stack, byID map[string]Message, limit time.Duration) (map[models.Status]int, error) {
+func converge(ctx context.Context, s *Stack, byID map[string]Message, limit time.Duration) (map[wire.Status]int, error) {
 	deadline := time.Now().Add(limit)
 	for {
 		rows, err := mirrorRows(ctx, s)
@@ -249,7 +249,7 @@ func converge(ctx context.Context, s *Stack, byID map[string]Message, limit time
 			return nil, err
 		}
 		var stuck []string
-		counts := map[models.Status]int{}
+		counts := map[wire.Status]int{}
 		for id, m := range byID {
 			got := rows[id].Status
 			counts[got]++
@@ -279,7 +279,7 @@ func converge(ctx context.Context, s *Stack, byID map[string]Message, limit time
 
 // workflowView is what the workflow itself says about a message.
 type workflowView struct {
-	Status     models.Status
+	Status     wire.Status
 	SendCount  int
 	CheckCount int
 }
