@@ -98,6 +98,8 @@ func TestEverySignalInEveryState(t *testing.T) {
 		for _, signal := range []string{contract.SignalConfirm, contract.SignalCancel, contract.SignalComplete, contract.SignalRedrive} {
 			t.Run(fmt.Sprintf("%s/%s", status, signal), func(t *testing.T) {
 				t.Parallel()
+				require.Contains(t, park, status, "no way to bring a message to %s: the workflow must reach it and this test say how", status)
+				require.Contains(t, want, status, "what each signal does to a %s message is not decided", status)
 				b := setup(t)
 				park[status](b)
 				w := want[status][signal]
