@@ -7,6 +7,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/courier-mq/courier/client/wire"
 )
 
 // Error codes: the stable, machine-readable half of every error response.
@@ -87,16 +89,6 @@ func internalError(what string, cause error) *apiError {
 	return &apiError{status: http.StatusInternalServerError, code: codeInternal, msg: what + " failed", cause: cause}
 }
 
-// errorBody is the one shape of every error response.
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
 // handleError is the echo HTTPErrorHandler: the only place an error becomes a
 // response. Unclassified errors are 500s whose details are logged, not sent.
 func (s *Server) handleError(err error, c echo.Context) {
@@ -122,7 +114,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Request().Method == http.MethodHead {
 		err = c.NoContent(ae.status)
 	} else {
-		err = c.JSON(ae.status, errorBody{Error: errorDetail{Code: ae.code, Message: ae.msg}})
+		err = c.JSON(ae.status, wire.Error{Error: wire.ErrorDetail{Code: ae.code, Message: ae.msg}})
 	}
 	if err != nil {
 		s.logger.Warn("write error response", "error", err)

@@ -7,29 +7,10 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/models"
 	"github.com/courier-mq/courier/operations"
 )
-
-// redriveRequest is the body of POST /v1/messages/redrive.
-type redriveRequest struct {
-	Topic  string `json:"topic"`
-	Limit  *int   `json:"limit"`
-	Reason string `json:"reason"`
-}
-
-// redriveResponse reports a bulk re-drive. Messages that were no longer DEAD
-// when their turn came are neither redriven nor failed.
-type redriveResponse struct {
-	Redriven int             `json:"redriven"`
-	Failed   []redriveFailed `json:"failed"`
-}
-
-// redriveFailed is one message the bulk re-drive could not signal.
-type redriveFailed struct {
-	ID    string      `json:"id"`
-	Error errorDetail `json:"error"`
-}
 
 // redriveDead handles POST /v1/messages/redrive: it re-drives the DEAD
 // messages of a topic (operations.Service.RedriveTopic), each through the
@@ -39,7 +20,7 @@ func (s *Server) redriveDead(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var req redriveRequest
+	var req wire.RedriveRequest
 	if err := decodeStrict(body, &req, false); err != nil {
 		return err
 	}
@@ -64,13 +45,13 @@ func (s *Server) redriveDead(c echo.Context) error {
 	}
 
 	report, err := s.ops.RedriveTopic(c.Request().Context(), req.Topic, limit, caller(c).Name, req.Reason)
-	resp := redriveResponse{Failed: []redriveFailed{}}
+	resp := wire.RedriveResponse{Failed: []wire.RedriveFailure{}}
 	for _, o := range report.Outcomes {
 		s.metrics.signal(models.Redrive, o.Disposition)
 		switch {
 		case o.Err != nil:
 			ae := classify(messageError(o.ID, o.Err))
-			resp.Failed = append(resp.Failed, redriveFailed{ID: o.ID, Error: errorDetail{Code: ae.code, Message: ae.msg}})
+			resp.Failed = append(resp.Failed, wire.RedriveFailure{ID: o.ID, Error: wire.ErrorDetail{Code: ae.code, Message: ae.msg}})
 		case o.Disposition == models.Applied:
 			resp.Redriven++
 		}

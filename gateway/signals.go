@@ -13,24 +13,6 @@ import (
 	"github.com/courier-mq/courier/operations"
 )
 
-// decisionRequest is the optional body of confirm, cancel and redrive.
-type decisionRequest struct {
-	Reason string `json:"reason"`
-}
-
-// completionRequest is the optional body of complete.
-type completionRequest struct {
-	Consumer string `json:"consumer"`
-}
-
-// signalResponse answers a signal route. Status is the status the request was
-// decided on; an applied signal moves the message on from there.
-type signalResponse struct {
-	ID      string             `json:"id"`
-	Status  wire.Status        `json:"status"`
-	Outcome models.Disposition `json:"outcome"`
-}
-
 // signalRoute handles POST /v1/messages/{id}/<action> with the workflow's
 // answer: 200 for applied and repeated, 202 for accepted (the workflow
 // decides when it runs, or holds a complete until it publishes the
@@ -51,7 +33,7 @@ func (s *Server) signalRoute(action models.Action) echo.HandlerFunc {
 		who := caller(c)
 		req := contract.Request{Action: action}
 		if action == models.Complete {
-			var cr completionRequest
+			var cr wire.CompletionRequest
 			if err := decodeStrict(body, &cr, true); err != nil {
 				return err
 			}
@@ -68,7 +50,7 @@ func (s *Server) signalRoute(action models.Action) echo.HandlerFunc {
 				return err
 			}
 		} else {
-			var dr decisionRequest
+			var dr wire.DecisionRequest
 			if err := decodeStrict(body, &dr, true); err != nil {
 				return err
 			}
@@ -97,7 +79,7 @@ func (s *Server) signalRoute(action models.Action) echo.HandlerFunc {
 			return messageError(id, err)
 		}
 		s.metrics.signal(action, a.Disposition)
-		resp := signalResponse{ID: id, Status: a.Status, Outcome: a.Disposition}
+		resp := wire.SignalResponse{ID: id, Status: a.Status, Outcome: wire.Outcome(a.Disposition)}
 		switch a.Disposition {
 		case models.Rejected:
 			return conflict(codeConflict, "%s: %s", action, a.Reason)

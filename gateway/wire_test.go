@@ -285,30 +285,6 @@ func TestWireLimits(t *testing.T) {
 	require.Equal(t, want, got, "openapi.yaml limits (second) against wire's (first)")
 }
 
-// TestWireGatewayBodies holds the bodies the gateway still declares itself
-// to wire's: the same JSON members.
-func TestWireGatewayBodies(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct{ gateway, wire any }{
-		{decisionRequest{}, wire.DecisionRequest{}},
-		{completionRequest{}, wire.CompletionRequest{}},
-		{signalResponse{}, wire.SignalResponse{}},
-		{redriveRequest{}, wire.RedriveRequest{}},
-		{redriveResponse{}, wire.RedriveResponse{}},
-		{errorBody{}, wire.Error{}},
-	} {
-		g, w := jsonFields(reflect.TypeOf(c.gateway)), jsonFields(reflect.TypeOf(c.wire))
-		var gn, wn []string
-		for k := range g {
-			gn = append(gn, k)
-		}
-		for k := range w {
-			wn = append(wn, k)
-		}
-		require.ElementsMatch(t, wn, gn, "gateway %T (second) against %T", c.gateway, c.wire)
-	}
-}
-
 // TestLiveStateShowsTheWorkflowState: ?live=1 answers with wire.State, built
 // from the workflow's State; the JSON is the same, so a field added to the
 // workflow's State is a decision to show it or not, not a silent change of
