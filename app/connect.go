@@ -109,17 +109,33 @@ func Connect(ctx context.Context, cfg ConnectConfig, producer bool, logger *slog
 	return c, nil
 }
 
+// DialTemporal connects once to the Temporal frontend at address, for the
+// commands that talk to a cluster without running Courier (bench, replay).
+func DialTemporal(ctx context.Context, address, namespace string, logger *slog.Logger) (client.Client, error) {
+	c, err := client.DialContext(ctx, temporalOptions(address, namespace, logger))
+	if err != nil {
+		return nil, fmt.Errorf("dial Temporal at %s: %w", address, err)
+	}
+	return c, nil
+}
+
+// temporalOptions are the client options of every Temporal connection
+// Courier makes: the SDK logs through Courier's logger.
+func temporalOptions(address, namespace string, logger *slog.Logger) client.Options {
+	return client.Options{
+		HostPort:  address,
+		Namespace: namespace,
+		Logger:    sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
+	}
+}
+
 // dialTemporal connects to the Temporal frontend and makes sure Courier's
 // search attributes exist on the namespace.
 func dialTemporal(ctx context.Context, cfg ConnectConfig, logger *slog.Logger) (client.Client, error) {
 	var c client.Client
 	err := retry(ctx, logger, "Temporal at "+cfg.TemporalAddress, func(ctx context.Context) error {
 		var err error
-		opts := client.Options{
-			HostPort:  cfg.TemporalAddress,
-			Namespace: cfg.TemporalNamespace,
-			Logger:    sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
-		}
+		opts := temporalOptions(cfg.TemporalAddress, cfg.TemporalNamespace, logger)
 		if cfg.TemporalUncompressed {
 			opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
 		}

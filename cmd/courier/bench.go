@@ -9,9 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 
-	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
-
+	"github.com/courier-mq/courier/app"
 	"github.com/courier-mq/courier/bench"
 )
 
@@ -79,13 +77,9 @@ func (b *BenchConfig) validate() error {
 // Courier and prints the report, markdown by default.
 func runBench(ctx context.Context, cfg *Config, logger *slog.Logger, stdout, stderr io.Writer) error {
 	b := cfg.Bench
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort:  b.Temporal,
-		Namespace: b.Namespace,
-		Logger:    sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
-	})
+	c, err := app.DialTemporal(ctx, b.Temporal, b.Namespace, logger)
 	if err != nil {
-		return fmt.Errorf("dial Temporal at %s: %w", b.Temporal, err)
+		return err
 	}
 	defer c.Close()
 	report, err := bench.Run(ctx, b.Config, bench.Deps{Temporal: c, Progress: stderr, Logger: logger})

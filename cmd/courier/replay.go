@@ -3,14 +3,11 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
-	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
-
+	"github.com/courier-mq/courier/app"
 	"github.com/courier-mq/courier/replay"
 )
 
@@ -31,13 +28,9 @@ func (r *ReplayConfig) register(fs *flag.FlagSet) {
 // cluster against this binary's workflow code, prints the report and fails
 // when any history does not replay.
 func runReplay(ctx context.Context, cfg *Config, logger *slog.Logger, stdout io.Writer) error {
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
-	})
+	c, err := app.DialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger)
 	if err != nil {
-		return fmt.Errorf("dial Temporal at %s: %w", cfg.TemporalAddress, err)
+		return err
 	}
 	defer c.Close()
 	closed := cfg.Replay.ClosedWithin
