@@ -354,55 +354,36 @@ func (c *Config) envString(name, def string) string {
 }
 
 func (c *Config) envDuration(name string, def time.Duration) time.Duration {
-	v, ok := os.LookupEnv(envName(name))
-	if !ok {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		c.envErrors = append(c.envErrors, fmt.Errorf("%s: %q is not a duration like 30s or 5m", envName(name), v))
-		return def
-	}
-	return d
+	return envParsed(c, name, def, time.ParseDuration, "a duration like 30s or 5m")
 }
 
 func (c *Config) envInt(name string, def int) int {
-	v, ok := os.LookupEnv(envName(name))
-	if !ok {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		c.envErrors = append(c.envErrors, fmt.Errorf("%s: %q is not a whole number", envName(name), v))
-		return def
-	}
-	return n
+	return envParsed(c, name, def, strconv.Atoi, "a whole number")
 }
 
 func (c *Config) envFloat(name string, def float64) float64 {
-	v, ok := os.LookupEnv(envName(name))
-	if !ok {
-		return def
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil {
-		c.envErrors = append(c.envErrors, fmt.Errorf("%s: %q is not a number", envName(name), v))
-		return def
-	}
-	return f
+	return envParsed(c, name, def, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }, "a number")
 }
 
 func (c *Config) envBool(name string, def bool) bool {
+	return envParsed(c, name, def, strconv.ParseBool, "true or false")
+}
+
+// envParsed is the value of flag name's environment variable parsed by
+// parse, or def when it is unset. A value parse refuses is remembered as an
+// error saying it is not what it should be (want), so that start-up fails
+// with every such mistake rather than the first.
+func envParsed[T any](c *Config, name string, def T, parse func(string) (T, error), want string) T {
 	v, ok := os.LookupEnv(envName(name))
 	if !ok {
 		return def
 	}
-	b, err := strconv.ParseBool(v)
+	parsed, err := parse(v)
 	if err != nil {
-		c.envErrors = append(c.envErrors, fmt.Errorf("%s: %q is not true or false", envName(name), v))
+		c.envErrors = append(c.envErrors, fmt.Errorf("%s: %q is not %s", envName(name), v, want))
 		return def
 	}
-	return b
+	return parsed
 }
 
 // splitList splits a comma-separated list, dropping blanks.
