@@ -17,9 +17,7 @@ import (
 // TestReplayCommand runs `courier replay` against a server holding a message.
 func TestReplayCommand(t *testing.T) {
 	st := teststack.New(t, teststack.Config{})
-	in := contract.Input{Message: contract.Message{ID: "cmd-replay-1", Topic: teststack.DefaultTopic, Payload: []byte(`{}`), CheckURL: st.Checks.URL}, Policy: contract.DefaultPolicy()}
-	_, err := st.Messages.Start(t.Context(), in, "fp")
-	require.NoError(t, err)
+	st.Start(t, st.Input("cmd-replay-1"))
 	var out string
 	require.Eventually(t, func() bool {
 		var stdout, stderr bytes.Buffer
