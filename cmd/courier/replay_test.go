@@ -28,7 +28,6 @@ func TestReplayCommand(t *testing.T) {
 	require.Contains(t, out, fmt.Sprintf("v%d", contract.CurrentVersion))
 	require.Contains(t, out, "every history replays")
 
-	var stdout, stderr bytes.Buffer
-	require.Equal(t, 2, run(context.Background(), []string{"replay", "--concurrency", "0"}, &stdout, &stderr))
-	require.Contains(t, stderr.String(), "concurrency 1 or more")
+	_, stderr := runRefused(t, "replay", "--concurrency", "0")
+	require.Contains(t, stderr, "concurrency 1 or more")
 }
