@@ -181,47 +181,59 @@ func TestCheckBackStopsReadingHugeBody(t *testing.T) {
 	require.Less(t, <-written, total, "the server could send the whole body: the client read it all")
 }
 
-func TestCheckBackTimesOutAsUnknown(t *testing.T) {
+// TestCheckBackWithoutAnAnswerIsUnknown: a producer that cannot be reached,
+// or does not answer in time, is reported UNKNOWN with a detail that says
+// which, never as an activity failure or timeout.
+func TestCheckBackWithoutAnAnswerIsUnknown(t *testing.T) {
 	t.Parallel()
-	// The activity has 2 s; the producer never answers. The check-back must
-	// give up in time to report UNKNOWN instead of the activity timing out.
-	b := setupCheck(t, 0, 2*time.Second)
-	srv := server(t, func(_ http.ResponseWriter, r *http.Request) {
-		// The server notices the client hang up once the body is read.
-		_, _ = io.Copy(io.Discard, r.Body)
-		<-r.Context().Done()
-	})
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	for _, tc := range []struct {
+		name string
+		// timeout is the activity's time; the check-back must give up
+		// within it. 0: no limit.
+		timeout time.Duration
+		// handler answers the check-back; nil: the URL refuses connections.
+		handler http.HandlerFunc
+		detail  string
+	}{
+		{
+			name:    "no answer",
+			timeout: 2 * time.Second,
+			handler: func(_ http.ResponseWriter, r *http.Request) {
+				// The server notices the client hang up once the body is read.
+				_, _ = io.Copy(io.Discard, r.Body)
+				<-r.Context().Done()
+			},
+			detail: "no answer within",
+		},
+		{
+			name:    "slow body",
+			timeout: 2 * time.Second,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				// Headers and half an answer, then silence.
+				_, _ = io.Copy(io.Discard, r.Body)
+				_, _ = io.WriteString(w, `{"status":`)
+				w.(http.Flusher).Flush()
+				<-r.Context().Done()
+			},
+			detail: "answer not read within",
+		},
+		{name: "connection refused", detail: "connection refused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setupCheck(t, 0, tc.timeout)
+			url := closed.URL
+			if tc.handler != nil {
+				url = server(t, tc.handler).URL
+			}
 
-	res := b.check(t, srv.URL)
-	require.Equal(t, models.CheckUnknown, res.Answer)
-	require.Contains(t, res.Detail, "no answer within")
-}
-
-func TestCheckBackSlowBodyTimesOutAsUnknown(t *testing.T) {
-	t.Parallel()
-	b := setupCheck(t, 0, 2*time.Second)
-	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
-		// Headers and half an answer, then silence.
-		_, _ = io.Copy(io.Discard, r.Body)
-		_, _ = io.WriteString(w, `{"status":`)
-		w.(http.Flusher).Flush()
-		<-r.Context().Done()
-	})
-
-	res := b.check(t, srv.URL)
-	require.Equal(t, models.CheckUnknown, res.Answer)
-	require.Contains(t, res.Detail, "answer not read within")
-}
-
-func TestCheckBackConnectionRefused(t *testing.T) {
-	t.Parallel()
-	b := setupCheck(t, 0, 0)
-	srv := httptest.NewServer(http.NotFoundHandler())
-	srv.Close()
-
-	res := b.check(t, srv.URL)
-	require.Equal(t, models.CheckUnknown, res.Answer)
-	require.Contains(t, res.Detail, "connection refused")
+			res := b.check(t, url)
+			require.Equal(t, models.CheckUnknown, res.Answer)
+			require.Contains(t, res.Detail, tc.detail)
+		})
+	}
 }
 
 func TestCheckBackInvalidURL(t *testing.T) {

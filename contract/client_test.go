@@ -70,8 +70,7 @@ func TestAskRemoteCalls(t *testing.T) {
 	ask := func(taskQueue, id string) (contract.Answer, map[string]int, int) {
 		m, err := contract.NewClient(c, contract.ClientConfig{TaskQueue: taskQueue, Rows: mirror, Logger: slog.New(slog.DiscardHandler)})
 		require.NoError(t, err)
-		in := contract.Input{Message: contract.Message{ID: id, Topic: teststack.DefaultTopic, Payload: []byte(`{}`), CheckURL: st.Checks.URL}, Policy: contract.DefaultPolicy()}
-		_, err = m.Start(t.Context(), in, "fp")
+		_, err = m.Start(t.Context(), st.Input(id), "fp")
 		require.NoError(t, err)
 		counted.take()
 		mirror.reads = 0

@@ -223,9 +223,7 @@ func requireRecords(ctx context.Context, t *testing.T, addr, topic string, want 
 // leave the topics it knows alone.
 func TestKafkaSetsAsideForgottenTopics(t *testing.T) {
 	t.Parallel()
-	cfg := setupKafka(t)
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
+	ctx, cfg := setupKafka(t, time.Minute)
 	const forgotten, kept = "devstack.forgotten", "devstack.kept"
 
 	k, err := StartKafka(ctx, cfg)

@@ -15,9 +15,7 @@ import (
 
 func TestKafka(t *testing.T) {
 	t.Parallel()
-	cfg := setupKafka(t)
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
+	ctx, cfg := setupKafka(t, time.Minute)
 	const preCreated, autoCreated = "devstack.pre", "devstack.auto"
 	cfg.Topics = []string{preCreated}
 
@@ -58,11 +56,15 @@ func TestKafka(t *testing.T) {
 	}
 }
 
-func setupKafka(t *testing.T) KafkaConfig {
+// setupKafka is the config of a broker on a free port and a fresh data
+// directory, and a context that gives the test timeout to finish.
+func setupKafka(t *testing.T, timeout time.Duration) (context.Context, KafkaConfig) {
 	t.Helper()
 	port, err := freeport.Port(loopback)
 	require.NoError(t, err)
-	return KafkaConfig{DataDir: t.TempDir(), Port: port, Partitions: 4}
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	t.Cleanup(cancel)
+	return ctx, KafkaConfig{DataDir: t.TempDir(), Port: port, Partitions: 4}
 }
 
 func partitionCount(t *testing.T, cl *kgo.Client, topic string) int {

@@ -23,11 +23,9 @@ import (
 // reply, so three members die one after the other: the old failure, 7 in 8.
 func TestKafkaGroupOutlivesMemberDeadInJoin(t *testing.T) {
 	t.Parallel()
-	cfg := setupKafka(t)
+	ctx, cfg := setupKafka(t, 2*time.Minute)
 	const topic, group = "devstack.group", "survivors"
 	cfg.Topics = []string{topic}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
 	k, err := StartKafka(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, k.Close()) })

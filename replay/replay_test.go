@@ -27,11 +27,8 @@ import (
 func TestRunFindsAnIncompatibleChange(t *testing.T) {
 	st := teststack.New(t, teststack.Config{})
 	ctx := t.Context()
-	policy := contract.DefaultPolicy()
 	for _, id := range []string{"replay-open-1", "replay-open-2", "replay-closed"} {
-		in := contract.Input{Message: contract.Message{ID: id, Topic: teststack.DefaultTopic, Payload: []byte(`{}`), CheckURL: st.Checks.URL}, Policy: policy}
-		_, err := st.Messages.Start(ctx, in, "fp")
-		require.NoError(t, err)
+		st.Start(t, st.Input(id))
 	}
 	a, err := st.Messages.Ask(ctx, "replay-closed", contract.Request{Action: models.Cancel, By: "test"})
 	require.NoError(t, err)

@@ -799,40 +799,45 @@ func TestMirrorWritesRunInOrder(t *testing.T) {
 }
 
 // A publish that outlasts its local try shows SENDING in the mirror too, once
-// it is handed to a regular activity.
+// it is handed to a regular activity. A SENDING mirror write still running
+// when its publish ends is not cancelled with the publish: the workflow used
+// to end Canceled, its mirror row behind, when the database was slow during
+// a broker outage.
 func TestSendingIsMirroredWhenThePublishLasts(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	b.acts.publishErr = brokerDownFor(4) // two local attempts, then two regular ones
-	b.signalAt(time.Second, contract.SignalConfirm, contract.Decision{})
-	b.signalAt(time.Minute, contract.SignalComplete, contract.Completion{})
+	for _, tc := range []struct {
+		name string
+		// failures is how many publish attempts fail; the local tries are
+		// the first two.
+		failures    int
+		mirrorDelay func(activities.MirrorInput) time.Duration
+	}{
+		{name: "regular attempts fail too", failures: 4}, // two local attempts, then two regular ones
+		{
+			name:     "slow SENDING write outlives the publish",
+			failures: 2, // the local tries fail, the regular one lands
+			mirrorDelay: func(in activities.MirrorInput) time.Duration {
+				if in.Transition.Status == wire.StatusSending {
+					return 500 * time.Millisecond
+				}
+				return 0
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			b.acts.publishErr = brokerDownFor(tc.failures)
+			b.acts.mirrorDelay = tc.mirrorDelay
+			b.signalAt(time.Second, contract.SignalConfirm, contract.Decision{})
+			b.signalAt(time.Minute, contract.SignalComplete, contract.Completion{})
 
-	require.Equal(t, wire.StatusCompleted, b.run(t).Status)
+			require.Equal(t, wire.StatusCompleted, b.run(t).Status)
 
-	require.Equal(t, []wire.Status{wire.StatusWaitingConfirm, wire.StatusSending, wire.StatusDelivered, wire.StatusCompleted},
-		b.acts.mirrorStatuses())
-}
-
-// A SENDING mirror write still running when its publish ends is not
-// cancelled with the publish: the workflow used to end Canceled, its mirror
-// row behind, when the database was slow during a broker outage.
-func TestSendingMirrorWriteOutlivesThePublish(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	b.acts.publishErr = brokerDownFor(2) // the local tries fail, the regular one lands
-	b.acts.mirrorDelay = func(in activities.MirrorInput) time.Duration {
-		if in.Transition.Status == wire.StatusSending {
-			return 500 * time.Millisecond
-		}
-		return 0
+			require.Equal(t, []wire.Status{wire.StatusWaitingConfirm, wire.StatusSending, wire.StatusDelivered, wire.StatusCompleted},
+				b.acts.mirrorStatuses())
+		})
 	}
-	b.signalAt(time.Second, contract.SignalConfirm, contract.Decision{})
-	b.signalAt(time.Minute, contract.SignalComplete, contract.Completion{})
-
-	require.Equal(t, wire.StatusCompleted, b.run(t).Status)
-
-	require.Equal(t, []wire.Status{wire.StatusWaitingConfirm, wire.StatusSending, wire.StatusDelivered, wire.StatusCompleted},
-		b.acts.mirrorStatuses())
 }
 
 // Whether the first status needs an upsert is

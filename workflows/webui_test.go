@@ -22,14 +22,10 @@ import (
 // activities.
 func TestWebUITellsTheMessagesStory(t *testing.T) {
 	st := teststack.New(t, teststack.Config{})
-	policy := contract.DefaultPolicy()
-	policy.CheckDelay, policy.CheckMaxDelay, policy.CheckMaxAttempts, policy.CheckTimeout = time.Second, time.Second, 3, time.Second
-	in := contract.Input{Message: contract.Message{
-		ID: "webui-1", Topic: teststack.DefaultTopic, Key: "customer-7", Producer: "payment",
-		Payload: []byte(`{}`), CheckURL: st.Checks.URL, Consumers: []string{"accounting"},
-	}, Policy: policy}
-	_, err := st.Messages.Start(t.Context(), in, "fp")
-	require.NoError(t, err)
+	in := st.Input("webui-1")
+	in.Message.Key, in.Message.Producer, in.Message.Consumers = "customer-7", "payment", []string{"accounting"}
+	in.Policy.CheckDelay, in.Policy.CheckMaxDelay, in.Policy.CheckMaxAttempts, in.Policy.CheckTimeout = time.Second, time.Second, 3, time.Second
+	st.Start(t, in)
 	wid := contract.WorkflowID(in.Message.ID)
 	text := func(p *commonpb.Payload) string {
 		var s string

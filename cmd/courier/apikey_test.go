@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"strings"
 	"testing"
 
@@ -73,13 +72,10 @@ func TestAPIKeyHash(t *testing.T) {
 }
 
 func TestGatewayRefusesKeysWithoutTopics(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"gateway",
+	_, out := runRefused(t, "gateway",
 		"--db-dsn", "root@tcp(127.0.0.1:3306)/test",
 		"--api-keys", "k3y-0f-the-orders-svc:orders:producer,k3y-0f-accounting-svc:accounting:consumer:orders,k3y-0f-the-ops-team0:ops:admin",
-	}, &stdout, &stderr)
-	require.Equal(t, 2, code)
-	out := stderr.String()
+	)
 	require.Contains(t, out, `API key 1 ("orders"): a producer or consumer key needs the topics it may use`)
 	require.NotContains(t, out, "accounting")
 	require.NotContains(t, out, "k3y-0f")

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -10,21 +8,19 @@ import (
 
 func TestBenchFlagsAreValidatedBeforeAnythingRuns(t *testing.T) {
 	t.Parallel()
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"bench",
+	stdout, stderr := runRefused(t, "bench",
 		"-n", "-5",
 		"--direct-ratio", "1.5",
 		"--gateway", "127.0.0.1:8080",
 		"--kafka", "",
-	}, &stdout, &stderr)
-	require.Equal(t, 2, code)
+	)
 	for _, want := range []string{
 		"messages must be positive",
 		"direct ratio must be between 0 and 1",
 		"gateway must be an http(s) URL",
 		"kafka is required",
 	} {
-		require.Contains(t, stderr.String(), want)
+		require.Contains(t, stderr, want)
 	}
-	require.Empty(t, stdout.String())
+	require.Empty(t, stdout)
 }

@@ -14,18 +14,24 @@ import (
 	"github.com/courier-mq/courier/worker"
 )
 
+// runRefused runs courier with args, requires that it refuses them as a
+// usage error (exit code 2) and returns what it printed.
+func runRefused(t *testing.T, args ...string) (stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	require.Equal(t, 2, run(context.Background(), args, &out, &errOut), "courier %v: %s", args, errOut.String())
+	return out.String(), errOut.String()
+}
+
 func TestInvalidConfigurationSaysEveryProblem(t *testing.T) {
 	t.Setenv("COURIER_CHECK_MAX_ATTEMPTS", "many")
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"all",
+	_, out := runRefused(t, "all",
 		"--db-driver", "oracle",
 		"--kafka-brokers", "",
 		"--check-url-allow-hosts", "loopback",
 		"--resend-intervals", "1m,soon",
 		"--log-format", "xml",
-	}, &stdout, &stderr)
-	require.Equal(t, 2, code)
-	out := stderr.String()
+	)
 	for _, want := range []string{
 		"COURIER_CHECK_MAX_ATTEMPTS",
 		"oracle",
@@ -51,9 +57,8 @@ func TestFlagBeatsEnvironmentBeatsDefault(t *testing.T) {
 }
 
 func TestUnknownCommand(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	require.Equal(t, 2, run(context.Background(), []string{"frobnicate"}, &stdout, &stderr))
-	require.Contains(t, stderr.String(), `unknown command "frobnicate"`)
+	_, stderr := runRefused(t, "frobnicate")
+	require.Contains(t, stderr, `unknown command "frobnicate"`)
 }
 
 func TestVersion(t *testing.T) {

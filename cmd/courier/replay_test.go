@@ -17,9 +17,7 @@ import (
 // TestReplayCommand runs `courier replay` against a server holding a message.
 func TestReplayCommand(t *testing.T) {
 	st := teststack.New(t, teststack.Config{})
-	in := contract.Input{Message: contract.Message{ID: "cmd-replay-1", Topic: teststack.DefaultTopic, Payload: []byte(`{}`), CheckURL: st.Checks.URL}, Policy: contract.DefaultPolicy()}
-	_, err := st.Messages.Start(t.Context(), in, "fp")
-	require.NoError(t, err)
+	st.Start(t, st.Input("cmd-replay-1"))
 	var out string
 	require.Eventually(t, func() bool {
 		var stdout, stderr bytes.Buffer
@@ -30,7 +28,6 @@ func TestReplayCommand(t *testing.T) {
 	require.Contains(t, out, fmt.Sprintf("v%d", contract.CurrentVersion))
 	require.Contains(t, out, "every history replays")
 
-	var stdout, stderr bytes.Buffer
-	require.Equal(t, 2, run(context.Background(), []string{"replay", "--concurrency", "0"}, &stdout, &stderr))
-	require.Contains(t, stderr.String(), "concurrency 1 or more")
+	_, stderr := runRefused(t, "replay", "--concurrency", "0")
+	require.Contains(t, stderr, "concurrency 1 or more")
 }

@@ -110,3 +110,20 @@ func New(t *testing.T, cfg Config) *Stack {
 	})
 	return s
 }
+
+// Input is a message id on DefaultTopic, with an empty JSON payload, the
+// default policy and this Stack's check-back, ready for Messages.Start.
+// Tests change the fields their case is about.
+func (s *Stack) Input(id string) contract.Input {
+	return contract.Input{
+		Message: contract.Message{ID: id, Topic: DefaultTopic, Payload: []byte(`{}`), CheckURL: s.Checks.URL},
+		Policy:  contract.DefaultPolicy(),
+	}
+}
+
+// Start starts in as the gateway would and fails t if the start fails.
+func (s *Stack) Start(t testing.TB, in contract.Input) {
+	t.Helper()
+	_, err := s.Messages.Start(t.Context(), in, "fp")
+	require.NoError(t, err)
+}
