@@ -73,7 +73,7 @@ type run struct {
 // how it was opened.
 type adapterState struct {
 	name   string
-	log    *logBuffer
+	log    *devcourier.Output
 	open   protocol.Request
 	opened protocol.Opened
 
@@ -176,7 +176,7 @@ func (r *run) adapter(name string) (*adapterState, error) {
 // scenario's database.
 func (r *run) startAdapter(name, proxyURL string) {
 	r.t.Helper()
-	a := &adapterState{name: name, log: &logBuffer{}, open: protocol.Request{
+	a := &adapterState{name: name, log: &devcourier.Output{}, open: protocol.Request{
 		Op: "open", Mode: r.tg.Mode, Dialect: r.tg.DB.Name, URL: r.db.url, Isolation: r.tg.Isolation,
 		CourierURL: proxyURL + "/" + name, CheckListen: "127.0.0.1:0", Table: barrierTable,
 		DedupeTable: dedupeTable, EffectSQL: effectSQL, Producer: "conformance", FoundRows: r.sc.FoundRows,

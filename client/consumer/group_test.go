@@ -1,7 +1,6 @@
 package consumer_test
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/consumer"
+	"github.com/courier-mq/courier/client/internal/devcourier"
 	"github.com/courier-mq/courier/client/internal/testdb"
 )
 
@@ -192,13 +192,13 @@ func buildGroupMember(t *testing.T) string {
 // member is one running groupmember process.
 type member struct {
 	cmd    *exec.Cmd
-	log    *lockedBuffer
+	log    *devcourier.Output
 	exited chan struct{}
 }
 
 func startMember(t *testing.T, bin string, args ...string) *member {
 	t.Helper()
-	m := &member{cmd: exec.Command(bin, args...), log: &lockedBuffer{}, exited: make(chan struct{})}
+	m := &member{cmd: exec.Command(bin, args...), log: &devcourier.Output{}, exited: make(chan struct{})}
 	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
 	if err := m.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -342,22 +342,4 @@ func (k *kafkaView) uncommitted(t *testing.T, partitions int32) map[int32]string
 		}
 	}
 	return behind
-}
-
-// lockedBuffer is a process's output the test reads while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
