@@ -146,16 +146,7 @@ func TestGroupSurvivesKilledMembers(t *testing.T) {
 	}
 	t.Logf("every message handled %s after the frozen member resumed", time.Since(lastChaos).Round(100*time.Millisecond))
 	for _, id := range ids {
-		for {
-			v, err := c.Get(ctx, id)
-			if err == nil && v.Status == wire.StatusCompleted {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("message %s is %s (%v), want COMPLETED", id, v.Status, err)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+		devcourier.WaitStatusUntil(t, c, id, wire.StatusCompleted, deadline)
 	}
 	for {
 		behind := kafka.uncommitted(t, partitions)

@@ -187,7 +187,13 @@ func (c *Courier) Client(t testing.TB) *client.Client {
 // WaitStatus polls message id until its status is want, for up to 30 s.
 func WaitStatus(t testing.TB, c *client.Client, id string, want wire.Status) wire.Message {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	return WaitStatusUntil(t, c, id, want, time.Now().Add(30*time.Second))
+}
+
+// WaitStatusUntil polls message id until its status is want, failing t at
+// deadline: a test that waits for many messages gives them one deadline.
+func WaitStatusUntil(t testing.TB, c *client.Client, id string, want wire.Status, deadline time.Time) wire.Message {
+	t.Helper()
 	for {
 		v, err := c.Get(context.Background(), id)
 		if err == nil && v.Status == want {
