@@ -2,7 +2,6 @@ package conformance
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/courier-mq/courier/client/conformance/protocol"
+	"github.com/courier-mq/courier/client/internal/devcourier"
 )
 
 // errKilled is the answer of every request pending when the adapter died.
@@ -24,7 +24,7 @@ var errKilled = errors.New("the adapter exited before it answered")
 type process struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stderr *logBuffer
+	stderr *devcourier.Output
 	exited chan struct{}
 
 	mu      sync.Mutex
@@ -34,7 +34,7 @@ type process struct {
 }
 
 // startProcess runs the adapter command argv.
-func startProcess(argv []string, log *logBuffer) (*process, error) {
+func startProcess(argv []string, log *devcourier.Output) (*process, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -176,29 +176,11 @@ func (p *process) signal(sig syscall.Signal) error {
 	return nil
 }
 
-// logBuffer collects an adapter's stderr over its restarts.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(b)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // Modes starts the adapter argv once and returns the modes its hello
 // lists.
 func Modes(t testing.TB, argv []string) []string {
 	t.Helper()
-	log := &logBuffer{}
+	log := &devcourier.Output{}
 	p, err := startProcess(argv, log)
 	if err != nil {
 		t.Fatal(err)

@@ -45,11 +45,9 @@ func (r *run) check(st Step) error {
 }
 
 func (r *run) awaitCheck(st Step) error {
-	r.mu.Lock()
-	ch, ok := r.checks[st.As]
-	r.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("no check %q", st.As)
+	ch, err := named(r, r.checks, "check", st.As)
+	if err != nil {
+		return err
 	}
 	return expectAnswer(st.As, <-ch, st.Answer)
 }

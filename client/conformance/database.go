@@ -171,11 +171,9 @@ func (r *run) dbStep(st Step) error {
 		r.mu.Unlock()
 		return nil
 	case "db_await":
-		r.mu.Lock()
-		ch, ok := r.execs[st.As]
-		r.mu.Unlock()
-		if !ok {
-			return fmt.Errorf("no statement %q", st.As)
+		ch, err := named(r, r.execs, "statement", st.As)
+		if err != nil {
+			return err
 		}
 		select {
 		case err := <-ch:

@@ -73,7 +73,7 @@ type run struct {
 // how it was opened.
 type adapterState struct {
 	name   string
-	log    *logBuffer
+	log    *devcourier.Output
 	open   protocol.Request
 	opened protocol.Opened
 
@@ -96,6 +96,19 @@ type call struct {
 	done   chan struct{}
 	result protocol.TxResult
 	values map[string]string
+}
+
+// named is what a step names in one of the run's maps (calls, checks,
+// statements), looked up under r.mu; kind says which in the error.
+func named[V any](r *run, m map[string]V, kind, name string) (V, error) {
+	r.mu.Lock()
+	v, ok := m[name]
+	r.mu.Unlock()
+	if !ok {
+		var zero V
+		return zero, fmt.Errorf("no %s %q", kind, name)
+	}
+	return v, nil
 }
 
 // answer is a check-back answer the runner got.
@@ -163,20 +176,14 @@ func (r *run) adapter(name string) (*adapterState, error) {
 	if name == "" {
 		name = "a"
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	a, ok := r.adapters[name]
-	if !ok {
-		return nil, fmt.Errorf("no adapter %q", name)
-	}
-	return a, nil
+	return named(r, r.adapters, "adapter", name)
 }
 
 // startAdapter starts adapter name, says hello and opens it on the
 // scenario's database.
 func (r *run) startAdapter(name, proxyURL string) {
 	r.t.Helper()
-	a := &adapterState{name: name, log: &logBuffer{}, open: protocol.Request{
+	a := &adapterState{name: name, log: &devcourier.Output{}, open: protocol.Request{
 		Op: "open", Mode: r.tg.Mode, Dialect: r.tg.DB.Name, URL: r.db.url, Isolation: r.tg.Isolation,
 		CourierURL: proxyURL + "/" + name, CheckListen: "127.0.0.1:0", Table: barrierTable,
 		DedupeTable: dedupeTable, EffectSQL: effectSQL, Producer: "conformance", FoundRows: r.sc.FoundRows,
@@ -224,26 +231,6 @@ func (r *run) step(st Step, proxyURL string) error {
 		return r.await(st)
 	case "await":
 		return r.await(st)
-	case "wait_gate":
-		a, err := r.adapter(st.Adapter)
-		if err != nil {
-			return err
-		}
-		ev, err := a.current().waitGate(st.Gate)
-		if err != nil {
-			return err
-		}
-		r.mu.Lock()
-		if c, ok := r.calls[ev.Ref]; ok {
-			c.values = ev.Values
-			c.msgID = ev.MessageID
-		}
-		r.mu.Unlock()
-		return nil
-	case "release":
-		return r.simple(st.Adapter, protocol.Request{Op: "release", Gate: st.Gate})
-	case "cancel":
-		return r.simple(st.Adapter, protocol.Request{Op: "cancel", Ref: st.Ref})
 	case "check":
 		return r.check(st)
 	case "await_check":
@@ -251,11 +238,9 @@ func (r *run) step(st Step, proxyURL string) error {
 	case "courier_checks":
 		return r.courierChecks(st)
 	case "expect_isolation":
-		r.mu.Lock()
-		c, ok := r.calls[st.Ref]
-		r.mu.Unlock()
-		if !ok {
-			return fmt.Errorf("no call %q", st.Ref)
+		c, err := named(r, r.calls, "call", st.Ref)
+		if err != nil {
+			return err
 		}
 		have := strings.NewReplacer("-", "_", " ", "_").Replace(strings.ToLower(c.values["isolation"]))
 		if want := r.tg.Isolation; want != "" && have != want {
@@ -263,52 +248,18 @@ func (r *run) step(st Step, proxyURL string) error {
 		}
 		return nil
 	case "kill_connection":
-		r.mu.Lock()
-		c, ok := r.calls[st.Ref]
-		r.mu.Unlock()
-		if !ok || c.values["conn"] == "" {
+		c, err := named(r, r.calls, "call", st.Ref)
+		if err != nil {
+			return err
+		}
+		if c.values["conn"] == "" {
 			return fmt.Errorf("call %q reported no connection id at a gate", st.Ref)
 		}
 		return r.db.killConnection(c.values["conn"])
 	case "proxy":
 		return r.arm(st)
-	case "kill":
-		a, err := r.adapter(st.Adapter)
-		if err != nil {
-			return err
-		}
-		a.current().kill()
-		return nil
-	case "freeze", "resume":
-		a, err := r.adapter(st.Adapter)
-		if err != nil {
-			return err
-		}
-		sig := syscall.SIGSTOP
-		if st.Do == "resume" {
-			sig = syscall.SIGCONT
-		}
-		return a.current().signal(sig)
 	case "wait_group":
 		return r.kafka.waitStable(r.id(st.Name), st.Count)
-	case "wait_exit":
-		a, err := r.adapter(st.Adapter)
-		if err != nil {
-			return err
-		}
-		select {
-		case <-a.current().exited:
-			return nil
-		case <-time.After(settleWithin):
-			return errors.New("the adapter did not exit")
-		}
-	case "restart":
-		a, err := r.adapter(st.Adapter)
-		if err != nil {
-			return err
-		}
-		a.current().kill()
-		return r.launch(a)
 	case "start_adapter":
 		r.startAdapter(st.Adapter, proxyURL)
 		return nil
@@ -320,32 +271,68 @@ func (r *run) step(st Step, proxyURL string) error {
 		return r.db.waitLockWaiters(st.Count)
 	case "send":
 		return r.send(st)
-	case "consume":
-		a, err := r.adapter(st.Adapter)
+	}
+	// The other steps act on one adapter.
+	a, err := r.adapter(st.Adapter)
+	if err != nil {
+		return err
+	}
+	return r.adapterStep(st, a)
+}
+
+// adapterStep does step st on adapter a.
+func (r *run) adapterStep(st Step, a *adapterState) error {
+	p := a.current()
+	switch st.Do {
+	case "wait_gate":
+		ev, err := p.waitGate(st.Gate)
 		if err != nil {
 			return err
 		}
+		r.mu.Lock()
+		if c, ok := r.calls[ev.Ref]; ok {
+			c.values = ev.Values
+			c.msgID = ev.MessageID
+		}
+		r.mu.Unlock()
+		return nil
+	case "release":
+		return p.call(protocol.Request{Op: "release", Gate: st.Gate}, nil)
+	case "cancel":
+		return p.call(protocol.Request{Op: "cancel", Ref: st.Ref}, nil)
+	case "kill":
+		p.kill()
+		return nil
+	case "freeze", "resume":
+		sig := syscall.SIGSTOP
+		if st.Do == "resume" {
+			sig = syscall.SIGCONT
+		}
+		return p.signal(sig)
+	case "wait_exit":
+		select {
+		case <-p.exited:
+			return nil
+		case <-time.After(settleWithin):
+			return errors.New("the adapter did not exit")
+		}
+	case "restart":
+		p.kill()
+		return r.launch(a)
+	case "consume":
 		var fail []string
 		for _, local := range st.Fail {
 			fail = append(fail, r.id(local))
 		}
-		return a.current().call(protocol.Request{
+		return p.call(protocol.Request{
 			Op: "consume", Ref: st.Ref, Name: r.id(st.Name), Topics: []string{r.topic},
 			Brokers: []string{r.tg.Courier.Kafka}, Attempts: st.Attempts,
 			Handler: &protocol.Handler{EffectSQL: consumedSQL, FailIDs: fail, FailSends: st.FailSends},
 		}, nil)
 	case "stop_consumer":
-		return r.simple(st.Adapter, protocol.Request{Op: "stop_consumer", Ref: st.Ref})
+		return p.call(protocol.Request{Op: "stop_consumer", Ref: st.Ref}, nil)
 	}
 	return fmt.Errorf("unknown step %q", st.Do)
-}
-
-func (r *run) simple(adapter string, req protocol.Request) error {
-	a, err := r.adapter(adapter)
-	if err != nil {
-		return err
-	}
-	return a.current().call(req, nil)
 }
 
 // transaction starts call st.Ref; await collects its outcome.
@@ -357,11 +344,9 @@ func (r *run) transaction(st Step) error {
 	req := protocol.Request{Op: "transaction", Ref: st.Ref, Reuse: st.Reuse}
 	c := &call{ref: st.Ref, done: make(chan struct{})}
 	if st.Reuse != "" {
-		r.mu.Lock()
-		prev, ok := r.calls[st.Reuse]
-		r.mu.Unlock()
-		if !ok {
-			return fmt.Errorf("no call %q to reuse", st.Reuse)
+		prev, err := named(r, r.calls, "call", st.Reuse)
+		if err != nil {
+			return fmt.Errorf("reuse: %w", err)
 		}
 		c.msgID = prev.msgID
 	} else {
@@ -421,11 +406,9 @@ func (r *run) transaction(st Step) error {
 
 // await waits for call st.Ref and checks its outcome.
 func (r *run) await(st Step) error {
-	r.mu.Lock()
-	c, ok := r.calls[st.Ref]
-	r.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("no call %q", st.Ref)
+	c, err := named(r, r.calls, "call", st.Ref)
+	if err != nil {
+		return err
 	}
 	select {
 	case <-c.done:

@@ -108,27 +108,9 @@ func TestRunProcessesOnceAndCompletes(t *testing.T) {
 
 		deadline := time.Now().Add(60 * time.Second)
 		for _, id := range ids {
-			for {
-				v, err := c.Get(ctx, id)
-				if err == nil && v.Status == wire.StatusCompleted {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%s: %s (%v)", id, v.Status, err)
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			devcourier.WaitStatusUntil(t, c, id, wire.StatusCompleted, deadline)
 		}
-		for {
-			v, _ := c.Get(ctx, poison)
-			if v.Status == wire.StatusDead {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the failing message is %s, want DEAD", v.Status)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		devcourier.WaitStatusUntil(t, c, poison, wire.StatusDead, deadline)
 		var rows int
 		if err := db.DB.QueryRow("SELECT COUNT(*) FROM vouchers").Scan(&rows); err != nil {
 			t.Fatal(err)

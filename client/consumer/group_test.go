@@ -1,7 +1,6 @@
 package consumer_test
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/consumer"
+	"github.com/courier-mq/courier/client/internal/devcourier"
 	"github.com/courier-mq/courier/client/internal/testdb"
 )
 
@@ -146,16 +146,7 @@ func TestGroupSurvivesKilledMembers(t *testing.T) {
 	}
 	t.Logf("every message handled %s after the frozen member resumed", time.Since(lastChaos).Round(100*time.Millisecond))
 	for _, id := range ids {
-		for {
-			v, err := c.Get(ctx, id)
-			if err == nil && v.Status == wire.StatusCompleted {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("message %s is %s (%v), want COMPLETED", id, v.Status, err)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+		devcourier.WaitStatusUntil(t, c, id, wire.StatusCompleted, deadline)
 	}
 	for {
 		behind := kafka.uncommitted(t, partitions)
@@ -192,13 +183,13 @@ func buildGroupMember(t *testing.T) string {
 // member is one running groupmember process.
 type member struct {
 	cmd    *exec.Cmd
-	log    *lockedBuffer
+	log    *devcourier.Output
 	exited chan struct{}
 }
 
 func startMember(t *testing.T, bin string, args ...string) *member {
 	t.Helper()
-	m := &member{cmd: exec.Command(bin, args...), log: &lockedBuffer{}, exited: make(chan struct{})}
+	m := &member{cmd: exec.Command(bin, args...), log: &devcourier.Output{}, exited: make(chan struct{})}
 	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
 	if err := m.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -342,22 +333,4 @@ func (k *kafkaView) uncommitted(t *testing.T, partitions int32) map[int32]string
 		}
 	}
 	return behind
-}
-
-// lockedBuffer is a process's output the test reads while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

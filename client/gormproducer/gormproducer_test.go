@@ -2,7 +2,6 @@ package gormproducer_test
 
 import (
 	"errors"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/gormproducer"
 	"github.com/courier-mq/courier/client/internal/devcourier"
+	"github.com/courier-mq/courier/client/internal/producertest"
 	"github.com/courier-mq/courier/client/internal/testdb"
 	"github.com/courier-mq/courier/client/producer"
 )
@@ -46,17 +46,7 @@ func TestGORMTransaction(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := courier.Client(t)
-			checks := httptest.NewUnstartedServer(nil)
-			p, err := producer.New(c, db.DB, producer.Config{CheckURL: "http://" + checks.Listener.Addr().String()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			checks.Config.Handler = p.CheckHandler()
-			checks.Start()
-			t.Cleanup(checks.Close)
-			if err := p.Migrate(t.Context()); err != nil {
-				t.Fatal(err)
-			}
+			p := producertest.New(t, c, db.DB, producer.Config{})
 			later := &client.Policy{CheckDelay: time.Hour, CheckMaxDelay: time.Hour}
 
 			ok := &client.Message{Topic: "gorm", Payload: []byte(`{}`), Policy: later}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/internal/devcourier"
+	"github.com/courier-mq/courier/client/internal/producertest"
 	"github.com/courier-mq/courier/client/internal/testdb"
 	"github.com/courier-mq/courier/client/producer"
 )
@@ -420,15 +420,7 @@ func TestSerializationFailureAtCommit(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = serializable.Close() })
 	c := courier.Client(t)
-	checks := httptest.NewServer(nil)
-	t.Cleanup(checks.Close)
-	p, err := producer.New(c, serializable, producer.Config{CheckURL: checks.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	p := producertest.New(t, c, serializable, producer.Config{})
 	testdb.Exec(t, db.DB, "CREATE TABLE doctors (name TEXT PRIMARY KEY, on_call BOOLEAN)")
 	testdb.Exec(t, db.DB, "INSERT INTO doctors VALUES ('alice', true), ('bob', true)")
 	// Each takes a doctor off call after seeing two on call: write skew.

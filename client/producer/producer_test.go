@@ -14,6 +14,7 @@ import (
 
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/internal/devcourier"
+	"github.com/courier-mq/courier/client/internal/producertest"
 	"github.com/courier-mq/courier/client/internal/testdb"
 	"github.com/courier-mq/courier/client/producer"
 )
@@ -33,17 +34,7 @@ func setup(t *testing.T, db testdb.DB, courierAPI producer.Courier) (*producer.P
 	if courierAPI == nil {
 		courierAPI = c
 	}
-	checks := httptest.NewUnstartedServer(nil)
-	p, err := producer.New(courierAPI, db.DB, producer.Config{CheckURL: "http://" + checks.Listener.Addr().String() + "/check", Producer: "payments"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checks.Config.Handler = p.CheckHandler()
-	checks.Start()
-	t.Cleanup(checks.Close)
-	if err := p.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	p := producertest.New(t, courierAPI, db.DB, producer.Config{Producer: "payments"})
 	if err := p.Migrate(t.Context()); err != nil {
 		t.Fatal("a second Migrate changes nothing: ", err)
 	}

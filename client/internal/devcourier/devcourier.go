@@ -35,7 +35,7 @@ type Courier struct {
 	Kafka  string
 	cmd    *exec.Cmd
 	exited <-chan struct{}
-	log    *syncBuffer
+	log    *Output
 	dir    string
 }
 
@@ -93,7 +93,7 @@ func start(bin, dir string, opts Options) (*Courier, error) {
 	c := &Courier{
 		URL:   fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
 		Kafka: fmt.Sprintf("127.0.0.1:%d", ports[2]),
-		log:   &syncBuffer{},
+		log:   &Output{},
 		dir:   dir,
 	}
 	args := append([]string{"dev",
@@ -187,7 +187,13 @@ func (c *Courier) Client(t testing.TB) *client.Client {
 // WaitStatus polls message id until its status is want, for up to 30 s.
 func WaitStatus(t testing.TB, c *client.Client, id string, want wire.Status) wire.Message {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	return WaitStatusUntil(t, c, id, want, time.Now().Add(30*time.Second))
+}
+
+// WaitStatusUntil polls message id until its status is want, failing t at
+// deadline: a test that waits for many messages gives them one deadline.
+func WaitStatusUntil(t testing.TB, c *client.Client, id string, want wire.Status, deadline time.Time) wire.Message {
+	t.Helper()
 	for {
 		v, err := c.Get(context.Background(), id)
 		if err == nil && v.Status == want {
@@ -203,22 +209,24 @@ func WaitStatus(t testing.TB, c *client.Client, id string, want wire.Status) wir
 // Log is what courier dev wrote so far.
 func (c *Courier) Log() string { return c.log.String() }
 
-// syncBuffer is a buffer the process writes while the test reads it.
-type syncBuffer struct {
+// Output collects what a process writes while a test reads it: the
+// process's io.Writer, safe for a concurrent String.
+type Output struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+func (o *Output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// String is everything written so far.
+func (o *Output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
 }
 
 // repoRoot is the Courier checkout this module sits in.
