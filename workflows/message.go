@@ -3,7 +3,6 @@ package workflows
 import (
 	"fmt"
 	"slices"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -94,9 +93,10 @@ func newMessageRun(ctx workflow.Context, in contract.Input) (*messageRun, error)
 // run is the lifecycle loop. Each state's method lives with its concern:
 // waitForDecision in checkback.go, waitForOperator in signals.go,
 // waitForDeliverAt and publish in publish.go, awaitCompletion in
-// completion.go. While any of them waits (sleep, awaitFuture), signals and
-// updates are applied (signals.go); every status change is a transition
-// (mirror.go).
+// completion.go. While any of them waits (sleep, awaitFuture, in
+// signals.go), signals and updates are applied there; every status change
+// is a transition (mirror.go), which writes what the world sees of it: the
+// mirror row, the search attribute and the Web UI's details.
 func (r *messageRun) run(ctx workflow.Context) (contract.Result, error) {
 	if r.st.CreatedAt.IsZero() {
 		r.st.CreatedAt = workflow.Now(ctx)
@@ -154,43 +154,6 @@ func (r *messageRun) result() contract.Result {
 		SendCount:   r.st.SendCount,
 		CompletedBy: r.st.CompletedBy,
 	}
-}
-
-// sleep waits for d while handling signals. It reports true when the time
-// passed with the status unchanged, false when a signal changed the status.
-func (r *messageRun) sleep(ctx workflow.Context, d time.Duration) bool {
-	status := r.st.Status
-	if d <= 0 {
-		return true
-	}
-	next := workflow.Now(ctx).Add(d)
-	r.st.NextAt = &next
-	r.showDetails(ctx)
-	defer func() { r.st.NextAt = nil }()
-	summary := r.waitSummary(next)
-	done, err := r.awaitFuture(ctx, ctx, func(c workflow.Context) workflow.Future {
-		return workflow.NewTimerWithOptions(c, d, workflow.TimerOptions{Summary: summary})
-	}, nil)
-	return done && err == nil && r.st.Status == status
-}
-
-// awaitFuture starts a timer or activity with start and waits for it while
-// handling signals. done is false when a signal changed the status first; the
-// timer or activity is then cancelled.
-func (r *messageRun) awaitFuture(ctx, startCtx workflow.Context, start func(workflow.Context) workflow.Future, result any) (done bool, err error) {
-	status := r.st.Status
-	cctx, cancel := workflow.WithCancel(startCtx)
-	defer cancel()
-	f := start(cctx)
-	sel := r.signalSelector(ctx)
-	sel.AddFuture(f, func(f workflow.Future) {
-		err = f.Get(ctx, result)
-		done = true
-	})
-	for !done && r.st.Status == status && ctx.Err() == nil {
-		sel.Select(ctx)
-	}
-	return done, err
 }
 
 // state answers QueryState with a copy that later changes cannot touch.

@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -182,4 +183,41 @@ func (r *messageRun) waitForOperator(ctx workflow.Context) {
 	for r.st.Status == status && ctx.Err() == nil {
 		sel.Select(ctx)
 	}
+}
+
+// sleep waits for d while handling signals. It reports true when the time
+// passed with the status unchanged, false when a signal changed the status.
+func (r *messageRun) sleep(ctx workflow.Context, d time.Duration) bool {
+	status := r.st.Status
+	if d <= 0 {
+		return true
+	}
+	next := workflow.Now(ctx).Add(d)
+	r.st.NextAt = &next
+	r.showDetails(ctx)
+	defer func() { r.st.NextAt = nil }()
+	summary := r.waitSummary(next)
+	done, err := r.awaitFuture(ctx, ctx, func(c workflow.Context) workflow.Future {
+		return workflow.NewTimerWithOptions(c, d, workflow.TimerOptions{Summary: summary})
+	}, nil)
+	return done && err == nil && r.st.Status == status
+}
+
+// awaitFuture starts a timer or activity with start and waits for it while
+// handling signals. done is false when a signal changed the status first; the
+// timer or activity is then cancelled.
+func (r *messageRun) awaitFuture(ctx, startCtx workflow.Context, start func(workflow.Context) workflow.Future, result any) (done bool, err error) {
+	status := r.st.Status
+	cctx, cancel := workflow.WithCancel(startCtx)
+	defer cancel()
+	f := start(cctx)
+	sel := r.signalSelector(ctx)
+	sel.AddFuture(f, func(f workflow.Future) {
+		err = f.Get(ctx, result)
+		done = true
+	})
+	for !done && r.st.Status == status && ctx.Err() == nil {
+		sel.Select(ctx)
+	}
+	return done, err
 }
