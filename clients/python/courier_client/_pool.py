@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .dialect import Dialect, execute, transactional
+from .dialect import Dialect, exact_keys, execute, resolve, transactional
 
 
 class Pool:
@@ -22,6 +22,20 @@ class Pool:
         self._max = idle
         self._lock = threading.Lock()
 
+    @classmethod
+    def open(cls, connect: Callable[[], Any], dialect: Dialect | str | None) -> Pool:
+        """A pool of connect's connections in dialect; when that is empty,
+        in the dialect of a first connection, which the pool keeps."""
+        first = None if dialect else connect()  # detecting the dialect needs a connection
+        pool = cls(connect, resolve(dialect, first))
+        if first is not None:
+            pool.put(transactional(pool.dialect, first))
+        return pool
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._dialect
+
     def get(self) -> Any:
         with self._lock:
             if self._idle:
@@ -35,6 +49,24 @@ class Pool:
                     self._idle.append(conn)
                     return
         close(conn)
+
+    def migrate(self, table: str, create: str, n: int, *keys: str) -> None:
+        """Create table (the statement create) and its created_at index
+        unless they exist, and make the key columns keys of a MySQL table
+        made by an earlier version compare exactly (n bytes): the barrier's
+        and the dedupe table's migrate."""
+        d = self._dialect
+        conn = self.get()
+        try:
+            for stmt in (create, d.create_index(f"{table}_created", table, "created_at")):
+                if stmt:
+                    execute(conn, stmt).close()
+            conn.commit()
+            exact_keys(d, conn, table, n, *keys)
+        except BaseException:
+            self.put(conn, False)
+            raise
+        self.put(conn)
 
     def delete_before(self, table: str, before_ms: int) -> int:
         """Delete table's rows created before before_ms (Unix milliseconds)

@@ -130,30 +130,17 @@ class Consumer:
         self._cleanup_every = cleanup_every.total_seconds()
         self._kafka = dict(kafka or {})
         self._log = logger or log
-        first = None if dialect else connect()  # detecting the dialect needs a connection
-        self._dialect = sql.resolve(dialect, first)
-        self._pool = Pool(connect, self._dialect)
-        if first is not None:
-            self._pool.put(sql.transactional(self._dialect, first))
+        self._pool = Pool.open(connect, dialect)
+        self._dialect = self._pool.dialect
 
     def migrate(self) -> None:
         """Create the dedupe table unless it exists, and make the keys of a
         MySQL table made by an earlier version compare exactly."""
-        d, t = self._dialect, self._table
-        key = d.key_type(MAX_KEY_LEN)
+        t = self._table
+        key = self._dialect.key_type(MAX_KEY_LEN)
         ddl = (f"CREATE TABLE IF NOT EXISTS {t} (\n\tconsumer {key} NOT NULL,\n\tmessage_id {key} NOT NULL,\n"
                f"\tcreated_at BIGINT NOT NULL,\n\tPRIMARY KEY (consumer, message_id)\n)")
-        conn = self._pool.get()
-        try:
-            for stmt in (ddl, d.create_index(f"{t}_created", t, "created_at")):
-                if stmt:
-                    sql.execute(conn, stmt).close()
-            conn.commit()
-            sql.exact_keys(d, conn, t, MAX_KEY_LEN, "consumer", "message_id")
-        except BaseException:
-            self._pool.put(conn, False)
-            raise
-        self._pool.put(conn)
+        self._pool.migrate(t, ddl, MAX_KEY_LEN, "consumer", "message_id")
 
     def run(self, handler: Handler, stop: threading.Event) -> None:
         """Consume until stop is set, then commit the offsets of what was

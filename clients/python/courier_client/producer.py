@@ -192,11 +192,8 @@ class Producer:
         self._cleanup_every = cleanup_every.total_seconds()
         self._check_wait = check_wait if check_wait > 0 else 5.0
         self._log = logger or log
-        first = None if dialect else connect()  # detecting the dialect needs a connection
-        self._dialect = sql.resolve(dialect, first)
-        self._pool = Pool(connect, self._dialect)
-        if first is not None:
-            self._pool.put(sql.transactional(self._dialect, first))
+        self._pool = Pool.open(connect, dialect)
+        self._dialect = self._pool.dialect
         self._cleanup_lock = threading.Lock()
         self._cleanup_running = False
         self._cleanup_last = float("-inf")
@@ -208,18 +205,7 @@ class Producer:
     def migrate(self) -> None:
         """Create the barrier table and its index unless they exist, and make
         the ids of a MySQL table made by an earlier version compare exactly."""
-        d, t = self._dialect, self._table
-        conn = self._pool.get()
-        try:
-            for stmt in (schema(d, t), d.create_index(f"{t}_created", t, "created_at")):
-                if stmt:
-                    sql.execute(conn, stmt).close()
-            conn.commit()
-            sql.exact_keys(d, conn, t, MAX_ID_LEN, "message_id")
-        except BaseException:
-            self._pool.put(conn, False)
-            raise
-        self._pool.put(conn)
+        self._pool.migrate(self._table, schema(self._dialect, self._table), MAX_ID_LEN, "message_id")
 
     # -- the transaction ------------------------------------------------
 

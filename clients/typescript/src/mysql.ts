@@ -1,6 +1,7 @@
 // The Database of a mysql2/promise Pool (MySQL and MariaDB, InnoDB).
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { Database, Queryer, Row, Transaction, errorField } from './database';
+import { pooledTransaction, withShortWait } from './pooled';
 
 /**
  * mysqlDatabase is the Database of a mysql2/promise Pool; the business
@@ -22,70 +23,28 @@ export function mysqlDatabase(pool: Pool): Database<PoolConnection> {
     ...queryer(pool),
     async begin(): Promise<Transaction<PoolConnection>> {
       const conn = await pool.getConnection();
-      let released = false;
-      const release = (err?: unknown): void => {
-        if (released) return;
-        released = true;
+      return pooledTransaction(conn, queryer(conn), {
+        begin: () => conn.beginTransaction(),
+        commit: () => conn.commit(),
+        rollback: () => conn.rollback(),
         // A connection whose transaction ended in an error may be in any
         // state: it is closed rather than given to the next caller.
-        if (err === undefined) conn.release();
-        else conn.destroy();
-      };
-      try {
-        await conn.beginTransaction();
-      } catch (err) {
-        release(err);
-        throw err;
-      }
-      return {
-        handle: conn,
-        ...queryer(conn),
-        async commit() {
-          try {
-            await conn.commit();
-            release();
-          } catch (err) {
-            release(err);
-            throw err;
-          }
-        },
-        async rollback() {
-          if (released) return;
-          try {
-            await conn.rollback();
-            release();
-          } catch (err) {
-            release(err);
-          }
-        },
-      };
+        release: (err) => (err === undefined ? conn.release() : conn.destroy()),
+      });
     },
     async boundedWait<T>(waitMs: number, fn: (q: Queryer) => Promise<T>): Promise<T> {
       const conn = await pool.getConnection();
-      let bad = false;
-      try {
-        const [rows] = await conn.query<RowDataPacket[]>('SELECT @@SESSION.innodb_lock_wait_timeout AS v');
-        const old = Number((rows[0] as Row).v);
-        // Whole seconds, at least one: the server's unit.
-        await conn.query(`SET SESSION innodb_lock_wait_timeout = ${Math.max(1, Math.ceil(waitMs / 1000))}`);
-        try {
-          return await fn(queryer(conn));
-        } finally {
-          // Put the connection's own setting back, so the pool never hands
-          // a business transaction the short wait.
-          try {
-            await conn.query(`SET SESSION innodb_lock_wait_timeout = ${old}`);
-          } catch {
-            bad = true;
-          }
-        }
-      } catch (err) {
-        bad = true;
-        throw err;
-      } finally {
-        if (bad) conn.destroy();
-        else conn.release();
-      }
+      return withShortWait(
+        async () => {
+          const [rows] = await conn.query<RowDataPacket[]>('SELECT @@SESSION.innodb_lock_wait_timeout AS v');
+          const old = Number((rows[0] as Row).v);
+          // Whole seconds, at least one: the server's unit.
+          await conn.query(`SET SESSION innodb_lock_wait_timeout = ${Math.max(1, Math.ceil(waitMs / 1000))}`);
+          return () => conn.query(`SET SESSION innodb_lock_wait_timeout = ${old}`);
+        },
+        () => fn(queryer(conn)),
+        (bad) => (bad ? conn.destroy() : conn.release()),
+      );
     },
     isDuplicate: (err) => errorField(err, 'errno') === 1062,
     isDeadlock: (err) => errorField(err, 'errno') === 1213 || errorField(err, 'sqlState') === '40001',

@@ -1,6 +1,7 @@
 // The Database of a node-postgres Pool.
 import type { Pool, PoolClient } from 'pg';
 import { Database, Queryer, Row, Transaction, errorField } from './database';
+import { pooledTransaction, withShortWait } from './pooled';
 
 /**
  * pgDatabase is the Database of a pg Pool; the business function gets the
@@ -31,72 +32,37 @@ export function pgDatabase(pool: Pool): Database<PoolClient> {
         broken = err;
       };
       client.on('error', onError);
-      let released = false;
-      const release = (err?: unknown): void => {
-        if (released) return;
-        released = true;
-        client.removeListener('error', onError);
-        client.release(err === undefined && broken === undefined ? undefined : true);
-      };
-      try {
-        await client.query('BEGIN');
-      } catch (err) {
-        release(err);
-        throw err;
-      }
-      return {
-        handle: client,
-        ...queryer(client),
+      return pooledTransaction(client, queryer(client), {
+        begin: async () => void (await client.query('BEGIN')),
         async commit() {
-          try {
-            const r = await client.query('COMMIT');
-            // PostgreSQL answers COMMIT of an aborted transaction with
-            // ROLLBACK, not an error.
-            if ((r as { command?: string }).command === 'ROLLBACK') throw new Error('COMMIT rolled back: the transaction was aborted');
-            release();
-          } catch (err) {
-            release(err);
-            throw err;
-          }
+          const r = await client.query('COMMIT');
+          // PostgreSQL answers COMMIT of an aborted transaction with
+          // ROLLBACK, not an error.
+          if ((r as { command?: string }).command === 'ROLLBACK') throw new Error('COMMIT rolled back: the transaction was aborted');
         },
-        async rollback() {
-          if (released) return;
-          try {
-            await client.query('ROLLBACK');
-            release();
-          } catch (err) {
-            release(err);
-          }
+        rollback: async () => void (await client.query('ROLLBACK')),
+        release(err) {
+          client.removeListener('error', onError);
+          client.release(err === undefined && broken === undefined ? undefined : true);
         },
-      };
+      });
     },
     async boundedWait<T>(waitMs: number, fn: (q: Queryer) => Promise<T>): Promise<T> {
       const client = await pool.connect();
       const onError = (): void => {};
       client.on('error', onError);
-      let bad = false;
-      try {
-        const old = (await client.query('SHOW lock_timeout')).rows[0] as { lock_timeout: string };
-        await client.query(`SET lock_timeout = '${Math.max(1, Math.ceil(waitMs))}ms'`);
-        try {
-          return await fn(queryer(client));
-        } finally {
-          // Put the connection's own setting back, so the pool never hands
-          // a business transaction the short wait; a connection that
-          // cannot be put back is closed instead.
-          try {
-            await client.query(`SET lock_timeout = '${old.lock_timeout.replace(/'/g, "''")}'`);
-          } catch {
-            bad = true;
-          }
-        }
-      } catch (err) {
-        bad = true;
-        throw err;
-      } finally {
-        client.removeListener('error', onError);
-        client.release(bad || undefined);
-      }
+      return withShortWait(
+        async () => {
+          const old = (await client.query('SHOW lock_timeout')).rows[0] as { lock_timeout: string };
+          await client.query(`SET lock_timeout = '${Math.max(1, Math.ceil(waitMs))}ms'`);
+          return () => client.query(`SET lock_timeout = '${old.lock_timeout.replace(/'/g, "''")}'`);
+        },
+        () => fn(queryer(client)),
+        (bad) => {
+          client.removeListener('error', onError);
+          client.release(bad || undefined);
+        },
+      );
     },
     isDuplicate: (err) => errorField(err, 'code') === '23505',
     isDeadlock: (err) => errorField(err, 'code') === '40001' || errorField(err, 'code') === '40P01',

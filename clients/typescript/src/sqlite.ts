@@ -35,22 +35,8 @@ export function sqliteDatabase(db: SqliteConnection): Database<SqliteConnection>
   // Outside a transaction a statement still takes its turn, so that it does
   // not land in another caller's open transaction.
   const serialized: Queryer = {
-    async exec(sql, args) {
-      const release = await lock.acquire();
-      try {
-        return await queryer.exec(sql, args);
-      } finally {
-        release();
-      }
-    },
-    async queryRow(sql, args) {
-      const release = await lock.acquire();
-      try {
-        return await queryer.queryRow(sql, args);
-      } finally {
-        release();
-      }
-    },
+    exec: (sql, args) => lock.run(() => queryer.exec(sql, args)),
+    queryRow: (sql, args) => lock.run(() => queryer.queryRow(sql, args)),
   };
   return {
     dialect: 'sqlite',
@@ -127,6 +113,16 @@ export function sqliteDatabase(db: SqliteConnection): Database<SqliteConnection>
 class Lock {
   private held = false;
   private readonly waiters: Array<() => void> = [];
+
+  /** Runs fn holding the lock. */
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    const release = await this.acquire();
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
 
   /** Resolves with the release function once held; rejects after timeoutMs. */
   acquire(timeoutMs?: number): Promise<() => void> {

@@ -3,14 +3,13 @@ import { createServer, Server } from 'node:http';
 import { after, before, test } from 'node:test';
 import { Client, Message } from '../src/client';
 import { ConflictError, IdConflictError, InvalidRequestError, NotFoundError, UnavailableError } from '../src/errors';
-import { DevCourier, startCourier, waitStatus } from './devcourier';
+import { courierForFile, waitStatus } from './devcourier';
 
-let courier: DevCourier;
+const courier = courierForFile();
 let check: Server;
 let checkUrl: string;
 
 before(async () => {
-  courier = await startCourier();
   // A check-back endpoint that never decides: the test confirms by hand.
   check = createServer((_req, res) => res.end('{"status":"UNKNOWN"}'));
   await new Promise<void>((r) => check.listen(0, '127.0.0.1', r));
@@ -18,9 +17,8 @@ before(async () => {
   checkUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/check`;
 });
 
-after(async () => {
+after(() => {
   check.close();
-  await courier.stop();
 });
 
 test('every route against a real courier dev', async () => {

@@ -3,25 +3,14 @@
 // through a duplicate record, Courier's resends and a failing handler, and
 // ids differing only in case.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { Consumer, ConsumedMessage } from '../src/consumer';
-import { Logger } from '../src/logger';
 import { keyType } from '../src/database';
-import { DevCourier, startCourier, waitStatus } from './devcourier';
+import { courierForFile, quiet, run, waitStatus } from './devcourier';
 import { TestDB, dialects, eventually, openTestDB } from './databases';
 
-let courier: DevCourier;
-before(async () => {
-  courier = await startCourier();
-});
-after(async () => {
-  await courier.stop();
-});
-
-const run = randomBytes(3).toString('hex');
-const quiet: Logger = { debug: () => {}, warn: () => {}, error: () => {} };
+const courier = courierForFile();
 
 for (const dialect of dialects) {
   describe(`consumer on ${dialect}`, () => {

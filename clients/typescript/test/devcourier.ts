@@ -7,7 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
 import { Client, Status, View } from '../src/client';
+import { Logger } from '../src/logger';
 
 export interface DevCourier {
   url: string;
@@ -114,6 +117,27 @@ async function startOnce(bin: string, extra: string[]): Promise<DevCourier> {
   }
   return { url, kafka: `127.0.0.1:${kafka}`, client: new Client({ url }), log: () => out, stop };
 }
+
+/**
+ * The courier dev of a test file: started before its tests, stopped after
+ * them. Its fields are set once the file's before hooks have run.
+ */
+export function courierForFile(): DevCourier {
+  const courier = {} as DevCourier;
+  before(async () => {
+    Object.assign(courier, await startCourier());
+  });
+  after(async () => {
+    await courier.stop();
+  });
+  return courier;
+}
+
+/** A tag of this test process for topics and ids, so runs against one database do not meet. */
+export const run = randomBytes(3).toString('hex');
+
+/** A logger that drops everything, for the tests' producers and consumers. */
+export const quiet: Logger = { debug: () => {}, warn: () => {}, error: () => {} };
 
 /** Polls message id until its status is want, for up to 30 s. */
 export async function waitStatus(c: Client, id: string, want: Status): Promise<View> {

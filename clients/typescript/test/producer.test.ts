@@ -3,25 +3,14 @@
 // check-back races, with Courier itself calling the check-back handler.
 import assert from 'node:assert/strict';
 import { createServer, Server } from 'node:http';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Answer, Message } from '../src/client';
 import { UnavailableError } from '../src/errors';
 import { AlreadyCommittedError, CheckedBackError, Producer, RolledBackError, retentionFloorMs } from '../src/producer';
-import { Logger } from '../src/logger';
-import { DevCourier, startCourier, waitStatus } from './devcourier';
+import { courierForFile, quiet, run, waitStatus } from './devcourier';
 import { TestDB, dialects, eventually, openTestDB } from './databases';
 
-let courier: DevCourier;
-before(async () => {
-  courier = await startCourier();
-});
-after(async () => {
-  await courier.stop();
-});
-
-const run = randomBytes(3).toString('hex');
-const quiet: Logger = { debug: () => {}, warn: () => {}, error: () => {} };
+const courier = courierForFile();
 
 /** A deferred gate a business function waits at. */
 function gate(): { wait: Promise<void>; open: () => void } {
