@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/operations"
 	"github.com/courier-mq/courier/store"
@@ -39,7 +40,7 @@ func (c *Config) SetDefaults() {
 		c.Namespace = "default"
 	}
 	if c.FirstCheck == 0 {
-		c.FirstCheck = contract.DefaultPolicy().CheckDelay
+		c.FirstCheck = wire.DefaultTiming().CheckDelay
 	}
 }
 

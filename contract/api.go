@@ -1,8 +1,6 @@
 package contract
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -263,107 +261,8 @@ type EarlyCompletion struct {
 // cannot grow the query answer without limit.
 const MaxSignalRecords = 100
 
-// Policy is the timing of one message's lifecycle. All durations come from
-// configuration, so tests can run the whole lifecycle in seconds.
-type Policy struct {
-	// CheckDelay is the wait from prepare to the first check-back.
-	CheckDelay time.Duration `json:"check_delay"`
-	// CheckBackoff multiplies the wait after each unanswered check-back ...
-	CheckBackoff float64 `json:"check_backoff"`
-	// ... up to CheckMaxDelay.
-	CheckMaxDelay time.Duration `json:"check_max_delay"`
-	// CheckMaxAttempts is how many check-backs are made before CHECK_EXHAUSTED.
-	CheckMaxAttempts int `json:"check_max_attempts"`
-	// CheckTimeout bounds one check-back HTTP call.
-	CheckTimeout time.Duration `json:"check_timeout"`
-	// ResendIntervals are the waits for completion after the first send and
-	// after each resend; when the last one passes without completion the
-	// message is DEAD. The default sends at most six times.
-	ResendIntervals []time.Duration `json:"resend_intervals"`
-	// PublishMaxInterval caps the backoff between retries of a failing publish.
-	// Transient broker errors are retried without limit.
-	PublishMaxInterval time.Duration `json:"publish_max_interval"`
-}
-
-// DefaultPolicy is Courier's out-of-the-box timing: first check after 30 s,
-// doubling up to 5 min, 15 checks (about an hour); completion expected within
-// 1, 2, 5, 15, 30 and 60 minutes of each send; publish retries at most 1 min apart.
-func DefaultPolicy() Policy {
-	return Policy{
-		CheckDelay:       30 * time.Second,
-		CheckBackoff:     2,
-		CheckMaxDelay:    5 * time.Minute,
-		CheckMaxAttempts: 15,
-		CheckTimeout:     10 * time.Second,
-		ResendIntervals: []time.Duration{
-			time.Minute, 2 * time.Minute, 5 * time.Minute,
-			15 * time.Minute, 30 * time.Minute, 60 * time.Minute,
-		},
-		PublishMaxInterval: time.Minute,
-	}
-}
-
-// Override returns p with every non-zero field of o in its place: how a
-// message's own policy is laid over the server's defaults.
-func (p Policy) Override(o Policy) Policy {
-	if o.CheckDelay != 0 {
-		p.CheckDelay = o.CheckDelay
-	}
-	if o.CheckBackoff != 0 {
-		p.CheckBackoff = o.CheckBackoff
-	}
-	if o.CheckMaxDelay != 0 {
-		p.CheckMaxDelay = o.CheckMaxDelay
-	}
-	if o.CheckMaxAttempts != 0 {
-		p.CheckMaxAttempts = o.CheckMaxAttempts
-	}
-	if o.CheckTimeout != 0 {
-		p.CheckTimeout = o.CheckTimeout
-	}
-	if len(o.ResendIntervals) != 0 {
-		p.ResendIntervals = append([]time.Duration(nil), o.ResendIntervals...)
-	}
-	if o.PublishMaxInterval != 0 {
-		p.PublishMaxInterval = o.PublishMaxInterval
-	}
-	return p
-}
-
-// Policy limits enforced by Validate. They keep one message's workflow history
-// bounded and its timers meaningful.
-const (
-	MaxCheckAttempts   = 1000
-	MaxResendIntervals = 100
-	MaxPolicyDuration  = 30 * 24 * time.Hour
-)
-
-// Validate reports every problem with p, one per line, or nil.
-func (p Policy) Validate() error {
-	var errs []error
-	positive := func(name string, d time.Duration) {
-		if d <= 0 || d > MaxPolicyDuration {
-			errs = append(errs, fmt.Errorf("%s must be between 1ns and %s, got %s", name, MaxPolicyDuration, d))
-		}
-	}
-	positive("check_delay", p.CheckDelay)
-	positive("check_max_delay", p.CheckMaxDelay)
-	positive("check_timeout", p.CheckTimeout)
-	positive("publish_max_interval", p.PublishMaxInterval)
-	if p.CheckMaxDelay > 0 && p.CheckDelay > p.CheckMaxDelay {
-		errs = append(errs, fmt.Errorf("check_delay %s exceeds check_max_delay %s", p.CheckDelay, p.CheckMaxDelay))
-	}
-	if p.CheckBackoff < 1 || p.CheckBackoff > 10 {
-		errs = append(errs, fmt.Errorf("check_backoff must be between 1 and 10, got %g", p.CheckBackoff))
-	}
-	if p.CheckMaxAttempts < 1 || p.CheckMaxAttempts > MaxCheckAttempts {
-		errs = append(errs, fmt.Errorf("check_max_attempts must be between 1 and %d, got %d", MaxCheckAttempts, p.CheckMaxAttempts))
-	}
-	if len(p.ResendIntervals) < 1 || len(p.ResendIntervals) > MaxResendIntervals {
-		errs = append(errs, fmt.Errorf("resend_intervals must list between 1 and %d durations, got %d", MaxResendIntervals, len(p.ResendIntervals)))
-	}
-	for i, d := range p.ResendIntervals {
-		positive(fmt.Sprintf("resend_intervals[%d]", i), d)
-	}
-	return errors.Join(errs...)
-}
+// Policy is the timing of one message's lifecycle, as the workflow's input
+// carries it: wire.Timing, the one declaration the Go client shares, so
+// that the client computes the spans its barrier and dedupe rows must
+// outlast with the workflow's own formula.
+type Policy = wire.Timing

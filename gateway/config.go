@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/console"
 	"github.com/courier-mq/courier/contract"
 )
@@ -66,7 +67,7 @@ func (c *Config) SetDefaults() {
 	if c.DeliverAtTolerance == 0 {
 		c.DeliverAtTolerance = DefaultDeliverAtTolerance
 	}
-	c.DefaultPolicy = contract.DefaultPolicy().Override(c.DefaultPolicy)
+	c.DefaultPolicy = wire.DefaultTiming().Override(c.DefaultPolicy)
 	if c.Console.FirstCheck == 0 {
 		c.Console.FirstCheck = c.DefaultPolicy.CheckDelay
 	}

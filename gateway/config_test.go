@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 )
 
@@ -20,12 +21,12 @@ func TestConfigDefaults(t *testing.T) {
 	require.NoError(t, c.Validate())
 	require.Equal(t, DefaultMaxPayloadBytes, c.MaxPayloadBytes)
 	require.Equal(t, DefaultDeliverAtTolerance, c.DeliverAtTolerance)
-	require.Equal(t, contract.DefaultPolicy(), c.DefaultPolicy)
+	require.Equal(t, wire.DefaultTiming(), c.DefaultPolicy)
 
 	// A partial default policy keeps Courier's values for the rest.
 	c = Config{DefaultPolicy: contract.Policy{CheckDelay: 5 * time.Second}}
 	c.SetDefaults()
-	want := contract.DefaultPolicy()
+	want := wire.DefaultTiming()
 	want.CheckDelay = 5 * time.Second
 	require.Equal(t, want, c.DefaultPolicy)
 }

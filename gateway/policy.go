@@ -54,8 +54,8 @@ func policyOverrides(p *wire.Policy) (contract.Policy, error) {
 		switch n := len(p.ResendIntervals); {
 		case n == 0:
 			errs = append(errs, errors.New("policy.resend_intervals must not be empty; leave it out for the default"))
-		case n > contract.MaxResendIntervals:
-			errs = append(errs, fmt.Errorf("policy.resend_intervals lists %d durations, at most %d are allowed", n, contract.MaxResendIntervals))
+		case n > wire.MaxResendIntervals:
+			errs = append(errs, fmt.Errorf("policy.resend_intervals lists %d durations, at most %d are allowed", n, wire.MaxResendIntervals))
 		default:
 			o.ResendIntervals = make([]time.Duration, n)
 			for i := range p.ResendIntervals {

@@ -162,7 +162,7 @@ func (r rules) payload(req *wire.PrepareRequest) ([]byte, error) {
 }
 
 // deliverAt parses an optional RFC 3339 deliver_at and checks it lies between
-// now minus the tolerance and now plus contract.MaxPolicyDuration.
+// now minus the tolerance and now plus wire.MaxPolicyDuration.
 func (r rules) deliverAt(s *string, now time.Time) (*time.Time, error) {
 	if s == nil {
 		return nil, nil
@@ -174,8 +174,8 @@ func (r rules) deliverAt(s *string, now time.Time) (*time.Time, error) {
 	if t.Before(now.Add(-r.tolerance)) {
 		return nil, fmt.Errorf("deliver_at %s is more than %s in the past", *s, r.tolerance)
 	}
-	if t.After(now.Add(contract.MaxPolicyDuration)) {
-		return nil, fmt.Errorf("deliver_at %s is more than %s ahead", *s, contract.MaxPolicyDuration)
+	if t.After(now.Add(wire.MaxPolicyDuration)) {
+		return nil, fmt.Errorf("deliver_at %s is more than %s ahead", *s, wire.MaxPolicyDuration)
 	}
 	t = t.UTC()
 	return &t, nil

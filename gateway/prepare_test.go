@@ -13,7 +13,6 @@ import (
 
 	"github.com/courier-mq/courier/access"
 	"github.com/courier-mq/courier/client/wire"
-	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 )
 
@@ -26,7 +25,7 @@ func testRules(t testing.TB) rules {
 		maxPayload:    DefaultMaxPayloadBytes,
 		tolerance:     DefaultDeliverAtTolerance,
 		allow:         allow,
-		defaultPolicy: contract.DefaultPolicy(),
+		defaultPolicy: wire.DefaultTiming(),
 	}
 }
 
@@ -51,7 +50,7 @@ func TestDecodePrepare(t *testing.T) {
 	require.Equal(t, wire.StatusWaitingConfirm, pm.input.FirstStatus(testNow))
 	require.False(t, pm.input.Confirmed)
 
-	want := contract.DefaultPolicy()
+	want := wire.DefaultTiming()
 	want.CheckDelay = time.Second
 	want.ResendIntervals = []time.Duration{time.Minute, 2 * time.Minute}
 	want.CheckMaxAttempts = 3

@@ -246,7 +246,7 @@ func TestWireLimits(t *testing.T) {
 		"PrepareRequest.consumers.maxItems":             wire.MaxConsumers,
 		"DecisionRequest.reason.maxLength":              wire.MaxReasonLen,
 		"RedriveRequest.reason.maxLength":               wire.MaxReasonLen,
-		"Policy.resend_intervals.maxItems":              contract.MaxResendIntervals,
+		"Policy.resend_intervals.maxItems":              wire.MaxResendIntervals,
 		"PrepareRequest.headers.description.characters": wire.MaxHeaderNameLen,
 	}
 	got := map[string]int{}

@@ -17,7 +17,7 @@ import (
 // asks the producer, on the check-back schedule, until it has an answer or the
 // allowed checks are used up.
 func (r *messageRun) waitForDecision(ctx workflow.Context) {
-	if !r.sleep(ctx, r.checkDelay(r.st.CheckCount+1)) {
+	if !r.sleep(ctx, r.policy.CheckWait(r.st.CheckCount+1)) {
 		return
 	}
 	r.st.CheckCount++
@@ -64,16 +64,6 @@ func (r *messageRun) waitForDecision(ctx workflow.Context) {
 			r.transition(ctx, wire.StatusWaitingConfirm)
 		}
 	}
-}
-
-// checkDelay is the wait before check-back number n (1-based): CheckDelay,
-// multiplied by CheckBackoff per earlier check, capped at CheckMaxDelay.
-func (r *messageRun) checkDelay(n int) time.Duration {
-	d := float64(r.policy.CheckDelay)
-	for i := 1; i < n && d < float64(r.policy.CheckMaxDelay); i++ {
-		d *= r.policy.CheckBackoff
-	}
-	return min(time.Duration(d), r.policy.CheckMaxDelay)
 }
 
 // confirmed records the confirmation and returns the status it leads to

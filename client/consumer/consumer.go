@@ -103,11 +103,11 @@ const DefaultTable = "courier_dedupe"
 const DefaultRetention = 7 * 24 * time.Hour
 
 // RetentionFloor is the shortest retention Cleanup and New accept: the
-// default resend schedule (client.DefaultPolicy().ResendSpan(), 1 h 53 min)
+// default resend schedule (wire.DefaultTiming().ResendSpan(), 1 h 53 min)
 // plus a day for a consumer that lags behind its topic. A message whose own
 // resend intervals add up to more needs a longer retention; so does a
 // re-drive of a DEAD message after it (its handler would run again).
-func RetentionFloor() time.Duration { return client.DefaultPolicy().ResendSpan() + 24*time.Hour }
+func RetentionFloor() time.Duration { return wire.DefaultTiming().ResendSpan() + 24*time.Hour }
 
 // maxKeyLen is the longest id or consumer name the dedupe table holds.
 const maxKeyLen = 128

@@ -184,7 +184,7 @@ func TestMigrateMakesOldKeysExact(t *testing.T) {
 // TestCleanupKeepsTheResendSchedule: retentions under the floor are
 // refused by New and Cleanup; the floor outlasts the default resends.
 func TestCleanupKeepsTheResendSchedule(t *testing.T) {
-	if floor, resends := consumer.RetentionFloor(), client.DefaultPolicy().ResendSpan(); floor <= resends {
+	if floor, resends := consumer.RetentionFloor(), wire.DefaultTiming().ResendSpan(); floor <= resends {
 		t.Fatalf("the floor %s does not outlast the default resends (%s)", floor, resends)
 	}
 	db := testdb.Open(t, "sqlite")

@@ -266,7 +266,7 @@ func TestCleanupOutlastsTheCheckBackSchedule(t *testing.T) {
 	db := testdb.Open(t, "sqlite")
 	p, _ := setup(t, db, nil)
 	floor := producer.RetentionFloor()
-	if last := client.DefaultPolicy().CheckSpan(); floor < last {
+	if last := wire.DefaultTiming().CheckSpan(); floor < last {
 		t.Fatalf("the retention floor %s is under the default schedule's last check-back at %s", floor, last)
 	}
 	if _, err := p.Cleanup(t.Context(), time.Hour); err == nil {

@@ -63,12 +63,12 @@ const DefaultRetention = 7 * 24 * time.Hour
 
 // RetentionFloor is the shortest retention Cleanup and New accept: twice
 // the time from prepare to the last check-back under the default policy
-// (client.DefaultPolicy), the margin covering check-backs that run late
+// (wire.DefaultTiming), the margin covering check-backs that run late
 // while Courier's worker is down.
-func RetentionFloor() time.Duration { return retentionFor(client.DefaultPolicy()) }
+func RetentionFloor() time.Duration { return retentionFor(wire.DefaultTiming()) }
 
 // retentionFor is the least retention that covers a message with timing p.
-func retentionFor(p client.Policy) time.Duration { return 2 * p.CheckSpan() }
+func retentionFor(p wire.Timing) time.Duration { return 2 * p.CheckSpan() }
 
 // DefaultTable is the barrier table's default name.
 const DefaultTable = "courier_barrier"
@@ -232,7 +232,11 @@ func (p *Producer) Run(ctx context.Context, msg *client.Message, begin func(cont
 		msg.Producer = p.cfg.Producer
 	}
 	if p.cfg.Retention > 0 {
-		if need := retentionFor(msg.Policy.Over()); need > p.cfg.Retention {
+		timing := wire.DefaultTiming()
+		if msg.Policy != nil {
+			timing = timing.Override(*msg.Policy)
+		}
+		if need := retentionFor(timing); need > p.cfg.Retention {
 			return fmt.Errorf("producer: message's check-back schedule needs barrier rows kept %s, Retention is %s: raise Retention or shorten the policy", need, p.cfg.Retention)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/courier-mq/courier/access"
 	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/app"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/console"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/gateway"
@@ -91,7 +92,7 @@ const envPrefix = "COURIER_"
 // register declares the flags of cmd on fs, with defaults taken from the
 // environment. Flags not meaningful for cmd are not registered.
 func (c *Config) register(fs *flag.FlagSet, cmd string) {
-	defaults := contract.DefaultPolicy()
+	defaults := wire.DefaultTiming()
 	str := func(p *string, name, def, usage string) {
 		fs.StringVar(p, name, c.envString(name, def), usage+" ("+envName(name)+")")
 	}

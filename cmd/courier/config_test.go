@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/courier-mq/courier/activities"
-	"github.com/courier-mq/courier/contract"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/gateway"
 	"github.com/courier-mq/courier/worker"
 )
@@ -77,7 +77,7 @@ func TestDefaultsAreThePackagesOwn(t *testing.T) {
 	want := gateway.Config{CheckURLAllowHosts: gc.CheckURLAllowHosts}
 	want.SetDefaults()
 	require.Equal(t, want, gc, "the gateway's config is its own defaults")
-	require.Equal(t, contract.DefaultPolicy(), gc.DefaultPolicy)
+	require.Equal(t, wire.DefaultTiming(), gc.DefaultPolicy)
 	require.Equal(t, activities.DefaultClientID, cfg.connectConfig().Kafka.ClientID)
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/app"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/store/storetest"
@@ -117,7 +118,7 @@ func New(t *testing.T, cfg Config) *Stack {
 func (s *Stack) Input(id string) contract.Input {
 	return contract.Input{
 		Message: contract.Message{ID: id, Topic: DefaultTopic, Payload: []byte(`{}`), CheckURL: s.Checks.URL},
-		Policy:  contract.DefaultPolicy(),
+		Policy:  wire.DefaultTiming(),
 	}
 }
 

@@ -41,7 +41,7 @@ func TestKcatReadsPublishedMessages(t *testing.T) {
 		_, err := s.Client.ExecuteWorkflow(ctx,
 			client.StartWorkflowOptions{ID: contract.WorkflowID(id), TaskQueue: contract.TaskQueue},
 			contract.WorkflowType,
-			contract.Input{Message: msg, Policy: contract.DefaultPolicy(), Confirmed: true, Version: contract.CurrentVersion})
+			contract.Input{Message: msg, Policy: wire.DefaultTiming(), Confirmed: true, Version: contract.CurrentVersion})
 		require.NoError(t, err)
 		s.Kafka.Wait(t, id, 1)
 	}
