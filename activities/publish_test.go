@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/courier-mq/courier/client/wire"
-
 	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -17,6 +15,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/client/wire"
 )
 
 const (

@@ -8,10 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/courier-mq/courier/client/wire"
-
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/internal/devcourier"
+	"github.com/courier-mq/courier/client/wire"
 )
 
 // courier is the real Courier every test of this package talks to.

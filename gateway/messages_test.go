@@ -8,11 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/courier-mq/courier/client/wire"
-
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/models"
 )
 

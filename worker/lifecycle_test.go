@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/courier-mq/courier/client/wire"
-
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
@@ -20,6 +18,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/courier-mq/courier/activities"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/internal/teststack"
 	"github.com/courier-mq/courier/models"

@@ -8,10 +8,9 @@ import (
 	"sort"
 	"time"
 
-	"github.com/courier-mq/courier/client/wire"
-
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/conformance/protocol"
+	"github.com/courier-mq/courier/client/wire"
 )
 
 // checkInvariants checks what every scenario must end with (README.md,

@@ -6,11 +6,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/courier-mq/courier/client/wire"
-
 	"github.com/IBM/sarama"
 
 	"github.com/courier-mq/courier/client"
+	"github.com/courier-mq/courier/client/wire"
 )
 
 // sendPolicy spaces the resends of the consumer scenarios' messages so

@@ -37,12 +37,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/courier-mq/courier/client/wire"
-
 	"github.com/IBM/sarama"
 
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/dialect"
+	"github.com/courier-mq/courier/client/wire"
 )
 
 // Completer is what the consumer calls of Courier's API; *client.Client is

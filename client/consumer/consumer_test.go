@@ -11,12 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/courier-mq/courier/client/wire"
-
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/consumer"
 	"github.com/courier-mq/courier/client/internal/devcourier"
 	"github.com/courier-mq/courier/client/internal/testdb"
+	"github.com/courier-mq/courier/client/wire"
 )
 
 var courier *devcourier.Courier

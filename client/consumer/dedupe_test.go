@@ -9,14 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/courier-mq/courier/client/wire"
-
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/consumer"
 	"github.com/courier-mq/courier/client/internal/devcourier"
 	"github.com/courier-mq/courier/client/internal/testdb"
+	"github.com/courier-mq/courier/client/wire"
 )
 
 // firstCompleteLost is a Courier whose first complete of each message never

@@ -11,14 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/courier-mq/courier/client/wire"
-
 	"github.com/IBM/sarama"
 
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/consumer"
 	"github.com/courier-mq/courier/client/internal/devcourier"
 	"github.com/courier-mq/courier/client/internal/testdb"
+	"github.com/courier-mq/courier/client/wire"
 )
 
 // TestGroupSurvivesKilledMembers is issue 30: three members of one consumer

@@ -10,13 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/courier-mq/courier/client/wire"
-
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/internal/devcourier"
 	"github.com/courier-mq/courier/client/internal/producertest"
 	"github.com/courier-mq/courier/client/internal/testdb"
 	"github.com/courier-mq/courier/client/producer"
+	"github.com/courier-mq/courier/client/wire"
 )
 
 // The tests in this file use the producer the way services are written:

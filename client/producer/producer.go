@@ -8,10 +8,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/courier-mq/courier/client/wire"
-
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/dialect"
+	"github.com/courier-mq/courier/client/wire"
 )
 
 // Courier is what the producer calls of Courier's API; *client.Client is

@@ -10,13 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/courier-mq/courier/client/wire"
-
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/internal/devcourier"
 	"github.com/courier-mq/courier/client/internal/producertest"
 	"github.com/courier-mq/courier/client/internal/testdb"
 	"github.com/courier-mq/courier/client/producer"
+	"github.com/courier-mq/courier/client/wire"
 )
 
 var courier *devcourier.Courier

@@ -16,11 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/courier-mq/courier/client/wire"
-
 	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/require"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/internal/freeport"
 )
 

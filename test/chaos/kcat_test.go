@@ -9,11 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/courier-mq/courier/client/wire"
-
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/internal/teststack"
 )

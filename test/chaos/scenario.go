@@ -12,12 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/courier-mq/courier/client/wire"
-
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 )

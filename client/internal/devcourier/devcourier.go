@@ -22,9 +22,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/courier-mq/courier/client/wire"
-
 	"github.com/courier-mq/courier/client"
+	"github.com/courier-mq/courier/client/wire"
 )
 
 // Courier is a running `courier dev`.
