@@ -46,9 +46,8 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, who access.Identit
 		c.fail(w, r, http.StatusNotFound, "There is no such action.")
 		return
 	}
-	reason, problem := formReason(r)
-	if problem != "" {
-		c.fail(w, r, http.StatusBadRequest, problem)
+	reason, ok := c.formReason(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
@@ -77,9 +76,8 @@ func (c *Console) redriveTopic(w http.ResponseWriter, r *http.Request, who acces
 		c.fail(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
-	reason, problem := formReason(r)
-	if problem != "" {
-		c.fail(w, r, http.StatusBadRequest, problem)
+	reason, ok := c.formReason(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
@@ -108,14 +106,17 @@ func (c *Console) finish(w http.ResponseWriter, r *http.Request, d resultData) {
 	c.render(w, r, http.StatusOK, "result.html", fmt.Sprintf("%s: result", d.Action), d)
 }
 
-// formReason is the form's reason, required.
-func formReason(r *http.Request) (string, string) {
+// formReason is the form's reason, which an action requires; without a
+// usable one it answers 400 saying why and reports false.
+func (c *Console) formReason(w http.ResponseWriter, r *http.Request) (string, bool) {
 	reason := strings.TrimSpace(r.PostFormValue("reason"))
 	switch {
 	case reason == "":
-		return "", "Give a reason: it is kept with the action in the audit log."
+		c.fail(w, r, http.StatusBadRequest, "Give a reason: it is kept with the action in the audit log.")
+		return "", false
 	case operations.CheckReason(reason) != nil:
-		return "", fmt.Sprintf("The reason is longer than %d characters.", wire.MaxReasonLen)
+		c.fail(w, r, http.StatusBadRequest, fmt.Sprintf("The reason is longer than %d characters.", wire.MaxReasonLen))
+		return "", false
 	}
-	return reason, ""
+	return reason, true
 }
