@@ -46,24 +46,23 @@ func declared(t *testing.T, file, typ string) []string {
 	return values
 }
 
-func TestEveryStatusIsListed(t *testing.T) {
-	var listed []string
+// TestEveryConstantIsListed: each Status and Outcome constant is in its
+// list, in declaration order.
+func TestEveryConstantIsListed(t *testing.T) {
+	statuses, outcomes := make([]string, 0, len(Statuses)), make([]string, 0, len(Outcomes))
 	for _, s := range Statuses {
-		listed = append(listed, string(s))
+		statuses = append(statuses, string(s))
 	}
-	want := declared(t, "status.go", "Status")
-	if len(want) == 0 || !slices.Equal(want, listed) {
-		t.Fatalf("Status constants %v, Statuses %v: list every status once, in declaration (lifecycle) order", want, listed)
-	}
-}
-
-func TestEveryOutcomeIsListed(t *testing.T) {
-	var listed []string
 	for _, o := range Outcomes {
-		listed = append(listed, string(o))
+		outcomes = append(outcomes, string(o))
 	}
-	want := declared(t, "status.go", "Outcome")
-	if len(want) == 0 || !slices.Equal(want, listed) {
-		t.Fatalf("Outcome constants %v, Outcomes %v: list every outcome once, in declaration order", want, listed)
+	for _, c := range []struct {
+		typ    string
+		listed []string
+	}{{"Status", statuses}, {"Outcome", outcomes}} {
+		want := declared(t, "status.go", c.typ)
+		if len(want) == 0 || !slices.Equal(want, c.listed) {
+			t.Errorf("%s constants %v, listed %v: list every one once, in declaration order", c.typ, want, c.listed)
+		}
 	}
 }
