@@ -314,7 +314,7 @@ func timeline(st *contract.State) []event {
 		ev = append(ev, e)
 	}
 	for _, s := range st.Signals {
-		e := event{At: s.At, What: s.Name, Outcome: string(s.Outcome), Bad: s.Outcome == models.Rejected}
+		e := event{At: s.At, What: s.Name, Outcome: string(s.Outcome), Bad: s.Outcome == wire.Rejected}
 		var parts []string
 		if s.By != "" {
 			parts = append(parts, "by "+s.By)

@@ -53,19 +53,19 @@ const (
 // applied or accepted one returns an UpdateResult once the workflow has
 // acted on it.
 const (
-	UpdateRepeated = string(models.Repeated)
-	UpdateRejected = string(models.Rejected)
+	UpdateRepeated = string(wire.Repeated)
+	UpdateRejected = string(wire.Rejected)
 )
 
 // UpdateResult answers an update the workflow took: the status the message
 // was in when it did.
 type UpdateResult struct {
 	Status wire.Status `json:"status"`
-	// Outcome is empty for an applied update, and models.Accepted for a
+	// Outcome is empty for an applied update, and wire.Accepted for a
 	// complete the workflow holds until the message is published (see
 	// State.EarlyCompletions), with Reason saying so.
-	Outcome models.Disposition `json:"outcome,omitempty"`
-	Reason  string             `json:"reason,omitempty"`
+	Outcome wire.Outcome `json:"outcome,omitempty"`
+	Reason  string       `json:"reason,omitempty"`
 }
 
 // QueryState returns the message's State.
@@ -200,7 +200,7 @@ type State struct {
 	Consumers   []string    `json:"consumers,omitempty"`
 	CompletedBy []string    `json:"completed_by,omitempty"`
 	// EarlyCompletions are the completes that came before the message was
-	// published (models.Accepted), held until the workflow publishes it,
+	// published (wire.Accepted), held until the workflow publishes it,
 	// when they are applied, or it is cancelled, when they are dropped;
 	// both are recorded in Signals.
 	EarlyCompletions []EarlyCompletion `json:"early_completions,omitempty"`
@@ -240,11 +240,11 @@ type PublishRecord struct {
 
 // SignalRecord is one signal the workflow received and what it did with it.
 type SignalRecord struct {
-	Name     string             `json:"name"`
-	At       time.Time          `json:"at"`
-	Outcome  models.Disposition `json:"outcome"`
-	By       string             `json:"by,omitempty"`
-	Consumer string             `json:"consumer,omitempty"`
+	Name     string       `json:"name"`
+	At       time.Time    `json:"at"`
+	Outcome  wire.Outcome `json:"outcome"`
+	By       string       `json:"by,omitempty"`
+	Consumer string       `json:"consumer,omitempty"`
 	// Reason explains an ignored or rejected signal.
 	Reason string `json:"reason,omitempty"`
 }

@@ -158,14 +158,14 @@ type Answer struct {
 	// Status is the status the action was decided on; an applied action moves
 	// the message on from there.
 	Status wire.Status
-	// Disposition is the workflow's decision: models.Applied, Repeated,
+	// Disposition is the workflow's decision: wire.Applied, Repeated,
 	// Rejected or Accepted (a complete held until the message is
 	// published). Accepted is also the answer to an action the workflow
 	// could not be asked about in time (no worker running it, Temporal
 	// restarting): the action was sent as a signal, which is durable, and
 	// the workflow decides it with models.Decide when it runs, recording
 	// the outcome in its State.
-	Disposition models.Disposition
+	Disposition wire.Outcome
 	// Reason explains an answer other than Applied.
 	Reason string
 }
@@ -180,7 +180,7 @@ type Answer struct {
 // description (its status search attribute and consumers memo, which need no
 // worker) decides: a closed workflow is decided exactly from its final
 // status; an open one is sent the action as a signal, answered Applied when
-// the description Applies it, else models.Accepted, since the description
+// the description Applies it, else wire.Accepted, since the description
 // may lag the workflow by the task in flight. A workflow past retention is
 // decided from its mirror row.
 func (c *Client) Ask(ctx context.Context, id string, req Request) (Answer, error) {
@@ -204,8 +204,8 @@ func (c *Client) Ask(ctx context.Context, id string, req Request) (Answer, error
 	// Who completed is not described: with named consumers a complete may be
 	// a repeat the description cannot see.
 	exact := d.consumersKnown && !(req.Action == models.Complete && len(d.consumers) > 0)
-	if a.Disposition != models.Applied || !exact {
-		a = Answer{Status: d.status, Disposition: models.Accepted}
+	if a.Disposition != wire.Applied || !exact {
+		a = Answer{Status: d.status, Disposition: wire.Accepted}
 	}
 	if err := c.signal(ctx, id, req); err != nil {
 		if errors.Is(err, models.ErrNotFound) {
@@ -236,8 +236,8 @@ func (c *Client) askRow(ctx context.Context, id string, req Request) (Answer, er
 // through Temporal closes in the status it had, which may be one that
 // accepts a complete.)
 func ended(a Answer) Answer {
-	if a.Disposition == models.Applied || a.Disposition == models.Accepted {
-		a.Disposition = models.Rejected
+	if a.Disposition == wire.Applied || a.Disposition == wire.Accepted {
+		a.Disposition = wire.Rejected
 		a.Reason = fmt.Sprintf("message is %s and its workflow has ended", a.Status)
 	}
 	return a
@@ -272,7 +272,7 @@ func (c *Client) update(ctx context.Context, id string, req Request) (Answer, bo
 	if err == nil {
 		var ur UpdateResult
 		if err = h.Get(ctx, &ur); err == nil {
-			a := Answer{Status: ur.Status, Disposition: models.Applied}
+			a := Answer{Status: ur.Status, Disposition: wire.Applied}
 			if ur.Outcome != "" {
 				a.Disposition, a.Reason = ur.Outcome, ur.Reason
 			}
@@ -281,7 +281,7 @@ func (c *Client) update(ctx context.Context, id string, req Request) (Answer, bo
 	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && (appErr.Type() == UpdateRepeated || appErr.Type() == UpdateRejected) {
-		a := Answer{Disposition: models.Disposition(appErr.Type()), Reason: appErr.Message()}
+		a := Answer{Disposition: wire.Outcome(appErr.Type()), Reason: appErr.Message()}
 		if appErr.HasDetails() && appErr.Details(&a.Status) == nil {
 			return a, true
 		}

@@ -42,7 +42,7 @@ const VersionDetachedMirror Version = 3
 
 // VersionEarlyCompletion is the version of workflows that hold a consumer's
 // complete arriving while the message is not sent yet (WAITING_CONFIRM,
-// CHECK_EXHAUSTED, SCHEDULED; models.Accepted) and apply it right after
+// CHECK_EXHAUSTED, SCHEDULED; wire.Accepted) and apply it right after
 // they publish the message, or drop it if the message is cancelled. Before
 // it, such a complete was refused as "not sent", though a consumer could
 // hold the message: a workflow task publishes when it decides to send,

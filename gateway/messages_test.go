@@ -247,7 +247,7 @@ func testRedrive(t *testing.T, e *env) {
 	// An operator's re-drive through the API is audited like the console's.
 	audited := e.audited(t, func(a models.AuditEntry) bool { return len(a.Outcomes) == 1 && a.Outcomes[0].ID == id })
 	require.Equal(t, models.AuditEntry{ID: audited.ID, At: audited.At, By: "anonymous", Action: models.Redrive, Reason: "consumer fixed",
-		Outcomes: []models.AuditOutcome{{ID: id, Disposition: models.Applied, Status: wire.StatusDead}}}, audited)
+		Outcomes: []models.AuditOutcome{{ID: id, Disposition: wire.Applied, Status: wire.StatusDead}}}, audited)
 }
 
 // audited returns the one audit entry that matches.
@@ -296,7 +296,7 @@ func testBulkRedrive(t *testing.T, e *env) {
 	bulk := e.audited(t, func(a models.AuditEntry) bool { return a.Topic == bulkTopic && a.Reason == "bulk" })
 	require.Len(t, bulk.Outcomes, 2)
 	for _, o := range bulk.Outcomes {
-		require.Equal(t, models.Applied, o.Disposition)
+		require.Equal(t, wire.Applied, o.Disposition)
 		require.Contains(t, ids, o.ID)
 	}
 	r = e.open.post(t, "/v1/messages/redrive", map[string]any{"topic": bulkTopic})

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/models"
 )
 
@@ -75,7 +76,7 @@ func (m *metrics) handler() http.Handler {
 
 // signal counts one message's answer to action: models.Failed when its
 // workflow could not be asked.
-func (m *metrics) signal(action models.Action, d models.Disposition) {
+func (m *metrics) signal(action models.Action, d wire.Outcome) {
 	m.signals.WithLabelValues(string(action), string(d)).Inc()
 }
 

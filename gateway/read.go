@@ -77,7 +77,7 @@ func liveState(st contract.State) wire.State {
 	}
 	for _, r := range st.Signals {
 		v.Signals = append(v.Signals, wire.SignalRecord{
-			Name: r.Name, At: r.At, Outcome: wire.Outcome(r.Outcome), By: r.By, Consumer: r.Consumer, Reason: r.Reason,
+			Name: r.Name, At: r.At, Outcome: r.Outcome, By: r.By, Consumer: r.Consumer, Reason: r.Reason,
 		})
 	}
 	return v

@@ -11,7 +11,6 @@ import (
 
 	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
-	"github.com/courier-mq/courier/models"
 )
 
 func testGet(t *testing.T, e *env) {
@@ -40,7 +39,7 @@ func testGet(t *testing.T, e *env) {
 	require.Equal(t, id, st.MessageID)
 	require.Len(t, st.Signals, 1)
 	require.Equal(t, contract.SignalConfirm, st.Signals[0].Name)
-	require.Equal(t, models.Applied, st.Signals[0].Outcome)
+	require.Equal(t, wire.Applied, st.Signals[0].Outcome)
 	require.Equal(t, "anonymous", st.Signals[0].By)
 	require.Len(t, st.Publishes, 1)
 	require.NotNil(t, st.NextAt, "the resend timer runs")

@@ -52,7 +52,7 @@ func (s *Server) redriveDead(c echo.Context) error {
 		case o.Err != nil:
 			ae := classify(messageError(o.ID, o.Err))
 			resp.Failed = append(resp.Failed, wire.RedriveFailure{ID: o.ID, Error: wire.ErrorDetail{Code: ae.code, Message: ae.msg}})
-		case o.Disposition == models.Applied:
+		case o.Disposition == wire.Applied:
 			resp.Redriven++
 		}
 	}

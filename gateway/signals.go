@@ -79,11 +79,11 @@ func (s *Server) signalRoute(action models.Action) echo.HandlerFunc {
 			return messageError(id, err)
 		}
 		s.metrics.signal(action, a.Disposition)
-		resp := wire.SignalResponse{ID: id, Status: a.Status, Outcome: wire.Outcome(a.Disposition)}
+		resp := wire.SignalResponse{ID: id, Status: a.Status, Outcome: a.Disposition}
 		switch a.Disposition {
-		case models.Rejected:
+		case wire.Rejected:
 			return conflict(codeConflict, "%s: %s", action, a.Reason)
-		case models.Accepted:
+		case wire.Accepted:
 			return c.JSON(http.StatusAccepted, resp)
 		}
 		return c.JSON(http.StatusOK, resp)

@@ -29,7 +29,7 @@ type AuditOutcome struct {
 	ID string `json:"id"`
 	// Disposition is applied, repeated, rejected or accepted, or Failed
 	// when the workflow could not be asked.
-	Disposition Disposition `json:"disposition"`
+	Disposition wire.Outcome `json:"disposition"`
 	// Status is the status the action was decided on.
 	Status wire.Status `json:"status,omitempty"`
 	Detail string      `json:"detail,omitempty"`

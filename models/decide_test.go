@@ -16,17 +16,17 @@ func TestDecideMatchesLifecycleTable(t *testing.T) {
 	for _, tc := range []struct {
 		status wire.Status
 		action Action
-		want   Disposition
+		want   wire.Outcome
 	}{
-		{wire.StatusCompleted, Confirm, Repeated},
-		{wire.StatusCompleted, Cancel, Rejected},
-		{wire.StatusCompleted, Complete, Repeated},
-		{wire.StatusCompleted, Redrive, Rejected},
-		{wire.StatusCancelled, Confirm, Rejected},
-		{wire.StatusCancelled, Cancel, Repeated},
-		{wire.StatusCancelled, Complete, Rejected},
-		{wire.StatusCancelled, Redrive, Rejected},
-		{wire.StatusDelivered, "bogus", Rejected},
+		{wire.StatusCompleted, Confirm, wire.Repeated},
+		{wire.StatusCompleted, Cancel, wire.Rejected},
+		{wire.StatusCompleted, Complete, wire.Repeated},
+		{wire.StatusCompleted, Redrive, wire.Rejected},
+		{wire.StatusCancelled, Confirm, wire.Rejected},
+		{wire.StatusCancelled, Cancel, wire.Repeated},
+		{wire.StatusCancelled, Complete, wire.Rejected},
+		{wire.StatusCancelled, Redrive, wire.Rejected},
+		{wire.StatusDelivered, "bogus", wire.Rejected},
 	} {
 		got, reason := Decide(tc.status, tc.action, "", nil, nil)
 		require.Equal(t, tc.want, got, "%s in %s", tc.action, tc.status)
@@ -35,36 +35,36 @@ func TestDecideMatchesLifecycleTable(t *testing.T) {
 	// Named consumers.
 	consumers := []string{"accounting", "points"}
 	d, _ := Decide(wire.StatusDelivered, Complete, "", consumers, nil)
-	require.Equal(t, Rejected, d, "a fan-out completion must name its consumer")
+	require.Equal(t, wire.Rejected, d, "a fan-out completion must name its consumer")
 	d, _ = Decide(wire.StatusDelivered, Complete, "points", consumers, []string{"points"})
-	require.Equal(t, Repeated, d)
+	require.Equal(t, wire.Repeated, d)
 	d, _ = Decide(wire.StatusCompleted, Complete, "points", consumers, []string{"accounting", "points"})
-	require.Equal(t, Repeated, d)
+	require.Equal(t, wire.Repeated, d)
 	d, _ = Decide(wire.StatusCompleted, Complete, "billing", consumers, []string{"accounting", "points"})
-	require.Equal(t, Rejected, d)
+	require.Equal(t, wire.Rejected, d)
 }
 
-// A complete of a message not sent yet is held (Accepted), validated as any
+// A complete of a message not sent yet is held (wire.Accepted), validated as any
 // complete; a cancelled message was never sent, so one is refused.
 func TestDecideHoldsEarlyCompletions(t *testing.T) {
 	t.Parallel()
 	consumers := []string{"accounting", "points"}
 	for _, status := range []wire.Status{wire.StatusWaitingConfirm, wire.StatusCheckExhausted, wire.StatusScheduled} {
 		d, reason := Decide(status, Complete, "", nil, nil)
-		require.Equal(t, Accepted, d, "%s", status)
+		require.Equal(t, wire.Accepted, d, "%s", status)
 		require.Contains(t, reason, "held until it is published")
 		d, _ = Decide(status, Complete, "", nil, []string{""})
-		require.Equal(t, Repeated, d, "%s: a second anonymous early complete", status)
+		require.Equal(t, wire.Repeated, d, "%s: a second anonymous early complete", status)
 		d, _ = Decide(status, Complete, "points", consumers, []string{"accounting"})
-		require.Equal(t, Accepted, d, "%s: each named consumer's completion is held", status)
+		require.Equal(t, wire.Accepted, d, "%s: each named consumer's completion is held", status)
 		d, _ = Decide(status, Complete, "accounting", consumers, []string{"accounting"})
-		require.Equal(t, Repeated, d, "%s", status)
+		require.Equal(t, wire.Repeated, d, "%s", status)
 		d, _ = Decide(status, Complete, "billing", consumers, nil)
-		require.Equal(t, Rejected, d, "%s: a consumer the message does not name", status)
+		require.Equal(t, wire.Rejected, d, "%s: a consumer the message does not name", status)
 		d, _ = Decide(status, Complete, "", consumers, nil)
-		require.Equal(t, Rejected, d, "%s: a fan-out completion must name its consumer", status)
+		require.Equal(t, wire.Rejected, d, "%s: a fan-out completion must name its consumer", status)
 	}
 	d, reason := Decide(wire.StatusCancelled, Complete, "", nil, nil)
-	require.Equal(t, Rejected, d)
+	require.Equal(t, wire.Rejected, d)
 	require.Equal(t, "message is CANCELLED, it was never sent", reason)
 }

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/internal/teststack"
 	"github.com/courier-mq/courier/models"
@@ -32,7 +33,7 @@ func TestRunFindsAnIncompatibleChange(t *testing.T) {
 	}
 	a, err := st.Messages.Ask(ctx, "replay-closed", contract.Request{Action: models.Cancel, By: "test"})
 	require.NoError(t, err)
-	require.Equal(t, models.Applied, a.Disposition)
+	require.Equal(t, wire.Applied, a.Disposition)
 	// Visibility lists them a moment later.
 	var rep replay.Report
 	require.Eventually(t, func() bool {

@@ -59,9 +59,9 @@ func TestAuditLog(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		for i, e := range []models.AuditEntry{
-			{By: "ops", Action: models.Cancel, Reason: "stuck since Monday", Outcomes: []models.AuditOutcome{{ID: "m-1", Disposition: models.Applied, Status: wire.StatusCheckExhausted}}},
+			{By: "ops", Action: models.Cancel, Reason: "stuck since Monday", Outcomes: []models.AuditOutcome{{ID: "m-1", Disposition: wire.Applied, Status: wire.StatusCheckExhausted}}},
 			{By: "ops", Action: models.Redrive, Topic: "orders", Outcomes: []models.AuditOutcome{
-				{ID: "m-2", Disposition: models.Applied, Status: wire.StatusDead},
+				{ID: "m-2", Disposition: wire.Applied, Status: wire.StatusDead},
 				{ID: "m-3", Disposition: "failed", Detail: "Temporal is unavailable"},
 			}},
 		} {

@@ -255,7 +255,7 @@ func TestLifecycle(t *testing.T) {
 		s.mirrorRow(t, "early-1", wire.StatusWaitingConfirm)
 		held := s.update(t, "early-1", contract.SignalComplete, contract.Completion{Consumer: "accounting"})
 		require.Equal(t, wire.StatusWaitingConfirm, held.Status)
-		require.Equal(t, models.Accepted, held.Outcome)
+		require.Equal(t, wire.Accepted, held.Outcome)
 		st := s.state(t, "early-1")
 		require.Len(t, st.EarlyCompletions, 1)
 		require.Equal(t, "accounting", st.EarlyCompletions[0].Consumer)
@@ -394,8 +394,8 @@ func TestLifecycle(t *testing.T) {
 		}, 10*time.Second, 20*time.Millisecond)
 		st := s.state(t, "fanout-1")
 		require.Equal(t, wire.StatusDelivered, st.Status)
-		require.Equal(t, []models.Disposition{models.Applied, models.Repeated, models.Rejected},
-			[]models.Disposition{st.Signals[0].Outcome, st.Signals[1].Outcome, st.Signals[2].Outcome})
+		require.Equal(t, []wire.Outcome{wire.Applied, wire.Repeated, wire.Rejected},
+			[]wire.Outcome{st.Signals[0].Outcome, st.Signals[1].Outcome, st.Signals[2].Outcome})
 		s.signal(t, "fanout-1", contract.SignalComplete, contract.Completion{Consumer: "points"})
 		res := s.result(t, run)
 		require.Equal(t, wire.StatusCompleted, res.Status)

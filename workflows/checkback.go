@@ -51,10 +51,10 @@ func (r *messageRun) waitForDecision(ctx workflow.Context) {
 	})
 	switch res.Answer {
 	case models.CheckCommitted:
-		r.record(ctx, contract.SignalRecord{Name: contract.SignalConfirm, By: "check-back", Outcome: models.Applied})
+		r.record(ctx, contract.SignalRecord{Name: contract.SignalConfirm, By: "check-back", Outcome: wire.Applied})
 		r.transition(ctx, r.confirmed(ctx))
 	case models.CheckRolledBack:
-		r.record(ctx, contract.SignalRecord{Name: contract.SignalCancel, By: "check-back", Outcome: models.Applied})
+		r.record(ctx, contract.SignalRecord{Name: contract.SignalCancel, By: "check-back", Outcome: wire.Applied})
 		r.cancel(ctx)
 	default:
 		r.st.LastError = fmt.Sprintf("check-back %d: %s %s", in.Attempt, res.Answer, res.Detail)
@@ -82,7 +82,7 @@ func (r *messageRun) confirmed(ctx workflow.Context) wire.Status {
 // cancel ends the message unsent, dropping the completions held for it.
 func (r *messageRun) cancel(ctx workflow.Context) {
 	for _, e := range r.st.EarlyCompletions {
-		r.record(ctx, contract.SignalRecord{Name: contract.SignalComplete, Consumer: e.Consumer, Outcome: models.Rejected,
+		r.record(ctx, contract.SignalRecord{Name: contract.SignalComplete, Consumer: e.Consumer, Outcome: wire.Rejected,
 			Reason: "held since " + e.At.UTC().Format(time.RFC3339) + ", dropped: message was cancelled"})
 	}
 	r.st.EarlyCompletions = nil

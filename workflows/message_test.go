@@ -681,7 +681,7 @@ func TestSignalRecordsAreBounded(t *testing.T) {
 	st := b.runUnfinished(t, 10*time.Second)
 	require.Len(t, st.Signals, contract.MaxSignalRecords)
 	require.Equal(t, 20, st.SignalsDropped)
-	require.Equal(t, models.Repeated, st.Signals[0].Outcome)
+	require.Equal(t, wire.Repeated, st.Signals[0].Outcome)
 	require.Equal(t, []int{1}, b.acts.publishAttempts(), "repeated confirms never publish again")
 }
 
@@ -717,7 +717,7 @@ func TestQueryState(t *testing.T) {
 	require.Equal(t, testStart.Add(10*time.Second), st.Checks[0].At)
 	require.Len(t, st.Publishes, 1)
 	require.Equal(t, testStart.Add(time.Minute), st.Publishes[0].At)
-	require.Equal(t, []contract.SignalRecord{{Name: contract.SignalConfirm, At: testStart.Add(time.Minute), Outcome: models.Applied, By: "producer"}}, st.Signals)
+	require.Equal(t, []contract.SignalRecord{{Name: contract.SignalConfirm, At: testStart.Add(time.Minute), Outcome: wire.Applied, By: "producer"}}, st.Signals)
 	require.NotNil(t, st.NextAt)
 	require.Equal(t, testStart.Add(2*time.Minute), *st.NextAt, "the first resend is due a minute after the send")
 	require.Empty(t, st.LastError, "a confirm clears the check-back error")
@@ -909,7 +909,7 @@ func TestEarlyCompletionIsHeldUntilThePublish(t *testing.T) {
 			require.NoError(t, complete.err)
 			require.Nil(t, complete.rejected, "a complete of a message not sent yet is refused")
 			require.Equal(t, tc.status, complete.result.Status)
-			require.Equal(t, models.Accepted, complete.result.Outcome)
+			require.Equal(t, wire.Accepted, complete.result.Outcome)
 			require.Contains(t, complete.result.Reason, "held until it is published")
 			require.NoError(t, again.err)
 			require.NotNil(t, again.rejected, "a second early complete by the same consumer is a repeat")
@@ -918,7 +918,7 @@ func TestEarlyCompletionIsHeldUntilThePublish(t *testing.T) {
 			require.Equal(t, []contract.EarlyCompletion{{Consumer: "accounting", At: testStart.Add(20 * time.Second)}}, held.EarlyCompletions,
 				"the query shows the held completion")
 			require.NotEmpty(t, held.Signals)
-			require.Equal(t, models.Accepted, held.Signals[len(held.Signals)-1].Outcome)
+			require.Equal(t, wire.Accepted, held.Signals[len(held.Signals)-1].Outcome)
 
 			require.True(t, b.env.IsWorkflowCompleted())
 			require.NoError(t, b.env.GetWorkflowError())
@@ -938,7 +938,7 @@ func TestEarlyCompletionIsHeldUntilThePublish(t *testing.T) {
 			require.NoError(t, v.Get(&end))
 			require.Empty(t, end.EarlyCompletions)
 			applied := end.Signals[len(end.Signals)-1]
-			require.Equal(t, contract.SignalRecord{Name: contract.SignalComplete, At: testStart.Add(tc.sendAt), Outcome: models.Applied,
+			require.Equal(t, contract.SignalRecord{Name: contract.SignalComplete, At: testStart.Add(tc.sendAt), Outcome: wire.Applied,
 				Consumer: "accounting", Reason: "held since 2026-11-22T10:00:20Z"}, applied)
 		})
 	}
@@ -961,7 +961,7 @@ func TestEarlyCompletionOfACancelledMessageIsDropped(t *testing.T) {
 
 	require.NoError(t, complete.err)
 	require.Nil(t, complete.rejected, "a complete of a message not sent yet is refused")
-	require.Equal(t, models.Accepted, complete.result.Outcome)
+	require.Equal(t, wire.Accepted, complete.result.Outcome)
 	require.Equal(t, wire.StatusCancelled, res.Status)
 	require.Empty(t, end.EarlyCompletions)
 	require.Empty(t, res.CompletedBy)
@@ -969,7 +969,7 @@ func TestEarlyCompletionOfACancelledMessageIsDropped(t *testing.T) {
 	require.Equal(t, []wire.Status{wire.StatusWaitingConfirm, wire.StatusCancelled}, b.acts.mirrorStatuses())
 	last := end.Signals[len(end.Signals)-1]
 	require.Equal(t, contract.SignalComplete, last.Name)
-	require.Equal(t, models.Rejected, last.Outcome)
+	require.Equal(t, wire.Rejected, last.Outcome)
 	require.Contains(t, last.Reason, "dropped: message was cancelled")
 }
 
@@ -997,7 +997,7 @@ func TestEarlyCompletionCountsForItsConsumer(t *testing.T) {
 	require.Contains(t, anonymous.rejected.Message(), "consumer name required")
 	require.NoError(t, accounting.err)
 	require.Nil(t, accounting.rejected)
-	require.Equal(t, models.Accepted, accounting.result.Outcome)
+	require.Equal(t, wire.Accepted, accounting.result.Outcome)
 	require.NoError(t, points.err)
 	require.Equal(t, contract.UpdateResult{Status: wire.StatusDelivered}, points.result,
 		"the held completion counted for accounting only: the message waited for points")

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 )
@@ -51,14 +52,14 @@ func (r *messageRun) receive(ctx workflow.Context, name string, c workflow.Recei
 
 // apply acts on one signal or update as decide says, records it, and
 // returns what it did and why.
-func (r *messageRun) apply(ctx workflow.Context, name string, d contract.Decision, comp contract.Completion) (models.Disposition, string) {
+func (r *messageRun) apply(ctx workflow.Context, name string, d contract.Decision, comp contract.Completion) (wire.Outcome, string) {
 	rec := contract.SignalRecord{Name: name, By: d.By, Consumer: comp.Consumer}
 	outcome, reason := r.decide(models.Action(name), comp.Consumer)
 	rec.Outcome, rec.Reason = outcome, reason
 	switch outcome {
-	case models.Applied:
+	case wire.Applied:
 		rec.Reason = d.Reason
-	case models.Accepted:
+	case wire.Accepted:
 		// Only a complete is accepted, and held.
 		r.record(ctx, rec)
 		r.st.EarlyCompletions = append(r.st.EarlyCompletions, contract.EarlyCompletion{Consumer: comp.Consumer, At: workflow.Now(ctx)})
@@ -90,10 +91,10 @@ func (r *messageRun) apply(ctx workflow.Context, name string, d contract.Decisio
 
 // decide is what action does in the current state: models.Decide, for this
 // message's code version.
-func (r *messageRun) decide(action models.Action, consumer string) (models.Disposition, string) {
+func (r *messageRun) decide(action models.Action, consumer string) (wire.Outcome, string) {
 	outcome, reason := models.Decide(r.st.Status, action, consumer, r.msg.Consumers, r.completions())
-	if outcome == models.Accepted && !r.does.holdEarlyCompletion {
-		return models.Rejected, fmt.Sprintf("message is %s, it has not been sent", r.st.Status)
+	if outcome == wire.Accepted && !r.does.holdEarlyCompletion {
+		return wire.Rejected, fmt.Sprintf("message is %s, it has not been sent", r.st.Status)
 	}
 	return outcome, reason
 }
@@ -157,7 +158,7 @@ func (r *messageRun) setUpdateHandlers(ctx workflow.Context) error {
 // validate rejects an update that would be neither applied nor accepted.
 func (r *messageRun) validate(name, consumer string) error {
 	outcome, reason := r.decide(models.Action(name), consumer)
-	if outcome != models.Applied && outcome != models.Accepted {
+	if outcome != wire.Applied && outcome != wire.Accepted {
 		return temporal.NewApplicationError(reason, string(outcome), r.st.Status)
 	}
 	return nil
@@ -167,7 +168,7 @@ func (r *messageRun) validate(name, consumer string) error {
 // be waiting on a timer or an activity that the new status makes moot.
 func (r *messageRun) update(ctx workflow.Context, name string, d contract.Decision, c contract.Completion) contract.UpdateResult {
 	res := contract.UpdateResult{Status: r.st.Status}
-	if outcome, reason := r.apply(ctx, name, d, c); outcome != models.Applied {
+	if outcome, reason := r.apply(ctx, name, d, c); outcome != wire.Applied {
 		res.Outcome, res.Reason = outcome, reason
 	}
 	r.wake.SendAsync(struct{}{})

@@ -12,7 +12,6 @@ import (
 	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
-	"github.com/courier-mq/courier/models"
 )
 
 // TestEverySignalInEveryState sends each signal to a message of the current
@@ -57,13 +56,13 @@ func TestEverySignalInEveryState(t *testing.T) {
 	}
 
 	type outcome struct {
-		disposition models.Disposition
+		disposition wire.Outcome
 		enters      wire.Status // "" when the signal changes nothing
 	}
-	applied := func(s wire.Status) outcome { return outcome{models.Applied, s} }
-	repeated := outcome{disposition: models.Repeated}
-	rejected := outcome{disposition: models.Rejected}
-	held := outcome{disposition: models.Accepted} // applied once the message is published
+	applied := func(s wire.Status) outcome { return outcome{wire.Applied, s} }
+	repeated := outcome{disposition: wire.Repeated}
+	rejected := outcome{disposition: wire.Rejected}
+	held := outcome{disposition: wire.Accepted} // applied once the message is published
 
 	want := map[wire.Status]map[string]outcome{
 		wire.StatusWaitingConfirm: {
@@ -132,7 +131,7 @@ func TestEverySignalInEveryState(t *testing.T) {
 					last := after.Signals[len(after.Signals)-1]
 					require.Equal(t, signal, last.Name)
 					require.Equal(t, w.disposition, last.Outcome)
-					if w.disposition != models.Applied {
+					if w.disposition != wire.Applied {
 						require.NotEmpty(t, last.Reason, "an ignored signal says why")
 						require.Equal(t, before.Revision, after.Revision, "an ignored signal changes nothing")
 						require.Equal(t, before.SendCount, after.SendCount)

@@ -146,7 +146,7 @@ func send(ctx context.Context, s *Stack, scenario string, m Message) error {
 	// durable signal when it could not be decided in time (a workflow task
 	// failing or slow while faults are injected); the invariants check that
 	// the workflow then acted on it. Anything else, a 409 above all, fails.
-	if outcome != string(models.Applied) && outcome != string(models.Repeated) && outcome != "accepted" {
+	if outcome != string(wire.Applied) && outcome != string(wire.Repeated) && outcome != "accepted" {
 		return fmt.Errorf("%s %s: outcome %s", signal, m.ID, outcome)
 	}
 	return nil
