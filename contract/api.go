@@ -58,9 +58,14 @@ const (
 )
 
 // UpdateResult answers an update the workflow took: the status the message
-// was in when it did.
+// was in when it did, and the one it is in after.
 type UpdateResult struct {
+	// Status is the status the update was decided on.
 	Status wire.Status `json:"status"`
+	// After is the status the update left the message in: the one an
+	// applied update moved it to, or Status for an accepted one. Results
+	// recorded by workflows before it have none.
+	After wire.Status `json:"after,omitempty"`
 	// Outcome is empty for an applied update, and wire.Accepted for a
 	// complete the workflow holds until the message is published (see
 	// State.EarlyCompletions), with Reason saying so.

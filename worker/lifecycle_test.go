@@ -230,7 +230,7 @@ func TestLifecycle(t *testing.T) {
 		t.Parallel()
 		run := s.start(t, s.message("update-1"))
 		s.mirrorRow(t, "update-1", wire.StatusWaitingConfirm)
-		require.Equal(t, contract.UpdateResult{Status: wire.StatusWaitingConfirm},
+		require.Equal(t, contract.UpdateResult{Status: wire.StatusWaitingConfirm, After: wire.StatusSending},
 			s.update(t, "update-1", contract.SignalConfirm, contract.Decision{By: "producer"}))
 		// The update answers once the workflow has acted on it: the record
 		// is in Kafka and a second confirm is a repeat.
@@ -239,7 +239,7 @@ func TestLifecycle(t *testing.T) {
 		var appErr *temporal.ApplicationError
 		require.ErrorAs(t, err, &appErr)
 		require.Equal(t, contract.UpdateRepeated, appErr.Type())
-		require.Equal(t, contract.UpdateResult{Status: wire.StatusDelivered},
+		require.Equal(t, contract.UpdateResult{Status: wire.StatusDelivered, After: wire.StatusCompleted},
 			s.update(t, "update-1", contract.SignalComplete, contract.Completion{Consumer: "accounting"}))
 		require.Equal(t, wire.StatusCompleted, s.result(t, run).Status)
 		s.mirrorRow(t, "update-1", wire.StatusCompleted)

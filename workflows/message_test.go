@@ -291,7 +291,8 @@ func TestUpdatesAnswerWhatTheyDid(t *testing.T) {
 	require.Equal(t, wire.StatusCompleted, res.Status)
 	require.NoError(t, confirm.err)
 	require.Nil(t, confirm.rejected)
-	require.Equal(t, contract.UpdateResult{Status: wire.StatusWaitingConfirm}, confirm.result)
+	require.Equal(t, contract.UpdateResult{Status: wire.StatusWaitingConfirm, After: wire.StatusSending}, confirm.result,
+		"the confirm answers the status it was decided on and the one it moved the message to")
 	require.Equal(t, []time.Time{testStart.Add(time.Second)}, b.acts.publishAt, "published on the update, not at the check-back")
 
 	require.NotNil(t, again.rejected, "a second confirm is rejected by the validator")
@@ -305,7 +306,7 @@ func TestUpdatesAnswerWhatTheyDid(t *testing.T) {
 	require.Equal(t, "message is already confirmed", cancel.rejected.Message())
 
 	require.NoError(t, complete.err)
-	require.Equal(t, contract.UpdateResult{Status: wire.StatusDelivered}, complete.result)
+	require.Equal(t, contract.UpdateResult{Status: wire.StatusDelivered, After: wire.StatusCompleted}, complete.result)
 	require.Empty(t, b.acts.checks)
 }
 
@@ -321,7 +322,7 @@ func TestUpdateInTheFirstTaskIsApplied(t *testing.T) {
 	require.Equal(t, wire.StatusCompleted, res.Status)
 	require.NoError(t, confirm.err)
 	require.Nil(t, confirm.rejected, "an update that comes with the start is decided on the first status")
-	require.Equal(t, contract.UpdateResult{Status: wire.StatusWaitingConfirm}, confirm.result)
+	require.Equal(t, contract.UpdateResult{Status: wire.StatusWaitingConfirm, After: wire.StatusSending}, confirm.result)
 }
 
 func TestUpdateEndsAWaitForActivity(t *testing.T) {
@@ -338,7 +339,7 @@ func TestUpdateEndsAWaitForActivity(t *testing.T) {
 
 	require.Equal(t, wire.StatusCompleted, res.Status)
 	require.NoError(t, complete.err)
-	require.Equal(t, contract.UpdateResult{Status: wire.StatusSending}, complete.result)
+	require.Equal(t, contract.UpdateResult{Status: wire.StatusSending, After: wire.StatusCompleted}, complete.result)
 	for _, at := range b.acts.publishAt {
 		require.False(t, at.After(testStart.Add(20*time.Second)), "publish retried at %s, after the update completed the message", at)
 	}
@@ -998,8 +999,9 @@ func TestEarlyCompletionCountsForItsConsumer(t *testing.T) {
 	require.NoError(t, accounting.err)
 	require.Nil(t, accounting.rejected)
 	require.Equal(t, wire.Accepted, accounting.result.Outcome)
+	require.Equal(t, wire.StatusWaitingConfirm, accounting.result.After, "a held completion leaves the status as it was")
 	require.NoError(t, points.err)
-	require.Equal(t, contract.UpdateResult{Status: wire.StatusDelivered}, points.result,
+	require.Equal(t, contract.UpdateResult{Status: wire.StatusDelivered, After: wire.StatusCompleted}, points.result,
 		"the held completion counted for accounting only: the message waited for points")
 	require.Equal(t, wire.StatusCompleted, res.Status)
 	require.Equal(t, []string{"accounting", "points"}, res.CompletedBy)

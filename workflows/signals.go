@@ -171,6 +171,7 @@ func (r *messageRun) update(ctx workflow.Context, name string, d contract.Decisi
 	if outcome, reason := r.apply(ctx, name, d, c); outcome != wire.Applied {
 		res.Outcome, res.Reason = outcome, reason
 	}
+	res.After = r.st.Status
 	r.wake.SendAsync(struct{}{})
 	return res
 }
