@@ -155,9 +155,14 @@ type Request struct {
 
 // Answer is what an action did.
 type Answer struct {
-	// Status is the status the action was decided on; an applied action moves
-	// the message on from there.
+	// Status is the message's status after the decision: the one an applied
+	// action moved it to when the workflow answered itself. Otherwise it is
+	// the status as known, Previous: a repeated, rejected or accepted action
+	// leaves the message where it was, and an action sent as a signal
+	// (below) has not been run by the workflow yet.
 	Status wire.Status
+	// Previous is the status the action was decided on.
+	Previous wire.Status
 	// Disposition is the workflow's decision: wire.Applied, Repeated,
 	// Rejected or Accepted (a complete held until the message is
 	// published). Accepted is also the answer to an action the workflow
@@ -205,7 +210,7 @@ func (c *Client) Ask(ctx context.Context, id string, req Request) (Answer, error
 	// a repeat the description cannot see.
 	exact := d.consumersKnown && !(req.Action == models.Complete && len(d.consumers) > 0)
 	if a.Disposition != wire.Applied || !exact {
-		a = Answer{Status: d.status, Disposition: wire.Accepted}
+		a = Answer{Status: d.status, Previous: d.status, Disposition: wire.Accepted, Reason: reasonUnanswered}
 	}
 	if err := c.signal(ctx, id, req); err != nil {
 		if errors.Is(err, models.ErrNotFound) {
@@ -217,6 +222,10 @@ func (c *Client) Ask(ctx context.Context, id string, req Request) (Answer, error
 	}
 	return a, nil
 }
+
+// reasonUnanswered is the reason of an action accepted because its workflow
+// could not be asked in time.
+const reasonUnanswered = "its workflow did not answer in time: the request was sent, and the workflow decides it when it runs"
 
 // askRow decides req for a message whose workflow has ended, from its final
 // mirror row.
@@ -245,7 +254,7 @@ func ended(a Answer) Answer {
 
 func decide(status wire.Status, req Request, consumers, completedBy []string) Answer {
 	d, reason := models.Decide(status, req.Action, req.Consumer, consumers, completedBy)
-	return Answer{Status: status, Disposition: d, Reason: reason}
+	return Answer{Status: status, Previous: status, Disposition: d, Reason: reason}
 }
 
 // arg is the payload of req's signal or update.
@@ -272,9 +281,12 @@ func (c *Client) update(ctx context.Context, id string, req Request) (Answer, bo
 	if err == nil {
 		var ur UpdateResult
 		if err = h.Get(ctx, &ur); err == nil {
-			a := Answer{Status: ur.Status, Disposition: wire.Applied}
+			a := Answer{Status: ur.After, Previous: ur.Status, Disposition: wire.Applied}
 			if ur.Outcome != "" {
 				a.Disposition, a.Reason = ur.Outcome, ur.Reason
+			}
+			if a.Status == "" { // a worker of an older release answered
+				a.Status = ur.Status
 			}
 			return a, true
 		}
@@ -282,7 +294,8 @@ func (c *Client) update(ctx context.Context, id string, req Request) (Answer, bo
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && (appErr.Type() == UpdateRepeated || appErr.Type() == UpdateRejected) {
 		a := Answer{Disposition: wire.Outcome(appErr.Type()), Reason: appErr.Message()}
-		if appErr.HasDetails() && appErr.Details(&a.Status) == nil {
+		if appErr.HasDetails() && appErr.Details(&a.Previous) == nil {
+			a.Status = a.Previous
 			return a, true
 		}
 	}

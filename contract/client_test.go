@@ -83,12 +83,14 @@ func TestAskRemoteCalls(t *testing.T) {
 	}
 
 	a, n, reads := ask("", "calls-worker")
-	require.Equal(t, wire.Applied, a.Disposition)
+	require.Equal(t, contract.Answer{Status: wire.StatusSending, Previous: wire.StatusWaitingConfirm, Disposition: wire.Applied}, a,
+		"the workflow's answer names the status the confirm moved the message to")
 	require.Equal(t, map[string]int{"UpdateWorkflowExecution": 1}, n, "a worker answers the update at once")
 	require.Zero(t, reads)
 
 	a, n, reads = ask("nobody-polls", "calls-idle")
-	require.Equal(t, contract.Answer{Status: wire.StatusWaitingConfirm, Disposition: wire.Applied}, a)
+	require.Equal(t, contract.Answer{Status: wire.StatusWaitingConfirm, Previous: wire.StatusWaitingConfirm, Disposition: wire.Applied}, a,
+		"a signal not run yet leaves the message where it is")
 	require.Equal(t, 1, n["DescribeWorkflowExecution"])
 	require.Equal(t, 1, n["SignalWorkflowExecution"])
 	require.Zero(t, n["QueryWorkflow"], "no state query waits for a worker that is not there")

@@ -253,10 +253,15 @@ func requireError(t *testing.T, r response, status int, code string) string {
 
 // signalResponse answers the signal routes.
 type signalResponse struct {
-	ID      string      `json:"id"`
-	Status  wire.Status `json:"status"`
-	Outcome string      `json:"outcome"`
+	ID             string      `json:"id"`
+	Status         wire.Status `json:"status"`
+	PreviousStatus wire.Status `json:"previous_status"`
+	Outcome        string      `json:"outcome"`
+	Reason         *string     `json:"reason"`
 }
+
+// why is a signal answer's reason.
+func why(reason string) *string { return &reason }
 
 // prepareResponse answers prepare and send.
 type prepareResponse struct {

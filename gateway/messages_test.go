@@ -67,7 +67,8 @@ func testConfirmDelivers(t *testing.T, e *env) {
 
 	r = e.open.post(t, "/v1/messages/"+id+"/confirm", map[string]string{"reason": "order committed"})
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
-	require.Equal(t, signalResponse{ID: id, Status: wire.StatusWaitingConfirm, Outcome: "applied"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusSending, PreviousStatus: wire.StatusWaitingConfirm, Outcome: "applied"}, decode[signalResponse](t, r),
+		"the answer names the status the confirm moved the message to")
 
 	rec := e.stack.Kafka.Wait(t, id, 1)[0]
 	require.Equal(t, topic, rec.Topic)
@@ -79,7 +80,7 @@ func testConfirmDelivers(t *testing.T, e *env) {
 	e.open.waitStatus(t, id, wire.StatusDelivered)
 	r = e.open.post(t, "/v1/messages/"+id+"/complete", map[string]string{"consumer": "accounting"})
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
-	require.Equal(t, signalResponse{ID: id, Status: wire.StatusDelivered, Outcome: "applied"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusCompleted, PreviousStatus: wire.StatusDelivered, Outcome: "applied"}, decode[signalResponse](t, r))
 
 	v := e.open.waitStatus(t, id, wire.StatusCompleted)
 	require.Equal(t, 1, v.SendCount)
@@ -90,9 +91,11 @@ func testConfirmDelivers(t *testing.T, e *env) {
 
 	// Late and duplicate requests on a completed message are harmless repeats.
 	r = e.open.post(t, "/v1/messages/"+id+"/complete", nil)
-	require.Equal(t, signalResponse{ID: id, Status: wire.StatusCompleted, Outcome: "repeated"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusCompleted, PreviousStatus: wire.StatusCompleted, Outcome: "repeated",
+		Reason: why("message is already completed")}, decode[signalResponse](t, r))
 	r = e.open.post(t, "/v1/messages/"+id+"/confirm", nil)
-	require.Equal(t, signalResponse{ID: id, Status: wire.StatusCompleted, Outcome: "repeated"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusCompleted, PreviousStatus: wire.StatusCompleted, Outcome: "repeated",
+		Reason: why("message is already confirmed")}, decode[signalResponse](t, r))
 	requireError(t, e.open.post(t, "/v1/messages/"+id+"/cancel", nil), http.StatusConflict, "conflict")
 	require.Len(t, e.stack.Kafka.Records(id), 1)
 }
@@ -101,12 +104,13 @@ func testCancel(t *testing.T, e *env) {
 	const id = "cancel-1"
 	require.Equal(t, http.StatusCreated, e.open.post(t, "/v1/messages", e.message(id)).Status)
 	r := e.open.post(t, "/v1/messages/"+id+"/cancel", map[string]string{"reason": "rolled back"})
-	require.Equal(t, signalResponse{ID: id, Status: wire.StatusWaitingConfirm, Outcome: "applied"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusCancelled, PreviousStatus: wire.StatusWaitingConfirm, Outcome: "applied"}, decode[signalResponse](t, r))
 	e.open.waitStatus(t, id, wire.StatusCancelled)
 
 	r = e.open.post(t, "/v1/messages/"+id+"/cancel", nil)
 	require.Equal(t, http.StatusOK, r.Status)
-	require.Equal(t, signalResponse{ID: id, Status: wire.StatusCancelled, Outcome: "repeated"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusCancelled, PreviousStatus: wire.StatusCancelled, Outcome: "repeated",
+		Reason: why("message is already cancelled")}, decode[signalResponse](t, r))
 	msg := requireError(t, e.open.post(t, "/v1/messages/"+id+"/confirm", nil), http.StatusConflict, "conflict")
 	require.Contains(t, msg, "cancelled")
 	requireError(t, e.open.post(t, "/v1/messages/"+id+"/complete", nil), http.StatusConflict, "conflict")
@@ -122,7 +126,8 @@ func testRepeatConfirm(t *testing.T, e *env) {
 	e.open.waitStatus(t, id, wire.StatusDelivered)
 	r = e.open.post(t, "/v1/messages/"+id+"/confirm", nil)
 	require.Equal(t, http.StatusOK, r.Status)
-	require.Equal(t, signalResponse{ID: id, Status: wire.StatusDelivered, Outcome: "repeated"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusDelivered, PreviousStatus: wire.StatusDelivered, Outcome: "repeated",
+		Reason: why("message is already confirmed")}, decode[signalResponse](t, r))
 	require.Len(t, e.stack.Kafka.Records(id), 1, "a repeated confirm sends nothing again")
 }
 
@@ -162,7 +167,8 @@ func testScheduledSend(t *testing.T, e *env) {
 	// not bring forward.
 	r = e.open.post(t, "/v1/messages/"+id+"/complete", nil)
 	require.Equal(t, http.StatusAccepted, r.Status, "body: %s", r.Body)
-	require.Equal(t, signalResponse{ID: id, Status: wire.StatusScheduled, Outcome: "accepted"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusScheduled, PreviousStatus: wire.StatusScheduled, Outcome: "accepted",
+		Reason: why("message is SCHEDULED, not sent yet: the completion is held until it is published")}, decode[signalResponse](t, r))
 	e.open.waitStatus(t, id, wire.StatusScheduled)
 	require.Empty(t, e.stack.Kafka.Records(id))
 }
@@ -216,7 +222,8 @@ func testSignalConflicts(t *testing.T, e *env) {
 	// workflow task can have published it already.
 	r := e.open.post(t, "/v1/messages/"+id+"/complete", nil)
 	require.Equal(t, http.StatusAccepted, r.Status, "body: %s", r.Body)
-	require.Equal(t, signalResponse{ID: id, Status: wire.StatusWaitingConfirm, Outcome: "accepted"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusWaitingConfirm, PreviousStatus: wire.StatusWaitingConfirm, Outcome: "accepted",
+		Reason: why("message is WAITING_CONFIRM, not sent yet: the completion is held until it is published")}, decode[signalResponse](t, r))
 	// Signal bodies are checked like every other body.
 	requireError(t, e.open.post(t, "/v1/messages/"+id+"/confirm", map[string]string{"by": "me"}), http.StatusBadRequest, "invalid_json")
 	requireError(t, e.open.post(t, "/v1/messages/"+id+"/complete", map[string]string{"consumer": "no spaces"}), http.StatusBadRequest, "invalid_request")
@@ -238,16 +245,30 @@ func testRedrive(t *testing.T, e *env) {
 
 	r := e.open.post(t, "/v1/messages/"+id+"/redrive", map[string]string{"reason": "consumer fixed"})
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
-	require.Equal(t, signalResponse{ID: id, Status: wire.StatusDead, Outcome: "applied"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusSending, PreviousStatus: wire.StatusDead, Outcome: "applied"}, decode[signalResponse](t, r))
 	recs := e.stack.Kafka.Wait(t, id, 2)
 	require.Equal(t, "1", recs[1].Headers[wire.HeaderAttempt], "a re-drive starts counting sends again")
+	e.open.waitStatus(t, id, wire.StatusDelivered)
+	// A retried re-drive finds the message on its way: a repeat, not a
+	// conflict, and nothing is sent again.
+	r = e.open.post(t, "/v1/messages/"+id+"/redrive", map[string]string{"reason": "consumer fixed"})
+	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusDelivered, PreviousStatus: wire.StatusDelivered, Outcome: "repeated",
+		Reason: why("message is already being delivered")}, decode[signalResponse](t, r))
+	require.Len(t, e.stack.Kafka.Records(id), 2)
 	require.Equal(t, "applied", decode[signalResponse](t, e.open.post(t, "/v1/messages/"+id+"/complete", nil)).Outcome)
 	e.open.waitStatus(t, id, wire.StatusCompleted)
+	// Any other status is a conflict.
+	msg := requireError(t, e.open.post(t, "/v1/messages/"+id+"/redrive", nil), http.StatusConflict, "conflict")
+	require.Equal(t, "redrive: only a DEAD message can be re-driven, message is COMPLETED", msg)
 
 	// An operator's re-drive through the API is audited like the console's.
-	audited := e.audited(t, func(a models.AuditEntry) bool { return len(a.Outcomes) == 1 && a.Outcomes[0].ID == id })
+	audited := e.audited(t, func(a models.AuditEntry) bool {
+		return len(a.Outcomes) == 1 && a.Outcomes[0].ID == id && a.Outcomes[0].Disposition == wire.Applied
+	})
 	require.Equal(t, models.AuditEntry{ID: audited.ID, At: audited.At, By: "anonymous", Action: models.Redrive, Reason: "consumer fixed",
-		Outcomes: []models.AuditOutcome{{ID: id, Disposition: wire.Applied, Status: wire.StatusDead}}}, audited)
+		Outcomes: []models.AuditOutcome{{ID: id, Disposition: wire.Applied, Status: wire.StatusDead}}}, audited,
+		"the audit log keeps the status the re-drive was decided on")
 }
 
 // audited returns the one audit entry that matches.
@@ -335,7 +356,8 @@ func testEndedWorkflows(t *testing.T, e *env) {
 	require.ErrorAs(t, err, &nf, "Temporal does not know the message")
 	r := e.open.post(t, "/v1/messages/"+deleted+"/cancel", nil)
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
-	require.Equal(t, signalResponse{ID: deleted, Status: wire.StatusCancelled, Outcome: "repeated"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: deleted, Status: wire.StatusCancelled, PreviousStatus: wire.StatusCancelled, Outcome: "repeated",
+		Reason: why("message is already cancelled")}, decode[signalResponse](t, r))
 	msg = requireError(t, e.open.post(t, "/v1/messages/"+deleted+"/confirm", nil), http.StatusConflict, "conflict")
 	require.Contains(t, msg, "cancelled")
 	requireError(t, e.open.post(t, "/v1/messages/never-was/confirm", nil), http.StatusNotFound, "not_found")

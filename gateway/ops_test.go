@@ -87,7 +87,8 @@ func testNoWorker(t *testing.T, e *env) {
 
 	r = idle.post(t, "/v1/messages/"+id+"/confirm", nil)
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
-	require.Equal(t, signalResponse{ID: id, Status: wire.StatusWaitingConfirm, Outcome: "applied"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusWaitingConfirm, PreviousStatus: wire.StatusWaitingConfirm, Outcome: "applied"}, decode[signalResponse](t, r),
+		"the signal waits for a worker: the message is where it was")
 	requireError(t, idle.get(t, "/v1/messages/"+id+"?live=1"), http.StatusServiceUnavailable, "unavailable")
 
 	// A consumer may already hold a message whose state the gateway can only
@@ -95,7 +96,8 @@ func testNoWorker(t *testing.T, e *env) {
 	// source's word but handed to the workflow, which decides it when it runs.
 	r = idle.post(t, "/v1/messages/"+id+"/complete", map[string]any{"consumer": "accounting"})
 	require.Equal(t, http.StatusAccepted, r.Status, "body: %s", r.Body)
-	require.Equal(t, signalResponse{ID: id, Status: wire.StatusWaitingConfirm, Outcome: "accepted"}, decode[signalResponse](t, r))
+	require.Equal(t, signalResponse{ID: id, Status: wire.StatusWaitingConfirm, PreviousStatus: wire.StatusWaitingConfirm, Outcome: "accepted",
+		Reason: why("its workflow did not answer in time: the request was sent, and the workflow decides it when it runs")}, decode[signalResponse](t, r))
 	var signalled []string
 	iter := e.stack.Client.GetWorkflowHistory(context.Background(), "msg-"+id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for iter.HasNext() {

@@ -79,7 +79,7 @@ func (s *Server) signalRoute(action models.Action) echo.HandlerFunc {
 			return messageError(id, err)
 		}
 		s.metrics.signal(action, a.Disposition)
-		resp := wire.SignalResponse{ID: id, Status: a.Status, Outcome: a.Disposition}
+		resp := wire.SignalResponse{ID: id, Status: a.Status, PreviousStatus: a.Previous, Outcome: a.Disposition, Reason: a.Reason}
 		switch a.Disposition {
 		case wire.Rejected:
 			return conflict(codeConflict, "%s: %s", action, a.Reason)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/models"
 )
@@ -12,6 +13,9 @@ import (
 // the audit log keeps it.
 type Outcome struct {
 	models.AuditOutcome
+	// After is the message's status after the decision (contract.Answer's
+	// Status); the audit log keeps the one it was decided on.
+	After wire.Status
 	// Err is why the workflow could not be asked, when the Disposition is
 	// models.Failed: the transport shows its own words for it.
 	Err error
@@ -19,7 +23,7 @@ type Outcome struct {
 
 // Answer is the workflow's answer, or Err.
 func (o Outcome) Answer() (contract.Answer, error) {
-	return contract.Answer{Status: o.Status, Disposition: o.Disposition, Reason: o.Detail}, o.Err
+	return contract.Answer{Status: o.After, Previous: o.Status, Disposition: o.Disposition, Reason: o.Detail}, o.Err
 }
 
 // Report is what an operator's action did, message by message.
@@ -50,7 +54,7 @@ func (s *Service) ask(ctx context.Context, id string, req contract.Request) Outc
 		s.logger.Warn("operator action not asked", "id", id, "action", req.Action, "error", err)
 		return Outcome{AuditOutcome: models.AuditOutcome{ID: id, Disposition: models.Failed, Detail: "its workflow could not be asked; try again"}, Err: err}
 	}
-	return Outcome{AuditOutcome: models.AuditOutcome{ID: id, Disposition: a.Disposition, Status: a.Status, Detail: a.Reason}}
+	return Outcome{AuditOutcome: models.AuditOutcome{ID: id, Disposition: a.Disposition, Status: a.Previous, Detail: a.Reason}, After: a.Status}
 }
 
 // record writes e with outcomes to the audit log. The action has been taken

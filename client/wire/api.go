@@ -70,9 +70,17 @@ type CompletionRequest struct {
 // request (the message's state makes it impossible) is 409 conflict instead.
 type SignalResponse struct {
 	ID string `json:"id"`
-	// Status is the status the request was decided on.
-	Status  Status  `json:"status"`
-	Outcome Outcome `json:"outcome"`
+	// Status is the message's status after the decision: the one an applied
+	// request moved it to. A repeated or accepted request leaves it as it
+	// was (PreviousStatus); so does one applied while its workflow could not
+	// answer in time, which acts on it when it runs.
+	Status Status `json:"status"`
+	// PreviousStatus is the status the request was decided on. Gateways
+	// before it answered that in Status.
+	PreviousStatus Status  `json:"previous_status"`
+	Outcome        Outcome `json:"outcome"`
+	// Reason says why a request was repeated or accepted; empty when applied.
+	Reason string `json:"reason,omitempty"`
 }
 
 // RedriveRequest is the body of POST /v1/messages/redrive.
