@@ -54,10 +54,10 @@ func TestEveryRoute(t *testing.T) {
 		t.Fatalf("same id, other content: %v", err)
 	}
 	a := must(c.Confirm(ctx, msg.ID, "committed"))(t)
-	if a.Outcome != wire.Applied || a.Status != wire.StatusWaitingConfirm {
+	if a.Outcome != wire.Applied || a.Status != wire.StatusSending || a.PreviousStatus != wire.StatusWaitingConfirm || a.Reason != "" {
 		t.Fatalf("confirm: %+v", a)
 	}
-	if a := must(c.Confirm(ctx, msg.ID, ""))(t); a.Outcome != wire.Repeated {
+	if a := must(c.Confirm(ctx, msg.ID, ""))(t); a.Outcome != wire.Repeated || a.Status != a.PreviousStatus || a.Reason != "message is already confirmed" {
 		t.Fatalf("confirm again: %+v", a)
 	}
 	if _, err := c.Cancel(ctx, msg.ID, ""); !errors.Is(err, client.ErrConflict) {
