@@ -224,4 +224,5 @@ def _seg(id: str) -> str:
 
 
 def _answer(a: dict[str, Any]) -> Answer:
-    return Answer(id=a.get("id", ""), status=a.get("status", ""), outcome=a.get("outcome", ""))
+    return Answer(id=a.get("id", ""), status=a.get("status", ""), outcome=a.get("outcome", ""),
+                  previous_status=a.get("previous_status", ""), reason=a.get("reason", ""))

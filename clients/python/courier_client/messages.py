@@ -112,11 +112,20 @@ class Prepared:
 @dataclass(frozen=True)
 class Answer:
     """The answer to confirm, cancel, complete and redrive. A refused
-    request raises :class:`~courier_client.Conflict` instead."""
+    request raises :class:`~courier_client.Conflict` instead.
+
+    ``status`` is the message's status after the decision: the one an
+    applied request moved it to. A repeated or accepted request leaves it
+    where it was, ``previous_status``, the status the request was decided
+    on; so does one applied while the message's workflow could not answer
+    in time, which acts on it when it runs. ``reason`` says why a request
+    was repeated or accepted, and is empty when it was applied."""
 
     id: str
     status: str
     outcome: str
+    previous_status: str = ""
+    reason: str = ""
 
 
 def _time(v: Any) -> datetime | None:

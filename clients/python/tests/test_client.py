@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from courier_client import (
-    Client, Conflict, IdConflict, InvalidRequest, Message, NotFound, Outcome, Status, Unavailable,
+    Answer, Client, Conflict, IdConflict, InvalidRequest, Message, NotFound, Outcome, Status, Unavailable,
 )
 from courier_client.errors import InternalError, error_for
 
@@ -30,8 +30,10 @@ def test_prepare_confirm_deliver(client: Client) -> None:
     again = client.prepare(msg)
     assert not again.created and again.id == msg.id
     a = client.confirm(msg.id)
-    assert a.outcome == Outcome.APPLIED
-    assert client.confirm(msg.id).outcome == Outcome.REPEATED
+    assert a == Answer(id=msg.id, status=Status.SENDING, previous_status=Status.WAITING_CONFIRM, outcome=Outcome.APPLIED)
+    again_confirm = client.confirm(msg.id)
+    assert again_confirm.outcome == Outcome.REPEATED and again_confirm.status == again_confirm.previous_status
+    assert again_confirm.reason == "message is already confirmed"
     v = wait_status(client, msg.id, Status.DELIVERED)
     assert v.payload() == b'{"order":1}' and v.topic == msg.topic
     assert client.complete(msg.id).outcome in (Outcome.APPLIED, Outcome.ACCEPTED)
