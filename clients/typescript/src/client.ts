@@ -60,9 +60,18 @@ export type Outcome = 'applied' | 'repeated' | 'accepted';
 /** The answer to confirm, cancel, complete and redrive. A refusal is a ConflictError instead. */
 export interface Answer {
   id: string;
-  /** The status the request was decided on. */
+  /**
+   * The message's status after the decision: the one an applied request moved
+   * it to. A repeated or accepted request leaves it where it was
+   * (previous_status); so does one applied while the message's workflow could
+   * not answer in time, which acts on it when it runs.
+   */
   status: Status;
+  /** The status the request was decided on. */
+  previous_status: Status;
   outcome: Outcome;
+  /** Why the request was repeated or accepted; absent when it was applied. */
+  reason?: string;
 }
 
 /** The answer to redriveDead. */

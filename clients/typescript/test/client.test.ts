@@ -32,8 +32,12 @@ test('every route against a real courier dev', async () => {
   assert.deepEqual(again, { id: msg.id, status: 'WAITING_CONFIRM', created: false }, 'a repeated prepare is answered as a retry');
   await assert.rejects(c.prepare({ ...msg, payload: 'other' }), IdConflictError);
 
-  assert.deepEqual(await c.confirm(msg.id, 'committed'), { id: msg.id, status: 'WAITING_CONFIRM', outcome: 'applied' });
-  assert.equal((await c.confirm(msg.id)).outcome, 'repeated');
+  assert.deepEqual(await c.confirm(msg.id, 'committed'), { id: msg.id, status: 'SENDING', previous_status: 'WAITING_CONFIRM', outcome: 'applied' },
+    'the answer names the status the confirm moved the message to');
+  const repeated = await c.confirm(msg.id);
+  assert.equal(repeated.outcome, 'repeated');
+  assert.equal(repeated.status, repeated.previous_status);
+  assert.equal(repeated.reason, 'message is already confirmed');
   await assert.rejects(c.cancel(msg.id), (err: unknown) => err instanceof ConflictError && err.status === 409 && err.code === 'conflict');
 
   await waitStatus(c, msg.id, 'DELIVERED');
