@@ -82,6 +82,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)
 	}
+	allow.setting = cfg.CheckURLAllowSetting
 	keys, err := access.NewKeyring(cfg.APIKeys)
 	if err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)
@@ -121,7 +122,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		}
 	}
 	if allow.empty() {
-		s.logger.Warn("gateway allows no check URL host: prepare is refused, only direct send works")
+		s.logger.Warn("gateway allows no check URL host: prepare is refused, only direct send works" + allow.named())
 	}
 	s.echo = s.newEcho()
 	return s, nil
