@@ -343,6 +343,7 @@ func TestGateway(t *testing.T) {
 		"routing errors":            testRoutingErrors,
 		"auth":                      testAuth,
 		"access matrix":             testAccessMatrix,
+		"hidden is unknown":         testHiddenIsUnknown,
 		"refusals are counted":      testRefusalsCounted,
 		"check url allow-list":      testCheckURLAllowList,
 		"hostile input":             testHostileInput,
