@@ -344,6 +344,7 @@ func TestGateway(t *testing.T) {
 		"auth":                      testAuth,
 		"access matrix":             testAccessMatrix,
 		"hidden is unknown":         testHiddenIsUnknown,
+		"identities logged":         testIdentitiesLogged,
 		"refusals are counted":      testRefusalsCounted,
 		"check url allow-list":      testCheckURLAllowList,
 		"hostile input":             testHostileInput,
