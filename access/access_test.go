@@ -298,3 +298,74 @@ func TestRules(t *testing.T) {
 		t.Errorf("require admin: %v", err)
 	}
 }
+
+// A refusal about one message the key may not see (another producer's, one
+// of a topic it does not consume, one naming other consumers) is Hidden: the
+// gateway answers it as for an unknown id, so that a key cannot tell which
+// ids exist. A refusal the key gets whatever the message (its role, a topic
+// it produces to, a name it claims) is not.
+func TestRefusalsAboutOneMessageAreHidden(t *testing.T) {
+	keys := []Key{
+		{Secret: "orders-secret-0123456789", Name: "orders", Roles: []Role{Producer}, Topics: []string{"orders"}},
+		{Secret: "billing-secret-0123456789", Name: "billing", Roles: []Role{Producer}, Topics: []string{"billing.*"}},
+		{Secret: "accounting-secret-0123456", Name: "accounting", Roles: []Role{Consumer}, Topics: []string{"orders"}},
+		{Secret: "shipping-secret-012345678", Name: "shipping", Roles: []Role{Consumer}, Topics: []string{"*"}},
+	}
+	kr, err := NewKeyring(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	who := map[string]Identity{}
+	for _, k := range keys {
+		if who[k.Name], err = kr.Find(k.Secret); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ordersMsg := Message{Producer: "orders", Topic: "orders"}
+	named := Message{Producer: "orders", Topic: "orders", Consumers: []string{"accounting"}}
+	billingMsg := Message{Producer: "billing", Topic: "billing.eu"}
+	complete := func(name, claimed string, m Message) error {
+		_, err := who[name].Complete(m, claimed)
+		return err
+	}
+	produce := func(name, topic, claimed string) error {
+		_, err := who[name].Produce(topic, claimed)
+		return err
+	}
+	list := func(name, producer string) error {
+		_, err := who[name].ListAs(producer)
+		return err
+	}
+	for want, errs := range map[bool][]error{
+		true: {
+			who["billing"].Decide(ordersMsg),
+			who["billing"].Read(ordersMsg),
+			who["shipping"].Read(named),
+			who["accounting"].Read(billingMsg),
+			complete("shipping", "", named),
+			complete("accounting", "", billingMsg),
+			// Naming another consumer is not looked at before the message
+			// is one the key may see.
+			complete("accounting", "shipping", billingMsg),
+		},
+		false: {
+			who["accounting"].Decide(ordersMsg),
+			produce("orders", "billing.x", ""),
+			produce("orders", "orders", "billing"),
+			complete("orders", "", ordersMsg),
+			complete("accounting", "shipping", ordersMsg),
+			list("orders", "billing"),
+			who["orders"].Require(Admin),
+		},
+	} {
+		for i, err := range errs {
+			var r *Refusal
+			if !errors.As(err, &r) {
+				t.Fatalf("hidden %v, case %d: not a refusal: %v", want, i, err)
+			}
+			if r.Hidden() != want {
+				t.Errorf("case %d: %q (%s) hidden %v, want %v", i, r.Message, r.Reason, r.Hidden(), want)
+			}
+		}
+	}
+}

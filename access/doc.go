@@ -10,5 +10,7 @@
 // once while one replaces the other.
 //
 // The package knows nothing of HTTP: the gateway authenticates a request to
-// an Identity, asks the rules here, and turns a *Refusal into 401 or 403.
+// an Identity, asks the rules here, and turns a *Refusal into 401 or 403,
+// or, for a message the key may not see (Refusal.Hidden), into the 404 of an
+// unknown id.
 package access

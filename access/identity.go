@@ -116,10 +116,13 @@ const (
 	BadKey Reason = "bad_key"
 	// NoRole: the key's roles do not include the route's (403).
 	NoRole Reason = "role"
-	// NoTopic: the message's topic is not among the key's topics (403).
+	// NoTopic: the message's topic is not among the key's topics (403 for
+	// a topic the key names; 404, as an unknown id, for the topic of a
+	// message it may not see: see Refusal.Hidden).
 	NoTopic Reason = "topic"
 	// NotOwner: the message belongs to another producer, or names its
-	// consumers and this key is not one of them (403).
+	// consumers and this key is not one of them (404, as an unknown id:
+	// see Refusal.Hidden).
 	NotOwner Reason = "owner"
 	// OtherName: the request names a producer or consumer other than the
 	// key's own identity (403).
@@ -130,9 +133,19 @@ const (
 type Refusal struct {
 	Reason  Reason
 	Message string
+	// hidden: see Hidden.
+	hidden bool
 }
 
 func (r *Refusal) Error() string { return r.Message }
+
+// Hidden reports whether the refusal is about one message the key may not
+// see: another producer's, one of a topic it does not consume, one naming
+// other consumers. The caller answers it exactly as for an id that does not
+// exist, so that a key cannot learn which ids do. A refusal the key gets
+// whatever the message (its role, a topic it produces to, a name it claims)
+// is not hidden: it tells nothing about other teams' messages.
+func (r *Refusal) Hidden() bool { return r.hidden }
 
 // Unauthenticated reports whether the refusal is for a missing or unknown
 // key (401) rather than for what a known key asked (403).
@@ -140,6 +153,12 @@ func (r *Refusal) Unauthenticated() bool { return r.Reason == NoKey || r.Reason 
 
 func refuse(reason Reason, format string, args ...any) *Refusal {
 	return &Refusal{Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// hide marks a refusal about one message the key may not see (see Hidden).
+func hide(r *Refusal) *Refusal {
+	r.hidden = true
+	return r
 }
 
 // Require refuses id unless it has one of roles (or is an admin).
@@ -200,14 +219,15 @@ func (id Identity) Decide(m Message) error {
 	if m.Producer == "" && id.topic.allow(m.Topic) {
 		return nil
 	}
-	return refuse(NotOwner, "API key %q may not decide this message: it was prepared by another producer", id.Name)
+	return hide(refuse(NotOwner, "API key %q may not decide this message: it was prepared by another producer", id.Name))
 }
 
 // Complete decides a complete of m whose body names consumer claimed (or
 // nothing), and returns the consumer name the completion records: the
 // key's own name. A consumer key completes only messages of its topics, and
 // of those that name their consumers, only the ones naming it; an admin may
-// complete as any consumer.
+// complete as any consumer. The message is decided first, so that a key
+// refused a message it may not see learns nothing of it from the claim.
 func (id Identity) Complete(m Message, claimed string) (string, error) {
 	if err := id.Require(Consumer); err != nil {
 		return "", err
@@ -215,19 +235,22 @@ func (id Identity) Complete(m Message, claimed string) (string, error) {
 	if id.Is(Admin) {
 		return claimed, nil
 	}
+	if err := id.consumes(m); err != nil {
+		return "", err
+	}
 	if claimed != "" && claimed != id.Name {
 		return "", refuse(OtherName, "API key %q completes as %q: the body may not name consumer %.64q", id.Name, id.Name, claimed)
 	}
-	return id.Name, id.consumes(m)
+	return id.Name, nil
 }
 
-// consumes refuses a consumer key m is not for.
+// consumes refuses, hidden, a consumer key m is not for.
 func (id Identity) consumes(m Message) error {
 	if !id.topic.allow(m.Topic) {
-		return refuse(NoTopic, "API key %q may not consume topic %.64q", id.Name, m.Topic)
+		return hide(refuse(NoTopic, "API key %q may not consume topic %.64q", id.Name, m.Topic))
 	}
 	if len(m.Consumers) > 0 && !slices.Contains(m.Consumers, id.Name) {
-		return refuse(NotOwner, "API key %q is not one of the consumers this message names", id.Name)
+		return hide(refuse(NotOwner, "API key %q is not one of the consumers this message names", id.Name))
 	}
 	return nil
 }
@@ -247,7 +270,7 @@ func (id Identity) Read(m Message) error {
 	if err := id.Require(Producer, Consumer); err != nil {
 		return err
 	}
-	return refuse(NotOwner, "API key %q may not read this message: it is another producer's, and not for this consumer", id.Name)
+	return hide(refuse(NotOwner, "API key %q may not read this message: it is another producer's, and not for this consumer", id.Name))
 }
 
 // ListAs decides a listing filtered by producer (empty for every producer)

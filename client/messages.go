@@ -162,19 +162,22 @@ func (c *Client) RedriveDead(ctx context.Context, topic string, limit int, reaso
 	return r, err
 }
 
-// Get returns message id (admin).
+// Get returns message id as the mirror shows it (admin, its producer, or a
+// consumer that may complete it).
 func (c *Client) Get(ctx context.Context, id string) (wire.Message, error) {
 	var v wire.Message
 	_, err := c.do(ctx, http.MethodGet, "/v1/messages/"+url.PathEscape(id), nil, &v)
 	return v, err
 }
 
-// State is a message's live state from its workflow: every check-back,
-// publish and signal (admin).
-func (c *Client) State(ctx context.Context, id string) (wire.State, error) {
-	var st wire.State
-	_, err := c.do(ctx, http.MethodGet, "/v1/messages/"+url.PathEscape(id)+"?live=1", nil, &st)
-	return st, err
+// State returns message id as its workflow knows it now: the view Get
+// returns, with the workflow's status, counts and times, which the mirror
+// may lag, and its record: every check-back, publish and signal (the
+// members wire.Message marks live). Same access as Get.
+func (c *Client) State(ctx context.Context, id string) (wire.Message, error) {
+	var v wire.Message
+	_, err := c.do(ctx, http.MethodGet, "/v1/messages/"+url.PathEscape(id)+"?live=1", nil, &v)
+	return v, err
 }
 
 // Filter selects messages for List; zero fields do not filter.

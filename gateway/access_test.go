@@ -41,7 +41,9 @@ func (w who) label() string {
 }
 
 // expect is the status each caller gets; callers not listed get 403, and
-// callers without a valid key 401.
+// callers without a valid key 401. A key refused a message it may not see
+// (another producer's, one it may not complete) gets 404, as for an unknown
+// id: those are listed.
 func expect(w who, allowed map[who]int) int {
 	if w == asNobody || w == asStranger {
 		return http.StatusUnauthorized
@@ -112,7 +114,7 @@ func testAccessMatrix(t *testing.T, e *env) {
 		before := e.snapshot(t, id)
 		r := call()
 		require.Equal(t, want, r.Status, "body: %s", r.Body)
-		if want == http.StatusUnauthorized || want == http.StatusForbidden {
+		if want == http.StatusUnauthorized || want == http.StatusForbidden || want == http.StatusNotFound {
 			require.Equal(t, before, e.snapshot(t, id), "a refused request changed message %s", id)
 		}
 		return r
@@ -187,7 +189,9 @@ func testAccessMatrix(t *testing.T, e *env) {
 	for _, action := range []string{"confirm", "cancel"} {
 		t.Run(action, func(t *testing.T) {
 			t.Parallel()
-			allowed := map[who]int{asOrders: 200, asOps: 200, asOpsNext: 200}
+			// Other producers are told the message does not exist;
+			// consumers lack the role whatever the message.
+			allowed := map[who]int{asOrders: 200, asOps: 200, asOpsNext: 200, asBilling: 404, asPayments: 404}
 			for _, w := range everyone {
 				t.Run(w.label(), func(t *testing.T) {
 					t.Parallel()
@@ -210,9 +214,10 @@ func testAccessMatrix(t *testing.T, e *env) {
 	t.Run("complete", func(t *testing.T) {
 		t.Parallel()
 		// Any consumer of the topic completes a message that names no
-		// consumers; one that names them only by those it names.
-		unnamed := map[who]int{asAccounting: 200, asShipping: 200, asOps: 200, asOpsNext: 200}
-		named := map[who]int{asAccounting: 200, asOps: 200, asOpsNext: 200}
+		// consumers; one that names them only by those it names. A consumer
+		// the message is not for is told it does not exist.
+		unnamed := map[who]int{asAccounting: 200, asShipping: 200, asOps: 200, asOpsNext: 200, asAudit: 404}
+		named := map[who]int{asAccounting: 200, asOps: 200, asOpsNext: 200, asShipping: 404, asAudit: 404}
 		for name, allowed := range map[string]map[who]int{"unnamed": unnamed, "naming accounting": named} {
 			for _, w := range everyone {
 				t.Run(name+"/"+w.label(), func(t *testing.T) {
@@ -276,8 +281,9 @@ func testAccessMatrix(t *testing.T, e *env) {
 			allowed map[who]int
 		}{
 			// A producer reads its own; a consumer what it may complete.
-			{own, map[who]int{asOrders: 200, asAccounting: 200, asShipping: 200, asOps: 200, asOpsNext: 200}},
-			{sent, map[who]int{asOrders: 200, asAccounting: 200, asOps: 200, asOpsNext: 200}},
+			// Everyone else with a key is told the message does not exist.
+			{own, map[who]int{asOrders: 200, asAccounting: 200, asShipping: 200, asOps: 200, asOpsNext: 200, asBilling: 404, asPayments: 404, asAudit: 404}},
+			{sent, map[who]int{asOrders: 200, asAccounting: 200, asOps: 200, asOpsNext: 200, asBilling: 404, asPayments: 404, asShipping: 404, asAudit: 404}},
 		} {
 			for _, w := range everyone {
 				for _, live := range []string{"", "?live=1"} {
@@ -346,6 +352,55 @@ func testAccessMatrix(t *testing.T, e *env) {
 	})
 }
 
+// testHiddenIsUnknown: a key refused a message it may not see gets the very
+// answer it gets for an id that does not exist, byte for byte, on every
+// route that names the id, so that it cannot learn which ids exist.
+func testHiddenIsUnknown(t *testing.T, e *env) {
+	const id = "acl-hidden-1"
+	type call struct {
+		w    who
+		req  request
+		what string
+	}
+	var calls []call
+	for _, w := range []who{asBilling, asShipping, asAudit} {
+		for _, q := range []string{"", "?live=1"} {
+			calls = append(calls, call{w, request{Method: http.MethodGet, Path: "/v1/messages/" + id + q}, "get" + q})
+		}
+	}
+	for _, action := range []string{"confirm", "cancel"} {
+		calls = append(calls, call{asBilling, request{Method: http.MethodPost, Path: "/v1/messages/" + id + "/" + action, JSON: map[string]string{"reason": "r"}}, action})
+	}
+	for _, w := range []who{asShipping, asAudit} {
+		calls = append(calls,
+			call{w, request{Method: http.MethodPost, Path: "/v1/messages/" + id + "/complete"}, "complete"},
+			call{w, request{Method: http.MethodPost, Path: "/v1/messages/" + id + "/complete", JSON: map[string]string{"consumer": "accounting"}}, "complete as accounting"})
+	}
+	do := func(c call) response {
+		c.req.Key = c.w.key
+		return e.keyed.do(t, c.req)
+	}
+	unknown := make([]response, len(calls))
+	for i, c := range calls {
+		unknown[i] = do(c)
+		requireError(t, unknown[i], http.StatusNotFound, "not_found")
+	}
+	r := e.keyed.do(t, request{Method: http.MethodPost, Path: "/v1/messages", Key: producerKey, JSON: map[string]any{
+		"id": id, "topic": topic, "payload": 1, "check_url": e.stack.Checks.URL, "consumers": []string{"accounting"},
+		"policy": map[string]any{"check_delay": "5m"},
+	}})
+	require.Equal(t, http.StatusCreated, r.Status, "body: %s", r.Body)
+	e.snapshot(t, id) // in the workflow and the mirror
+	for i, c := range calls {
+		got := do(c)
+		require.Equal(t, unknown[i].Status, got.Status, "%s as %s", c.what, c.w.label())
+		require.Equal(t, string(unknown[i].Body), string(got.Body), "%s as %s", c.what, c.w.label())
+		require.Equal(t, unknown[i].Header.Get("Content-Type"), got.Header.Get("Content-Type"))
+	}
+	// The message's own producer sees it.
+	require.Equal(t, http.StatusOK, e.keyed.do(t, request{Method: http.MethodGet, Path: "/v1/messages/" + id, Key: producerKey}).Status)
+}
+
 // snapshotNoFail is the workflow's status of id, or "" while it cannot be
 // read, for polling.
 func (e *env) snapshotNoFail(id string) wire.Status {
@@ -401,7 +456,7 @@ func testRefusalsCounted(t *testing.T, e *env) {
 		// by at least this one.
 		before := count(c.reason)
 		r := e.keyed.do(t, c.req)
-		require.Contains(t, []int{http.StatusUnauthorized, http.StatusForbidden}, r.Status, "%s: %s", c.reason, r.Body)
+		require.Contains(t, []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound}, r.Status, "%s: %s", c.reason, r.Body)
 		require.GreaterOrEqual(t, count(c.reason), before+1, c.reason)
 	}
 }

@@ -68,6 +68,21 @@ func (s *Server) owner(ctx context.Context, id string, who access.Identity) (acc
 	return access.Message{Producer: o.Producer, Topic: o.Topic, Consumers: o.Consumers}, nil
 }
 
+// hiddenAsUnknown is the answer to r when it refuses a message the key may
+// not see (access.Refusal.Hidden): the very 404 of an id that does not
+// exist, so that the key cannot learn which ids do. The refusal is still
+// counted and logged by its reason. Nil when r is not hidden.
+func hiddenAsUnknown(c echo.Context, r *access.Refusal) *apiError {
+	if !r.Hidden() {
+		return nil
+	}
+	id, err := pathID(c)
+	if err != nil { // not reached: the handler read the id before asking access
+		return classify(err)
+	}
+	return notFound(id)
+}
+
 // refusal is err's *access.Refusal, if it is one.
 func refusal(err error) (*access.Refusal, bool) {
 	var r *access.Refusal

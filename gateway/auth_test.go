@@ -1,12 +1,18 @@
 package gateway_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/courier-mq/courier/contract"
+	"github.com/courier-mq/courier/access"
+	"github.com/courier-mq/courier/client/wire"
+	"github.com/courier-mq/courier/gateway"
 )
 
 func testAuth(t *testing.T, e *env) {
@@ -78,8 +84,47 @@ func testAuth(t *testing.T, e *env) {
 		require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
 		r = e.keyed.do(t, request{Method: http.MethodGet, Path: "/v1/messages/" + id + "?live=1", Key: adminKey})
 		require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
-		st := decode[contract.State](t, r)
+		st := decode[wire.Message](t, r)
 		require.Len(t, st.Signals, 1)
 		require.Equal(t, "orders-svc", st.Signals[0].By)
 	})
+}
+
+// testIdentitiesLogged: a gateway with keys says once, at start, which
+// identities it loaded (name, roles, topics), and never a key or its hash.
+func testIdentitiesLogged(t *testing.T, e *env) {
+	var buf bytes.Buffer
+	deps := e.deps(t, nil)
+	deps.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	_, err := gateway.New(gateway.Config{CheckURLAllowHosts: []string{gateway.AllowLoopback}, APIKeys: identities()}, deps)
+	require.NoError(t, err)
+	logged := map[string]map[string]any{}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+		if rec["msg"] == "API identity loaded" {
+			name, _ := rec["name"].(string)
+			require.NotContains(t, logged, name, "%s logged twice", name)
+			logged[name] = rec
+		}
+	}
+	want := map[string]string{
+		orders: "producer", billing: "producer", "payments": "producer",
+		"accounting": "consumer", "shipping": "consumer", "audit": "consumer", "ops": "admin",
+	}
+	require.Len(t, logged, len(want), "one line per identity:\n%s", buf.String())
+	for name, role := range want {
+		require.Contains(t, logged, name)
+		require.Equal(t, []any{role}, logged[name]["roles"], name)
+	}
+	require.Equal(t, []any{topic}, logged[billing]["topics"])
+	require.EqualValues(t, 2, logged["ops"]["keys"], "ops has two keys while one replaces the other")
+	for _, k := range identities() {
+		hash := k.SHA256
+		if k.Secret != "" {
+			require.NotContains(t, buf.String(), k.Secret, "the log shows %s's key", k.Name)
+			hash = strings.TrimPrefix(access.Hash(k.Secret), "sha256:")
+		}
+		require.NotContains(t, buf.String(), hash, "the log shows the hash of %s's key", k.Name)
+	}
 }

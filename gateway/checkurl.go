@@ -22,6 +22,7 @@ const AllowLoopback = "loopback"
 // its host must be one the operator listed (SSRF protection). Listed names
 // are trusted as they resolve.
 type hostAllowList struct {
+	setting  string // Config.CheckURLAllowSetting, named in a refusal
 	loopback bool
 	names    []string     // exact DNS names, lower case, no trailing dot
 	suffixes []string     // ".example.com" for the entry "*.example.com"
@@ -63,6 +64,14 @@ func parseAllowList(entries []string) (hostAllowList, error) {
 		}
 	}
 	return l, errors.Join(errs...)
+}
+
+// named is " (setting)" when the operator's setting of the list is known.
+func (l hostAllowList) named() string {
+	if l.setting == "" {
+		return ""
+	}
+	return " (" + l.setting + ")"
 }
 
 // empty reports whether no host at all is allowed.
@@ -152,7 +161,7 @@ func (l hostAllowList) checkURL(raw string) error {
 		return fmt.Errorf("check_url host %q: %w", clip(u.Hostname()), err)
 	}
 	if !ok {
-		return fmt.Errorf("check_url host %q is not on the allow-list", clip(u.Hostname()))
+		return fmt.Errorf("check_url host %q is not on the allow-list%s", clip(u.Hostname()), l.named())
 	}
 	return nil
 }

@@ -49,3 +49,15 @@ func TestParseAllowListErrors(t *testing.T) {
 	require.True(t, empty.empty())
 	require.Error(t, empty.checkURL("http://localhost/"), "an empty list allows nothing")
 }
+
+// A refused check_url host names the setting that allows it, so that the
+// producer's team knows what to ask the operator for.
+func TestCheckURLRefusalNamesTheSetting(t *testing.T) {
+	t.Parallel()
+	l, err := parseAllowList([]string{AllowLoopback})
+	require.NoError(t, err)
+	require.EqualError(t, l.checkURL("http://example.com/"), `check_url host "example.com" is not on the allow-list`)
+	l.setting = "--check-url-allow-hosts / COURIER_CHECK_URL_ALLOW_HOSTS"
+	require.EqualError(t, l.checkURL("http://example.com/"),
+		`check_url host "example.com" is not on the allow-list (--check-url-allow-hosts / COURIER_CHECK_URL_ALLOW_HOSTS)`)
+}

@@ -41,6 +41,11 @@ type Config struct {
 	// caller's behalf, so nothing else is allowed. Empty allows no host: only
 	// direct send works.
 	CheckURLAllowHosts []string
+	// CheckURLAllowSetting names, for whoever reads a refusal, where the
+	// operator sets CheckURLAllowHosts (cmd/courier: its flag and
+	// environment variable). A refused check_url host names it, so that a
+	// producer's team knows what to ask for. Empty names nothing.
+	CheckURLAllowSetting string
 	// MaxPayloadBytes bounds a message's payload (after base64 decoding); a
 	// larger one is refused with 413. Default DefaultMaxPayloadBytes, at most
 	// MaxPayloadLimit.

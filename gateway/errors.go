@@ -98,6 +98,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	ae := classify(err)
 	if r, ok := refusal(err); ok {
 		s.metrics.refused.WithLabelValues(string(r.Reason)).Inc()
+		if hidden := hiddenAsUnknown(c, r); hidden != nil {
+			ae = hidden
+		}
 	}
 	attrs := []any{"method", c.Request().Method, "path", c.Request().URL.Path, "status", ae.status, "code", ae.code, "error", err}
 	switch {

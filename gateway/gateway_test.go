@@ -348,6 +348,8 @@ func TestGateway(t *testing.T) {
 		"routing errors":            testRoutingErrors,
 		"auth":                      testAuth,
 		"access matrix":             testAccessMatrix,
+		"hidden is unknown":         testHiddenIsUnknown,
+		"identities logged":         testIdentitiesLogged,
 		"refusals are counted":      testRefusalsCounted,
 		"check url allow-list":      testCheckURLAllowList,
 		"hostile input":             testHostileInput,

@@ -29,7 +29,7 @@ func viewRow(m *models.Message, withPayload bool) wire.Message {
 		CheckURL: m.CheckURL, Consumers: m.Consumers, DeliverAt: m.DeliverAt,
 		Status: wire.Status(m.Status), CheckCount: m.CheckCount, SendCount: m.SendCount, LastError: m.LastError,
 		CreatedAt: m.CreatedAt, ConfirmedAt: m.ConfirmedAt, PublishedAt: m.PublishedAt,
-		CompletedAt: m.CompletedAt, UpdatedAt: &updated, Source: wire.SourceMirror,
+		CompletedAt: m.CompletedAt, UpdatedAt: &updated, Revision: m.Revision, Source: wire.SourceMirror,
 	}
 	if withPayload {
 		if json.Valid(m.Payload) {
@@ -52,20 +52,28 @@ func viewState(st contract.State, live bool) wire.Message {
 		ID: st.MessageID, Topic: st.Topic, Consumers: st.Consumers, DeliverAt: st.DeliverAt,
 		Status: wire.Status(st.Status), CheckCount: st.CheckCount, SendCount: st.SendCount, LastError: st.LastError,
 		CreatedAt: st.CreatedAt, ConfirmedAt: st.ConfirmedAt, PublishedAt: st.PublishedAt,
-		CompletedAt: st.CompletedAt, Source: wire.SourceWorkflow,
+		CompletedAt: st.CompletedAt, Revision: st.Revision, Source: wire.SourceWorkflow,
 	}
 }
 
-// liveState renders a workflow's state for ?live=1. The workflow's query
-// type is its own and may grow; the API shows only what wire.State names.
-func liveState(st contract.State) wire.State {
-	v := wire.State{
-		MessageID: st.MessageID, Topic: st.Topic, Status: wire.Status(st.Status), Revision: st.Revision,
-		CheckCount: st.CheckCount, SendCount: st.SendCount, Consumers: st.Consumers, CompletedBy: st.CompletedBy,
-		LastError: st.LastError, NextAt: st.NextAt, CreatedAt: st.CreatedAt, DeliverAt: st.DeliverAt,
-		ConfirmedAt: st.ConfirmedAt, PublishedAt: st.PublishedAt, CompletedAt: st.CompletedAt,
-		SignalsDropped: st.SignalsDropped,
+// viewLive renders the ?live=1 view: the plain view's schema, with what the
+// workflow knows taken from its state, since the mirror may lag it, and
+// what only the mirror keeps (key, payload, headers, producer, check URL,
+// all fixed at prepare) from row, when the mirror has it. The workflow's
+// query type is its own and may grow; the API shows only what wire.Message
+// names.
+func viewLive(st contract.State, row *models.Message) wire.Message {
+	var v wire.Message
+	if row != nil {
+		v = viewRow(row, true)
+		v.UpdatedAt = nil
 	}
+	w := viewState(st, true)
+	v.ID, v.Topic, v.Consumers, v.DeliverAt = w.ID, w.Topic, w.Consumers, w.DeliverAt
+	v.Status, v.CheckCount, v.SendCount, v.LastError = w.Status, w.CheckCount, w.SendCount, w.LastError
+	v.CreatedAt, v.ConfirmedAt, v.PublishedAt, v.CompletedAt = w.CreatedAt, w.ConfirmedAt, w.PublishedAt, w.CompletedAt
+	v.Revision, v.Source = w.Revision, w.Source
+	v.CompletedBy, v.NextAt, v.SignalsDropped = st.CompletedBy, st.NextAt, st.SignalsDropped
 	for _, e := range st.EarlyCompletions {
 		v.EarlyCompletions = append(v.EarlyCompletions, wire.EarlyCompletion{Consumer: e.Consumer, At: e.At})
 	}
@@ -84,9 +92,9 @@ func liveState(st contract.State) wire.State {
 }
 
 // get handles GET /v1/messages/{id}: the mirror row, or with ?live=1 the
-// workflow's full State (checks, publishes, signals and what comes next). An
-// admin reads every message; a producer its own, a consumer those it may
-// complete.
+// same view from the workflow's state, with its record (checks, publishes,
+// signals and what comes next). An admin reads every message; a producer
+// its own, a consumer those it may complete.
 // While the mirror has no row yet, the workflow answers: its state query, or
 // when no worker answers, its search attributes.
 func (s *Server) get(c echo.Context) error {
@@ -119,7 +127,13 @@ func (s *Server) get(c echo.Context) error {
 		if err != nil {
 			return messageError(id, err)
 		}
-		return c.JSON(http.StatusOK, liveState(st))
+		row, err := s.store.Get(ctx, id)
+		if errors.Is(err, models.ErrNotFound) {
+			row = nil
+		} else if err != nil {
+			return unavailable("the message mirror", err)
+		}
+		return c.JSON(http.StatusOK, viewLive(st, row))
 	}
 	m, err := s.ops.Read(ctx, id)
 	if err != nil {

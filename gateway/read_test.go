@@ -31,18 +31,28 @@ func testGet(t *testing.T, e *env) {
 	require.WithinDuration(t, time.Now(), v.CreatedAt, time.Minute)
 
 	require.Equal(t, http.StatusOK, e.open.post(t, "/v1/messages/"+id+"/confirm", nil).Status)
-	var st contract.State
+	// The live view is the same Message, with the workflow's record added.
+	var st wire.Message
 	require.Eventually(t, func() bool {
-		st = contract.State{}
+		st = wire.Message{}
 		return e.open.tryJSON("/v1/messages/"+id+"?live=1", &st) && st.Status == wire.StatusDelivered
 	}, 30*time.Second, 20*time.Millisecond)
-	require.Equal(t, id, st.MessageID)
+	require.Equal(t, id, st.ID)
+	require.Equal(t, wire.SourceWorkflow, st.Source)
+	require.Equal(t, "customer-"+id, st.Key)
+	require.JSONEq(t, `{"order":"get-1","amount":42}`, string(st.Payload))
+	require.Equal(t, "orders-svc", st.Producer)
+	require.Equal(t, []string{"accounting"}, st.Consumers)
+	require.Positive(t, st.Revision)
 	require.Len(t, st.Signals, 1)
 	require.Equal(t, contract.SignalConfirm, st.Signals[0].Name)
 	require.Equal(t, wire.Applied, st.Signals[0].Outcome)
 	require.Equal(t, "anonymous", st.Signals[0].By)
 	require.Len(t, st.Publishes, 1)
 	require.NotNil(t, st.NextAt, "the resend timer runs")
+	var raw map[string]any
+	require.True(t, e.open.tryJSON("/v1/messages/"+id+"?live=1", &raw))
+	require.NotContains(t, raw, "message_id", "one vocabulary: the id is id")
 
 	requireError(t, e.open.get(t, "/v1/messages/"+id+"?live=maybe"), http.StatusBadRequest, "invalid_request")
 	requireError(t, e.open.get(t, "/v1/messages/"+id+"?verbose=1"), http.StatusBadRequest, "invalid_request")

@@ -69,7 +69,8 @@ type Route struct {
 const shutdownTimeout = 10 * time.Second
 
 // New builds the gateway. It sets cfg's defaults, validates it and registers
-// the metrics. With no API keys it logs a warning: every route is open.
+// the metrics. It logs the identities of its API keys (names, roles,
+// topics), or with none a warning: every route is open.
 func New(cfg Config, deps Deps) (*Server, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -82,6 +83,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)
 	}
+	allow.setting = cfg.CheckURLAllowSetting
 	keys, err := access.NewKeyring(cfg.APIKeys)
 	if err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)
@@ -115,13 +117,18 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.keys.Open() {
 		s.logger.Warn("gateway has no API keys: every /v1 route is open to anyone who can reach it")
 	}
+	// Which identities a stack runs with is the first question when a key
+	// is refused; the summaries hold no key material.
+	for _, id := range s.keys.Identities() {
+		s.logger.Info("API identity loaded", "name", id.Name, "roles", id.Roles, "topics", id.Topics, "keys", id.Keys)
+	}
 	for i, k := range cfg.APIKeys {
 		if k.Secret != "" {
 			s.logger.Warn("an API key is configured in plain text; configure its hash instead (courier apikey hash)", "entry", i+1, "name", k.Name)
 		}
 	}
 	if allow.empty() {
-		s.logger.Warn("gateway allows no check URL host: prepare is refused, only direct send works")
+		s.logger.Warn("gateway allows no check URL host: prepare is refused, only direct send works" + allow.named())
 	}
 	s.echo = s.newEcho()
 	return s, nil

@@ -115,8 +115,11 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 }
 
-// Message is a message as GET /v1/messages/{id} and the list show it. The
-// payload is JSON when it is valid JSON, else base64; list items have none.
+// Message is a message as GET /v1/messages/{id} and the list show it: one
+// view whether it is read from the mirror or, with ?live=1, from the
+// workflow. The payload is JSON when it is valid JSON, else base64; list
+// items have none. The members from CompletedBy on are the workflow's own
+// record, present only in the live view.
 type Message struct {
 	ID            string            `json:"id"`
 	Topic         string            `json:"topic"`
@@ -136,11 +139,36 @@ type Message struct {
 	ConfirmedAt   *time.Time        `json:"confirmed_at,omitempty"`
 	PublishedAt   *time.Time        `json:"published_at,omitempty"`
 	CompletedAt   *time.Time        `json:"completed_at,omitempty"`
-	UpdatedAt     *time.Time        `json:"updated_at,omitempty"`
-	// Source says where the answer came from: SourceMirror, or
-	// SourceWorkflow while the mirror has not caught up with a just-prepared
-	// message (then the payload, key, headers and check URL are not shown).
+	// UpdatedAt is when the mirror row was last written; absent from a
+	// view the mirror did not give.
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+	// Revision orders the message's transitions: of the mirror row, or of
+	// the workflow when live. A higher one is a later state.
+	Revision int64 `json:"revision,omitempty"`
+	// Source says where the status, counts and times came from:
+	// SourceMirror, or SourceWorkflow for the live view and while the
+	// mirror has not caught up with a just-prepared message (then the
+	// payload, key, headers, producer and check URL are not shown).
 	Source string `json:"source"`
+
+	// CompletedBy are the consumers whose completes were applied (live).
+	CompletedBy []string `json:"completed_by,omitempty"`
+	// EarlyCompletions are completes that came before the message was
+	// published, held until the workflow publishes it (live).
+	EarlyCompletions []EarlyCompletion `json:"early_completions,omitempty"`
+	// NextAt is when the workflow acts next on its own; nil while it waits
+	// only for a request (live).
+	NextAt *time.Time `json:"next_at,omitempty"`
+	// Checks are the check-backs and their answers (live).
+	Checks []CheckRecord `json:"checks,omitempty"`
+	// Publishes are the sends to Kafka (live).
+	Publishes []PublishRecord `json:"publishes,omitempty"`
+	// Signals are the requests the workflow received and what it did
+	// (live).
+	Signals []SignalRecord `json:"signals,omitempty"`
+	// SignalsDropped counts the requests not kept in Signals, past its
+	// bound (live).
+	SignalsDropped int `json:"signals_dropped,omitempty"`
 }
 
 // The values of Message.Source.
@@ -169,37 +197,6 @@ type MessageList struct {
 type Stats struct {
 	ByStatus map[Status]int64 `json:"by_status"`
 	Total    int64            `json:"total"`
-}
-
-// State answers GET /v1/messages/{id}?live=1: everything the message's
-// workflow knows.
-type State struct {
-	MessageID   string   `json:"message_id"`
-	Topic       string   `json:"topic"`
-	Status      Status   `json:"status"`
-	Revision    int64    `json:"revision"`
-	CheckCount  int      `json:"check_count"`
-	SendCount   int      `json:"send_count"`
-	Consumers   []string `json:"consumers,omitempty"`
-	CompletedBy []string `json:"completed_by,omitempty"`
-	// EarlyCompletions are completes that came before the message was
-	// published, held until the workflow publishes it.
-	EarlyCompletions []EarlyCompletion `json:"early_completions,omitempty"`
-	LastError        string            `json:"last_error,omitempty"`
-	// NextAt is when the workflow acts next on its own; nil while it waits
-	// only for a request.
-	NextAt      *time.Time      `json:"next_at,omitempty"`
-	CreatedAt   time.Time       `json:"created_at"`
-	DeliverAt   *time.Time      `json:"deliver_at,omitempty"`
-	ConfirmedAt *time.Time      `json:"confirmed_at,omitempty"`
-	PublishedAt *time.Time      `json:"published_at,omitempty"`
-	CompletedAt *time.Time      `json:"completed_at,omitempty"`
-	Checks      []CheckRecord   `json:"checks,omitempty"`
-	Publishes   []PublishRecord `json:"publishes,omitempty"`
-	Signals     []SignalRecord  `json:"signals,omitempty"`
-	// SignalsDropped counts the requests not kept in Signals, past its
-	// bound.
-	SignalsDropped int `json:"signals_dropped,omitempty"`
 }
 
 // EarlyCompletion is a complete held until the message is published.

@@ -62,13 +62,13 @@ const (
 	Repeated Outcome = "repeated"
 	// Accepted: Courier took the request and acts on it later: the
 	// message's workflow could not be asked in time and decides it when it
-	// runs (see State), or a complete came before Courier saw its own
+	// runs (see Message.Signals), or a complete came before Courier saw its own
 	// publish (after a crash lost that step) and is applied once the
 	// message is published. Either way the caller is done.
 	Accepted Outcome = "accepted"
 	// Rejected: the message's state made the request impossible. An answer
 	// never carries it (the request is refused with 409 conflict instead);
-	// it appears in State.Signals.
+	// it appears in Message.Signals of the live view.
 	Rejected Outcome = "rejected"
 )
 

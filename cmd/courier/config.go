@@ -89,6 +89,10 @@ type DevConfig struct {
 // envPrefix starts every environment variable courier reads.
 const envPrefix = "COURIER_"
 
+// flagCheckURLAllowHosts is the flag of the gateway's check URL allow-list,
+// which the gateway names when it refuses a check_url host.
+const flagCheckURLAllowHosts = "check-url-allow-hosts"
+
 // register declares the flags of cmd on fs, with defaults taken from the
 // environment. Flags not meaningful for cmd are not registered.
 func (c *Config) register(fs *flag.FlagSet, cmd string) {
@@ -154,7 +158,7 @@ func (c *Config) register(fs *flag.FlagSet, cmd string) {
 		if cmd != "dev" {
 			str(&c.TemporalUIURL, "temporal-ui-url", "", "the Temporal Web UI's URL, for the console's links to a message's workflow (dev links its own)")
 		}
-		str(&c.CheckURLAllowHosts, "check-url-allow-hosts", allow, "hosts a check_url may name: host, *.suffix or loopback, comma-separated")
+		str(&c.CheckURLAllowHosts, flagCheckURLAllowHosts, allow, "hosts a check_url may name: host, *.suffix or loopback, comma-separated")
 		integer(&c.MaxPayloadBytes, "max-payload-bytes", gateway.DefaultMaxPayloadBytes, "largest message payload accepted")
 		dur(&c.CheckDelay, "check-delay", defaults.CheckDelay, "default wait before the first check-back")
 		fs.Float64Var(&c.CheckBackoff, "check-backoff", c.envFloat("check-backoff", defaults.CheckBackoff), "default growth of the wait between check-backs ("+envName("check-backoff")+")")
@@ -287,9 +291,11 @@ func (c *Config) gatewayConfig() (gateway.Config, error) {
 	gc := gateway.Config{
 		APIKeys:            keys,
 		CheckURLAllowHosts: splitList(c.CheckURLAllowHosts),
-		MaxPayloadBytes:    c.MaxPayloadBytes,
-		DefaultPolicy:      policy,
-		Console:            console.Config{TemporalUI: c.TemporalUIURL, Namespace: c.TemporalNamespace},
+		// A refusal names where the list is set: this flag, or its variable.
+		CheckURLAllowSetting: "--" + flagCheckURLAllowHosts + " / " + envName(flagCheckURLAllowHosts),
+		MaxPayloadBytes:      c.MaxPayloadBytes,
+		DefaultPolicy:        policy,
+		Console:              console.Config{TemporalUI: c.TemporalUIURL, Namespace: c.TemporalNamespace},
 	}
 	gc.SetDefaults()
 	if len(errs) == 0 {

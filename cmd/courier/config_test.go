@@ -74,11 +74,23 @@ func TestDefaultsAreThePackagesOwn(t *testing.T) {
 	require.Equal(t, worker.DefaultConfig(), cfg.Worker)
 	gc, err := cfg.gatewayConfig()
 	require.NoError(t, err)
-	want := gateway.Config{CheckURLAllowHosts: gc.CheckURLAllowHosts}
+	want := gateway.Config{CheckURLAllowHosts: gc.CheckURLAllowHosts, CheckURLAllowSetting: gc.CheckURLAllowSetting}
 	want.SetDefaults()
 	require.Equal(t, want, gc, "the gateway's config is its own defaults")
 	require.Equal(t, wire.DefaultTiming(), gc.DefaultPolicy)
 	require.Equal(t, activities.DefaultClientID, cfg.connectConfig().Kafka.ClientID)
+}
+
+// The gateway names the flag and the variable that set its check URL
+// allow-list when it refuses a check_url host, from the flag set itself.
+func TestCheckURLAllowSettingNamesTheFlag(t *testing.T) {
+	var cfg Config
+	fs := newFlagSet(&cfg, "all")
+	require.NoError(t, fs.Parse(nil))
+	gc, err := cfg.gatewayConfig()
+	require.NoError(t, err)
+	require.Equal(t, "--check-url-allow-hosts / COURIER_CHECK_URL_ALLOW_HOSTS", gc.CheckURLAllowSetting)
+	require.NotNil(t, fs.Lookup("check-url-allow-hosts"))
 }
 
 // Requests to Temporal are gzip-compressed, the SDK's default, unless

@@ -117,10 +117,13 @@ class Client:
         _, v = self._do("GET", f"/v1/messages/{_seg(id)}")
         return View.from_json(v)
 
-    def state(self, id: str) -> dict[str, Any]:
-        """The message's live state from its workflow, as the gateway sends it."""
-        _, st = self._do("GET", f"/v1/messages/{_seg(id)}?live=1")
-        return dict(st)
+    def state(self, id: str) -> View:
+        """Message id as its workflow knows it now: the view ``get`` returns,
+        with the workflow's status, counts and times, which the mirror may
+        lag; its record (every check-back, publish and signal) is in
+        ``raw``. Same access as ``get``."""
+        _, v = self._do("GET", f"/v1/messages/{_seg(id)}?live=1")
+        return View.from_json(v)
 
     def list(
         self,

@@ -142,7 +142,10 @@ def _time(v: Any) -> datetime | None:
 
 @dataclass(frozen=True)
 class View:
-    """A message as Courier's mirror shows it. ``raw`` is the whole answer."""
+    """A message as Courier shows it: from its mirror (``get``), or from its
+    workflow (``state``, source "workflow"). ``raw`` is the whole answer,
+    with, for ``state``, the workflow's record (checks, publishes, signals,
+    next_at, ...)."""
 
     id: str
     topic: str
@@ -161,6 +164,7 @@ class View:
     published_at: datetime | None = None
     completed_at: datetime | None = None
     updated_at: datetime | None = None
+    revision: int = 0
     source: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -174,7 +178,8 @@ class View:
             send_count=d.get("send_count", 0), last_error=d.get("last_error", ""),
             created_at=_time(d.get("created_at")), confirmed_at=_time(d.get("confirmed_at")),
             published_at=_time(d.get("published_at")), completed_at=_time(d.get("completed_at")),
-            updated_at=_time(d.get("updated_at")), source=d.get("source", ""), raw=d,
+            updated_at=_time(d.get("updated_at")), revision=d.get("revision", 0),
+            source=d.get("source", ""), raw=d,
         )
 
     def payload(self) -> bytes:

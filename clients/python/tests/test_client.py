@@ -40,7 +40,10 @@ def test_prepare_confirm_deliver(client: Client) -> None:
     wait_status(client, msg.id, Status.COMPLETED)
     assert msg.id in {m.id for m in client.list(topic=msg.topic).messages}
     assert client.stats().total >= 1
-    assert client.state(msg.id)
+    st = client.state(msg.id)
+    assert st.id == msg.id and st.status == Status.COMPLETED and st.source == "workflow"
+    assert st.payload() == b'{"order":1}', "the live view is the same view, payload included"
+    assert "signals" in st.raw and "message_id" not in st.raw
 
 
 def test_errors_are_classed_by_code(client: Client) -> None:

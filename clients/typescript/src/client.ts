@@ -101,8 +101,12 @@ export interface View {
   publishedAt?: Date;
   completedAt?: Date;
   updatedAt?: Date;
-  /** "mirror", or "workflow" while the mirror catches up. */
+  /** Orders the message's transitions: of the mirror row, or of the workflow for state(). */
+  revision?: number;
+  /** "mirror"; "workflow" for state(), and while the mirror catches up. */
   source: string;
+  /** The whole answer as the gateway sent it: for state(), with the workflow's record (checks, publishes, signals, next_at, ...). */
+  raw: Record<string, unknown>;
 }
 
 /** Selects messages for list; absent fields do not filter. */
@@ -233,10 +237,13 @@ export class Client {
     return toView(value as WireView);
   }
 
-  /** A message's live state from its workflow (every check-back, publish and signal), as the gateway sends it. */
-  async state(id: string, opts?: CallOptions): Promise<unknown> {
+  /**
+   * Returns message id as its workflow knows it now: the view get returns, with the workflow's status, counts and
+   * times, which the mirror may lag; its record (every check-back, publish and signal) is in raw. Same access as get.
+   */
+  async state(id: string, opts?: CallOptions): Promise<View> {
     const { value } = await this.call('GET', `/v1/messages/${encodeURIComponent(id)}?live=1`, undefined, opts);
-    return value;
+    return toView(value as WireView);
   }
 
   /** Returns messages from the mirror, newest first. */
@@ -411,6 +418,7 @@ interface WireView {
   published_at?: string;
   completed_at?: string;
   updated_at?: string;
+  revision?: number;
   source?: string;
 }
 
@@ -432,6 +440,7 @@ function toView(w: WireView): View {
     sendCount: w.send_count ?? 0,
     createdAt: new Date(w.created_at),
     source: w.source ?? '',
+    raw: w as unknown as Record<string, unknown>,
   };
   if (w.key !== undefined) v.key = w.key;
   if (w.headers !== undefined) v.headers = w.headers;
@@ -444,5 +453,6 @@ function toView(w: WireView): View {
   if (w.published_at !== undefined) v.publishedAt = new Date(w.published_at);
   if (w.completed_at !== undefined) v.completedAt = new Date(w.completed_at);
   if (w.updated_at !== undefined) v.updatedAt = new Date(w.updated_at);
+  if (w.revision !== undefined) v.revision = w.revision;
   return v;
 }

@@ -45,8 +45,11 @@ test('every route against a real courier dev', async () => {
   const v = await waitStatus(c, msg.id, 'COMPLETED');
   assert.deepEqual([...v.payload], [0, 1, 2, 0xff], 'the payload reads back byte for byte');
   assert.equal(v.producer, 'orders');
-  const st = (await c.state(msg.id)) as { status: string };
+  const st = await c.state(msg.id);
   assert.equal(st.status, 'COMPLETED');
+  assert.equal(st.id, msg.id, 'the live view names the id as get does');
+  assert.equal(st.producer, 'orders');
+  assert.ok(Array.isArray(st.raw.signals) && !('message_id' in st.raw));
 
   const page = await c.list({ topic: 'ts-client-test', limit: 10 });
   assert.ok(page.messages.some((m) => m.id === msg.id));
