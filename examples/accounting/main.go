@@ -2,6 +2,12 @@
 // payment Courier delivers, exactly once, in its own database.
 //
 //	go -C examples run ./accounting   # against `courier dev` (Kafka on 127.0.0.1:9092)
+//
+// Every setting is a flag or, when the flag is not given, an environment
+// variable: the service's own ACCOUNTING_*, and COURIER_URL,
+// COURIER_KAFKA_BROKERS and COURIER_API_KEY for Courier; -h lists them. The
+// database defaults to a file in the user's cache directory, never the
+// source tree, and is printed at start.
 package main
 
 import (
@@ -12,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -22,10 +29,10 @@ import (
 )
 
 func main() {
-	dbPath := flag.String("db", "accounting.db", "SQLite database file")
-	courierURL := flag.String("courier", "http://127.0.0.1:8080", "Courier gateway")
-	kafka := flag.String("kafka", "127.0.0.1:9092", "Kafka brokers, comma-separated")
-	apiKey := flag.String("api-key", os.Getenv("COURIER_API_KEY"), "Courier API key (consumer role)")
+	dbPath := flag.String("db", env("ACCOUNTING_DB", dataFile("accounting.db")), "SQLite database file (ACCOUNTING_DB)")
+	courierURL := flag.String("courier", env("COURIER_URL", "http://127.0.0.1:8080"), "Courier gateway (COURIER_URL)")
+	kafka := flag.String("kafka", env("COURIER_KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers, comma-separated (COURIER_KAFKA_BROKERS)")
+	apiKey := flag.String("api-key", env("COURIER_API_KEY", ""), "Courier API key, consumer role (COURIER_API_KEY)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -36,6 +43,9 @@ func main() {
 }
 
 func run(ctx context.Context, dbPath, courierURL, kafka, apiKey string) error {
+	if err := os.MkdirAll(filepath.Dir(dbPath), 0o755); err != nil {
+		return err
+	}
 	db, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
 	if err != nil {
 		return err
@@ -63,7 +73,7 @@ func run(ctx context.Context, dbPath, courierURL, kafka, apiKey string) error {
 		return err
 	}
 
-	slog.Info("accounting service consuming", "kafka", kafka, "courier", courierURL)
+	slog.Info("accounting service consuming", "kafka", kafka, "db", dbPath, "courier", courierURL)
 	return payments.Run(ctx, func(ctx context.Context, tx *sql.Tx, msg consumer.Message) error {
 		var p struct {
 			OrderID string `json:"order_id"`
@@ -75,4 +85,23 @@ func run(ctx context.Context, dbPath, courierURL, kafka, apiKey string) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO vouchers (order_id, message_id, amount) VALUES (?, ?, ?)`, p.OrderID, msg.ID, p.Amount)
 		return err
 	})
+}
+
+// env is the environment variable name, or def when it is not set.
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+// dataFile is name in courier-examples/ under the user's cache directory
+// (under the temporary directory if there is none): started from a
+// checkout, the service must not write into it.
+func dataFile(name string) string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "courier-examples", name)
 }

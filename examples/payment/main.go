@@ -3,6 +3,11 @@
 // payment to accounting. Courier's check-back comes to /courier/check.
 //
 //	go -C examples run ./payment      # against `courier dev` on 127.0.0.1:8080
+//
+// Every setting is a flag or, when the flag is not given, an environment
+// variable: the service's own PAYMENT_*, and COURIER_URL and COURIER_API_KEY
+// for Courier; -h lists them. The database defaults to a file in the user's
+// cache directory, never the source tree, and is printed at start.
 package main
 
 import (
@@ -15,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	_ "modernc.org/sqlite"
@@ -30,10 +36,10 @@ type payment struct {
 }
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8081", "listen address")
-	dbPath := flag.String("db", "payment.db", "SQLite database file")
-	courierURL := flag.String("courier", "http://127.0.0.1:8080", "Courier gateway")
-	apiKey := flag.String("api-key", os.Getenv("COURIER_API_KEY"), "Courier API key (producer role)")
+	addr := flag.String("addr", env("PAYMENT_ADDR", "127.0.0.1:8081"), "listen address (PAYMENT_ADDR)")
+	dbPath := flag.String("db", env("PAYMENT_DB", dataFile("payment.db")), "SQLite database file (PAYMENT_DB)")
+	courierURL := flag.String("courier", env("COURIER_URL", "http://127.0.0.1:8080"), "Courier gateway (COURIER_URL)")
+	apiKey := flag.String("api-key", env("COURIER_API_KEY", ""), "Courier API key, producer role (COURIER_API_KEY)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -44,6 +50,9 @@ func main() {
 }
 
 func run(ctx context.Context, addr, dbPath, courierURL, apiKey string) error {
+	if err := os.MkdirAll(filepath.Dir(dbPath), 0o755); err != nil {
+		return err
+	}
 	db, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
 	if err != nil {
 		return err
@@ -88,7 +97,7 @@ func run(ctx context.Context, addr, dbPath, courierURL, apiKey string) error {
 		case err == nil:
 			writeJSON(w, http.StatusOK, map[string]string{"order_id": p.OrderID, "status": "paid", "message_id": msg.ID})
 		case errors.Is(err, errDeclined):
-			writeJSON(w, http.StatusPaymentRequired, map[string]string{"order_id": p.OrderID, "status": "declined"})
+			writeJSON(w, http.StatusPaymentRequired, map[string]string{"order_id": p.OrderID, "status": "declined", "message_id": msg.ID})
 		case paidAlready(r.Context(), db, p.OrderID):
 			writeJSON(w, http.StatusConflict, map[string]string{"order_id": p.OrderID, "status": "paid already"})
 		default:
@@ -99,7 +108,7 @@ func run(ctx context.Context, addr, dbPath, courierURL, apiKey string) error {
 
 	srv := &http.Server{Addr: addr, Handler: mux}
 	go func() { <-ctx.Done(); _ = srv.Shutdown(context.Background()) }()
-	slog.Info("payment service listening", "addr", addr, "courier", courierURL)
+	slog.Info("payment service listening", "addr", addr, "db", dbPath, "courier", courierURL)
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -117,4 +126,23 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// env is the environment variable name, or def when it is not set.
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+// dataFile is name in courier-examples/ under the user's cache directory
+// (under the temporary directory if there is none): started from a
+// checkout, the service must not write into it.
+func dataFile(name string) string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "courier-examples", name)
 }

@@ -5,6 +5,11 @@ Courier's check-back comes to /courier/check.
 
     PYTHONPATH=clients/python python3 examples/python/payment.py   # against `courier dev` on 127.0.0.1:8080
 
+Every setting is a flag or, when the flag is not given, an environment
+variable, as in the Go one: PAYMENT_ADDR, PAYMENT_DB, COURIER_URL and
+COURIER_API_KEY; -h lists them. The database defaults to a file in the
+user's cache directory, never the source tree, and is printed at start.
+
 Only the standard library besides courier_client: wsgiref, one thread per
 request, one SQLite connection per thread in the producer's pool.
 """
@@ -17,6 +22,8 @@ import logging
 import os
 import socketserver
 import sqlite3
+import sys
+import tempfile
 from contextlib import closing
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -36,13 +43,17 @@ def main() -> None:
     # Go's flag names, single dash, so the services in both languages are
     # started alike.
     flags = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    flags.add_argument("-addr", "--addr", default="127.0.0.1:8081", help="listen address")
-    flags.add_argument("-db", "--db", default="payment.db", help="SQLite database file")
-    flags.add_argument("-courier", "--courier", default="http://127.0.0.1:8080", help="Courier gateway")
+    flags.add_argument("-addr", "--addr", default=os.environ.get("PAYMENT_ADDR", "127.0.0.1:8081"),
+                       help="listen address (PAYMENT_ADDR)")
+    flags.add_argument("-db", "--db", default=os.environ.get("PAYMENT_DB", data_file("payment.db")),
+                       help="SQLite database file (PAYMENT_DB)")
+    flags.add_argument("-courier", "--courier", default=os.environ.get("COURIER_URL", "http://127.0.0.1:8080"),
+                       help="Courier gateway (COURIER_URL)")
     flags.add_argument("-api-key", "--api-key", default=os.environ.get("COURIER_API_KEY", ""),
-                       help="Courier API key (producer role)")
+                       help="Courier API key, producer role (COURIER_API_KEY)")
     args = flags.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.makedirs(os.path.dirname(os.path.abspath(args.db)), exist_ok=True)
 
     def connect() -> sqlite3.Connection:
         # WAL and a busy timeout: a kill -9 at any moment leaves a database
@@ -79,7 +90,7 @@ def main() -> None:
         try:
             producer.transaction(msg, business)
         except Declined:
-            return answer(start_response, 402, {"order_id": order_id, "status": "declined"})
+            return answer(start_response, 402, {"order_id": order_id, "status": "declined", "message_id": msg.id})
         except Exception as e:
             if paid_already(connect, order_id):
                 return answer(start_response, 409, {"order_id": order_id, "status": "paid already"})
@@ -97,11 +108,25 @@ def main() -> None:
 
     host, port = args.addr.rsplit(":", 1)
     server = make_server(host, int(port), app, server_class=ThreadingServer, handler_class=QuietHandler)
-    log.info("payment service listening on %s, courier %s", args.addr, args.courier)
+    log.info("payment service listening on %s, database %s, courier %s", args.addr, args.db, args.courier)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+
+
+def data_file(name: str) -> str:
+    """name in courier-examples/ under the user's cache directory, where Go's
+    os.UserCacheDir puts it (the temporary directory if there is none):
+    started from a checkout, the service must not write into it."""
+    home = os.environ.get("HOME")
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA")
+    elif sys.platform == "darwin":
+        base = home and os.path.join(home, "Library", "Caches")
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or (home and os.path.join(home, ".cache"))
+    return os.path.join(base or tempfile.gettempdir(), "courier-examples", name)
 
 
 def paid_already(connect: Any, order_id: str) -> bool:

@@ -52,13 +52,18 @@ func payments() int {
 // stuck.
 func TestPaymentToAccounting(t *testing.T) {
 	dir := t.TempDir()
+	runPaymentToAccounting(t, dir, buildGoExamples(t, dir))
+}
+
+// buildGoExamples builds examples/payment and examples/accounting into dir.
+func buildGoExamples(t *testing.T, dir string) services {
 	build := exec.CommandContext(t.Context(), "go", "-C", "../../examples", "build", "-o", dir+"/", "./payment", "./accounting")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "build the examples: %s", out)
-	runPaymentToAccounting(t, dir, services{
+	return services{
 		payment:    command{bin: filepath.Join(dir, "payment")},
 		accounting: command{bin: filepath.Join(dir, "accounting")},
-	})
+	}
 }
 
 // command is how a service is started: a program and the arguments before
@@ -79,31 +84,11 @@ type services struct {
 // services, with dir for their data.
 func runPaymentToAccounting(t *testing.T, dir string, svc services) {
 	ctx := t.Context()
-	courierBin, err := chaos.BuildCourier(ctx, dir)
-	require.NoError(t, err)
-
-	// courier dev, with check-backs and resends seconds apart.
-	ports := freePorts(t, 4)
-	gateway := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
-	kafka := fmt.Sprintf("127.0.0.1:%d", ports[2])
-	dev := chaos.NewProcess("courier dev", courierBin, []string{"dev",
-		"--data-dir", filepath.Join(dir, "courier-data"), "--no-ui",
-		"--http-addr", strings.TrimPrefix(gateway, "http://"),
-		"--temporal-port", strconv.Itoa(ports[1]), "--kafka-port", strconv.Itoa(ports[2]),
-		"--check-delay", "1s", "--check-max-delay", "2s", "--check-timeout", "2s", "--check-max-attempts", "100",
-		// Resends come soon, then less often: a consumer group still
-		// re-forming after the last kill of a loaded CI machine must not
-		// make a message whose complete was lost DEAD.
-		"--resend-intervals", "3s,3s,3s,5s,10s,20s,30s,60s,60s,60s",
-		"--worker-stop-timeout", "1s", "--log-level", "warn",
-	}, map[string]string{"COURIER_API_KEYS": apiKeys}, filepath.Join(dir, "courier.log"))
-	require.NoError(t, dev.Start())
-	t.Cleanup(func() { _ = dev.Stop() })
-	require.NoError(t, chaos.NewClient(gateway, adminKey).Ready(ctx, 2*time.Minute), "courier dev log:\n%s", dev.LogTail(4<<10))
+	gateway, kafka, dev := startDev(t, dir)
 
 	// The payment service reaches Courier through a proxy that kills it at
 	// the worst moments.
-	paymentAddr := fmt.Sprintf("127.0.0.1:%d", ports[3])
+	paymentAddr := fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0])
 	paymentDB := filepath.Join(dir, "payment.db")
 	payment := chaos.NewProcess("payment", svc.payment.bin, nil, nil, filepath.Join(dir, "payment.log"))
 	k := &killer{process: payment}
@@ -211,6 +196,34 @@ func runPaymentToAccounting(t *testing.T, dir string, svc services) {
 	require.Positive(t, k.afterPrepare.Load(), "the payment service was killed after a prepare")
 	require.Positive(t, k.beforeConfirm.Load(), "the payment service was killed before a confirm")
 	require.Positive(t, accounting.Kills(), "the accounting service was killed")
+}
+
+// startDev starts `courier dev` built from this checkout, with its data in
+// dir and check-backs and resends seconds apart, and waits until it is
+// ready. It returns the gateway's URL and the Kafka address.
+func startDev(t *testing.T, dir string) (gateway, kafka string, dev *chaos.Process) {
+	ctx := t.Context()
+	courierBin, err := chaos.BuildCourier(ctx, dir)
+	require.NoError(t, err)
+
+	ports := freePorts(t, 3)
+	gateway = fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	kafka = fmt.Sprintf("127.0.0.1:%d", ports[2])
+	dev = chaos.NewProcess("courier dev", courierBin, []string{"dev",
+		"--data-dir", filepath.Join(dir, "courier-data"), "--no-ui",
+		"--http-addr", strings.TrimPrefix(gateway, "http://"),
+		"--temporal-port", strconv.Itoa(ports[1]), "--kafka-port", strconv.Itoa(ports[2]),
+		"--check-delay", "1s", "--check-max-delay", "2s", "--check-timeout", "2s", "--check-max-attempts", "100",
+		// Resends come soon, then less often: a consumer group still
+		// re-forming after the last kill of a loaded CI machine must not
+		// make a message whose complete was lost DEAD.
+		"--resend-intervals", "3s,3s,3s,5s,10s,20s,30s,60s,60s,60s",
+		"--worker-stop-timeout", "1s", "--log-level", "warn",
+	}, map[string]string{"COURIER_API_KEYS": apiKeys}, filepath.Join(dir, "courier.log"))
+	require.NoError(t, dev.Start())
+	t.Cleanup(func() { _ = dev.Stop() })
+	require.NoError(t, chaos.NewClient(gateway, adminKey).Ready(ctx, 2*time.Minute), "courier dev log:\n%s", dev.LogTail(4<<10))
+	return gateway, kafka, dev
 }
 
 func orderID(i int) string { return fmt.Sprintf("order-%04d", i) }
