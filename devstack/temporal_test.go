@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"log/slog"
 	"maps"
+	"net"
 	"path/filepath"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -217,4 +220,18 @@ func journalMode(t *testing.T, path string) string {
 // testLogger writes warnings and errors to the test's output.
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// TestTemporalPortTaken starts the server on a frontend port another process
+// holds: the start fails with an error naming the address, and neither
+// panics nor leaves a server behind.
+func TestTemporalPortTaken(t *testing.T) {
+	t.Parallel()
+	cfg := setupTemporal(t)
+	ln, err := net.Listen("tcp", net.JoinHostPort(loopback, strconv.Itoa(cfg.Port)))
+	require.NoError(t, err)
+	defer ln.Close()
+	_, err = StartTemporal(t.Context(), cfg)
+	require.ErrorContains(t, err, net.JoinHostPort(loopback, strconv.Itoa(cfg.Port)))
+	require.ErrorIs(t, err, syscall.EADDRINUSE)
 }
