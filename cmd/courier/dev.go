@@ -31,6 +31,9 @@ func runDev(ctx context.Context, cfg *Config, logger *slog.Logger, out io.Writer
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("data-dir: %w", err)
 	}
+	if err := checkDevPorts(cfg); err != nil {
+		return err
+	}
 	var stops []func() error
 	defer func() {
 		for i := len(stops) - 1; i >= 0; i-- {
