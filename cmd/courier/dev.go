@@ -33,10 +33,13 @@ func runDev(ctx context.Context, cfg *Config, logger *slog.Logger, out io.Writer
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("data-dir: %w", err)
 	}
-	if err := checkDevPorts(cfg); err != nil {
+	// The lock first: a second dev on one directory most often has the
+	// first's ports too, and the lock names the real conflict.
+	unlock, err := lockDataDir(dir)
+	if err != nil {
 		return err
 	}
-	var stops []func() error
+	stops := []func() error{unlock}
 	defer func() {
 		for i := len(stops) - 1; i >= 0; i-- {
 			if err := stops[i](); err != nil {
@@ -44,6 +47,9 @@ func runDev(ctx context.Context, cfg *Config, logger *slog.Logger, out io.Writer
 			}
 		}
 	}()
+	if err := checkDevPorts(cfg); err != nil {
+		return err
+	}
 
 	uiURL := ""
 	cfg.TemporalAddress = cfg.Dev.Temporal

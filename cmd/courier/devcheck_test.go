@@ -117,3 +117,29 @@ func TestDevListeners(t *testing.T) {
 	require.EqualError(t, checkDevPorts(parse("--ui-port", "9092")),
 		"port 9092 is given to both the Temporal Web UI (--ui-port) and the Kafka broker (--kafka-port); change one")
 }
+
+// TestDevDataDirLocked starts `courier dev` and then a second one on the same
+// data directory, other ports: the second refuses with one line naming the
+// first's PID. After the first is killed with kill -9, its lock file left
+// behind, a new dev starts on the directory.
+func TestDevDataDirLocked(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the courier binary")
+	}
+	t.Parallel()
+	bin := buildCourier(t)
+	dataDir := t.TempDir()
+	ports := func() devPorts {
+		return devPorts{http: freePort(t), temporal: freePort(t), ui: freePort(t), kafka: freePort(t)}
+	}
+	first := startDev(t, bin, dataDir, ports())
+
+	code, out := runDevToExit(t, bin, devArgs(dataDir, ports())...)
+	requireCleanRefusal(t, code, out, fmt.Sprintf(
+		"courier dev: data directory %s is in use by process %d (another courier dev); stop it or use --data-dir",
+		dataDir, first.cmd.Process.Pid))
+
+	require.NoError(t, first.cmd.Process.Kill())
+	<-first.done
+	startDev(t, bin, dataDir, ports()).stop(t)
+}
