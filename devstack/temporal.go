@@ -114,6 +114,12 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// The server logs a frontend it cannot listen for as fatal and exits
+	// the process (see serverLogger.Fatal): find out here and return an
+	// error instead.
+	if err := CheckPort(cfg.Host, cfg.Port); err != nil {
+		return nil, fmt.Errorf("temporal frontend: %w", err)
+	}
 	logger := newServerLogger(cfg.Logger)
 	stores, err := newStores(cfg, logger)
 	if err != nil {

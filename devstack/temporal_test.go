@@ -1,18 +1,26 @@
 package devstack
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -217,4 +225,58 @@ func journalMode(t *testing.T, path string) string {
 // testLogger writes warnings and errors to the test's output.
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// TestTemporalPortTaken starts the server on a frontend port another process
+// holds: the start fails with an error naming the address, and neither
+// panics nor leaves a server behind.
+func TestTemporalPortTaken(t *testing.T) {
+	t.Parallel()
+	cfg := setupTemporal(t)
+	ln, err := net.Listen("tcp", net.JoinHostPort(loopback, strconv.Itoa(cfg.Port)))
+	require.NoError(t, err)
+	defer ln.Close()
+	_, err = StartTemporal(t.Context(), cfg)
+	require.ErrorContains(t, err, net.JoinHostPort(loopback, strconv.Itoa(cfg.Port)))
+	require.ErrorIs(t, err, syscall.EADDRINUSE)
+}
+
+// TestTemporalQuietOnLargeHistoryPages asks for a history page larger than
+// the server serves, as the Web UI does for every workflow it shows: the
+// server clamps the page, and the dev terminal hears nothing of it.
+func TestTemporalQuietOnLargeHistoryPages(t *testing.T) {
+	t.Parallel()
+	cfg := setupTemporal(t)
+	var logged lockedBuffer
+	cfg.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(&logged, t.Output()), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv := startTemporal(t, cfg)
+	defer stopTemporal(t, srv)
+	c := dialTemporal(t, srv)
+	defer c.Close()
+	_, err := c.WorkflowService().GetWorkflowExecutionHistory(t.Context(), &workflowservice.GetWorkflowExecutionHistoryRequest{
+		Namespace:       cfg.Namespace,
+		Execution:       &commonpb.WorkflowExecution{WorkflowId: "never-started"},
+		MaximumPageSize: 1000,
+	})
+	var notFound *serviceerror.NotFound
+	require.ErrorAs(t, err, &notFound)
+	require.NotContains(t, logged.String(), "GetHistory page size")
+}
+
+// lockedBuffer collects log output written from the server's goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -31,7 +33,13 @@ func runDev(ctx context.Context, cfg *Config, logger *slog.Logger, out io.Writer
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("data-dir: %w", err)
 	}
-	var stops []func() error
+	// The lock first: a second dev on one directory most often has the
+	// first's ports too, and the lock names the real conflict.
+	unlock, err := lockDataDir(dir)
+	if err != nil {
+		return err
+	}
+	stops := []func() error{unlock}
 	defer func() {
 		for i := len(stops) - 1; i >= 0; i-- {
 			if err := stops[i](); err != nil {
@@ -39,6 +47,9 @@ func runDev(ctx context.Context, cfg *Config, logger *slog.Logger, out io.Writer
 			}
 		}
 	}()
+	if err := checkDevPorts(cfg); err != nil {
+		return err
+	}
 
 	uiURL := ""
 	cfg.TemporalAddress = cfg.Dev.Temporal
@@ -110,6 +121,69 @@ func runDev(ctx context.Context, cfg *Config, logger *slog.Logger, out io.Writer
 	}
 	stops = append(stops, conn.Close)
 
+	// The banner says the stack is up: it waits until the gateway (the last
+	// part to start) and the profiles listener answer, and a part that fails
+	// to start instead ends dev with its error and no banner.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- conn.Run(ctx, ar) }()
+	if err := awaitListening(ctx, ran, devURLs(cfg)); err != nil {
+		cancel()
+		<-ran
+		return err
+	}
+	printBanner(out, cfg, dir, uiURL)
+	return <-ran
+}
+
+// devURLs are the URLs that answer 200 once every listener of the roles
+// dev runs is serving.
+func devURLs(cfg *Config) []string {
+	urls := []string{"http://" + dialAddr(cfg.HTTPAddr) + "/healthz"}
+	if cfg.ProfilesAddr != "" {
+		urls = append(urls, "http://"+dialAddr(cfg.ProfilesAddr)+"/debug/pprof/")
+	}
+	return urls
+}
+
+// awaitListening waits until every one of urls answers 200, or the roles
+// running since ran was made have stopped (their error, or one saying they
+// stopped), or ctx ends.
+func awaitListening(ctx context.Context, ran <-chan error, urls []string) error {
+	client := &http.Client{Timeout: time.Second}
+	for _, u := range urls {
+		for !answers(ctx, client, u) {
+			select {
+			case err := <-ran:
+				if err == nil {
+					err = errors.New("stopped before listening")
+				}
+				return err
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+func answers(ctx context.Context, client *http.Client, url string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// printBanner tells the user where each part of the running stack is.
+func printBanner(out io.Writer, cfg *Config, dir, uiURL string) {
 	fmt.Fprintf(out, "Courier dev stack is running (data in %s)\n", dir)
 	fmt.Fprintf(out, "  gateway       http://%s\n", dialAddr(cfg.HTTPAddr))
 	fmt.Fprintf(out, "  console       http://%s/console/\n", dialAddr(cfg.HTTPAddr))
@@ -123,8 +197,6 @@ func runDev(ctx context.Context, cfg *Config, logger *slog.Logger, out io.Writer
 	fmt.Fprintf(out, "  kafka         %s\n", cfg.KafkaBrokers)
 	fmt.Fprintf(out, "  mirror        %s %s\n", cfg.Store.Driver, maskDSN(cfg.Store.DSN))
 	fmt.Fprintln(out, "Press Ctrl-C to stop; start again to resume every message in flight.")
-
-	return conn.Run(ctx, ar)
 }
 
 // dialAddr turns a listen address like ":8080" into one a client can use.

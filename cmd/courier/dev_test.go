@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -84,6 +85,15 @@ func startDev(t *testing.T, bin, dataDir string, ports devPorts) *devProcess {
 		return resp.StatusCode == http.StatusOK
 	}, 90*time.Second, 200*time.Millisecond)
 	require.Nil(t, cmd.ProcessState, "courier dev exited early:\n%s", p.output.String())
+	// The banner tells the user the stack is up: it comes after the
+	// gateway, the last part to start, listens.
+	require.Eventually(t, func() bool {
+		return strings.Contains(p.output.String(), "Courier dev stack is running")
+	}, 10*time.Second, 50*time.Millisecond, "no banner:\n%s", p.output.String())
+	out := p.output.String()
+	listening := strings.Index(out, `msg="gateway listening"`)
+	banner := strings.Index(out, "Courier dev stack is running")
+	require.True(t, listening >= 0 && banner > listening, "banner before the gateway listens:\n%s", out)
 	return p
 }
 
