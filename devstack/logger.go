@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"sync/atomic"
 
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
@@ -16,6 +17,8 @@ import (
 type serverLogger struct {
 	log   *slog.Logger
 	level *slog.LevelVar
+	// started is set once the server's Start has returned; see Fatal.
+	started *atomic.Bool
 }
 
 var _ log.Logger = serverLogger{}
@@ -23,7 +26,7 @@ var _ log.Logger = serverLogger{}
 func newServerLogger(l *slog.Logger) serverLogger {
 	level := new(slog.LevelVar)
 	level.Set(slog.LevelWarn)
-	return serverLogger{log: l, level: level}
+	return serverLogger{log: l, level: level, started: new(atomic.Bool)}
 }
 
 // routineWarnings are warnings the server logs about what a dev stack does
@@ -52,18 +55,24 @@ func (l serverLogger) Error(msg string, tags ...tag.Tag) { l.emit(slog.LevelErro
 func (l serverLogger) DPanic(msg string, tags ...tag.Tag) { l.emit(slog.LevelError, msg, tags) }
 func (l serverLogger) Panic(msg string, tags ...tag.Tag)  { l.emit(slog.LevelError, msg, tags) }
 
-// Fatal logs at error level and exits the process with status 1, as the
-// server's own logger does. The server's code relies on Fatal not returning:
-// a gRPC listener it could not create is logged as fatal and then used, nil,
-// so a Fatal that returned turned a port taken between the start's check and
-// the server's listen into a nil-pointer panic and a stack trace.
+// Fatal, while the server starts, logs at error level and exits the process
+// with status 1, as the server's own logger does: the server's start-up
+// code relies on Fatal not returning (a gRPC listener it could not create
+// is logged as fatal and then used, nil), so a Fatal that returned turned a
+// port taken between the start's check and the server's listen into a
+// nil-pointer panic and a stack trace. Once started, a Fatal (a serve loop
+// ending while the server stops, say) logs at error level and returns, so
+// that the embedded server never ends the process hosting the rest of
+// Courier, or a test.
 func (l serverLogger) Fatal(msg string, tags ...tag.Tag) {
+	if l.started.Load() {
+		l.emit(slog.LevelError, msg, tags)
+		return
+	}
 	attrs := make([]slog.Attr, len(tags))
 	for i, t := range tags {
 		attrs[i] = slog.Any(t.Key(), t.Value())
 	}
-	// Logged past the level set while stopping: it says why the process
-	// ends.
 	l.log.LogAttrs(context.Background(), slog.LevelError, msg, attrs...)
 	os.Exit(1)
 }

@@ -139,6 +139,7 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 	if err := server.Start(); err != nil {
 		return nil, fmt.Errorf("start temporal server: %w", err)
 	}
+	logger.started.Store(true)
 	t := &Temporal{
 		server:   server,
 		hostPort: net.JoinHostPort(dialHost(cfg.Host), strconv.Itoa(cfg.Port)),
