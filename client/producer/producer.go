@@ -299,7 +299,21 @@ func (p *Producer) Run(ctx context.Context, msg *client.Message, begin func(cont
 // transaction is decided already (a retry, a check-back, another call with
 // the id), or the write failed.
 func (p *Producer) taken(ctx context.Context, id string, ierr error) error {
-	outcome, _, err := p.barrier(ctx, id)
+	var outcome string
+	var err error
+	if deadlock(ierr) {
+		// The write lost a deadlock to a transaction deciding the same id
+		// (a rollback and its settling check-back, seen on MySQL), which may
+		// not have committed yet: wait for its decision as a check-back
+		// does, rather than read a row that is not there yet.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.CheckWait)
+		var status string
+		status, err = p.Check(sctx, id)
+		cancel()
+		outcome = checkOutcomes[status]
+	} else {
+		outcome, _, err = p.barrier(ctx, id)
+	}
 	switch {
 	case err == nil && outcome == outcomeRolledBack:
 		p.cancel(ctx, id, "barrier row says rolled back")
@@ -313,6 +327,9 @@ func (p *Producer) taken(ctx context.Context, id string, ierr error) error {
 	}
 	return p.abandon(ctx, id, fmt.Errorf("write barrier row for message %s: %w", id, ierr))
 }
+
+// checkOutcomes maps Check's answers to the barrier row's outcomes.
+var checkOutcomes = map[string]string{"COMMITTED": outcomeCommitted, "ROLLED_BACK": outcomeRolledBack}
 
 // abandon settles message id after its transaction did not commit and
 // returns cause as Transaction's error: ErrRolledBack wrapping it once the

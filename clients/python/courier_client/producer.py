@@ -79,6 +79,8 @@ MAX_ID_LEN = 128
 
 COMMITTED = "committed"
 ROLLED_BACK = "rolled_back"
+# CHECK_OUTCOMES maps check()'s answers to the barrier row's outcomes.
+CHECK_OUTCOMES = {"COMMITTED": COMMITTED, "ROLLED_BACK": ROLLED_BACK}
 
 
 def retention_for(p: Policy) -> timedelta:
@@ -283,8 +285,17 @@ class Producer:
         """The barrier row could not be written: the message's transaction
         is decided already (a retry, a check-back, another call with the
         id), or the write failed. Always raises."""
+        row: tuple[Any, ...] | None
         try:
-            row = self._barrier(id)
+            if sql.deadlock(ierr):
+                # The write lost a deadlock to a transaction deciding the
+                # same id (a rollback and its settling check-back, seen on
+                # MySQL), which may not have committed yet: wait for its
+                # decision as a check-back does, rather than read a row
+                # that is not there yet.
+                row = (CHECK_OUTCOMES[self.check(id)],)
+            else:
+                row = self._barrier(id)
         except Exception:
             row = None
         if row is not None and row[0] == ROLLED_BACK:

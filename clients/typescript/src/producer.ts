@@ -310,7 +310,15 @@ export class Producer<Tx> {
   private async taken(id: string, ierr: unknown): Promise<Error> {
     let row;
     try {
-      row = await this.db.queryRow(this.selectRow(), [id]);
+      if (this.db.isDeadlock(ierr)) {
+        // The write lost a deadlock to a transaction deciding the same id
+        // (a rollback and its settling check-back, seen on MySQL), which
+        // may not have committed yet: wait for its decision as a check-back
+        // does, rather than read a row that is not there yet.
+        row = { outcome: (await this.check(id)) === 'COMMITTED' ? committed : rolledBack };
+      } else {
+        row = await this.db.queryRow(this.selectRow(), [id]);
+      }
     } catch {
       row = undefined;
     }
