@@ -142,8 +142,9 @@ type Message struct {
 	// UpdatedAt is when the mirror row was last written; absent from a
 	// view the mirror did not give.
 	UpdatedAt *time.Time `json:"updated_at,omitempty"`
-	// Revision orders the message's transitions: of the mirror row, or of
-	// the workflow when live. A higher one is a later state.
+	// Revision orders the message's transitions within one source: a
+	// higher one is a later state. The mirror's and the workflow's (live)
+	// are counted differently, so compare only revisions of one Source.
 	Revision int64 `json:"revision,omitempty"`
 	// Source says where the status, counts and times came from:
 	// SourceMirror, or SourceWorkflow for the live view and while the
