@@ -1,7 +1,6 @@
 package devstack
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,6 +28,7 @@ import (
 	_ "modernc.org/sqlite" // registers driver "sqlite" for reading the files back
 
 	"github.com/courier-mq/courier/internal/freeport"
+	"github.com/courier-mq/courier/internal/syncbuf"
 )
 
 var (
@@ -247,7 +246,7 @@ func TestTemporalPortTaken(t *testing.T) {
 func TestTemporalQuietOnLargeHistoryPages(t *testing.T) {
 	t.Parallel()
 	cfg := setupTemporal(t)
-	var logged lockedBuffer
+	var logged syncbuf.Buffer
 	cfg.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(&logged, t.Output()), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv := startTemporal(t, cfg)
 	defer stopTemporal(t, srv)
@@ -261,22 +260,4 @@ func TestTemporalQuietOnLargeHistoryPages(t *testing.T) {
 	var notFound *serviceerror.NotFound
 	require.ErrorAs(t, err, &notFound)
 	require.NotContains(t, logged.String(), "GetHistory page size")
-}
-
-// lockedBuffer collects log output written from the server's goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -22,12 +22,13 @@ import (
 
 	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/internal/freeport"
+	"github.com/courier-mq/courier/internal/syncbuf"
 )
 
 // devProcess is a `courier dev` started from the built binary, as a user would.
 type devProcess struct {
 	cmd    *exec.Cmd
-	output *syncBuffer
+	output *syncbuf.Buffer
 	done   chan error
 }
 
@@ -56,7 +57,7 @@ func startDev(t *testing.T, bin, dataDir string, ports devPorts) *devProcess {
 		// Short resends so that a message left in flight goes out again soon.
 		"--resend-intervals", "3s,3s,3s,3s,3s,3s,3s,3s,3s,3s",
 	)
-	p := &devProcess{cmd: cmd, output: &syncBuffer{}, done: make(chan error, 1)}
+	p := &devProcess{cmd: cmd, output: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = p.output, p.output
 	require.NoError(t, cmd.Start())
 	go func() { p.done <- cmd.Wait() }()
@@ -274,22 +275,4 @@ func freePort(t *testing.T) int {
 	port, err := freeport.Port("127.0.0.1")
 	require.NoError(t, err)
 	return port
-}
-
-// syncBuffer collects a child process's output safely.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

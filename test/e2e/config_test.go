@@ -11,12 +11,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/courier-mq/courier/internal/syncbuf"
 )
 
 // TestExampleFlagsAndEnv starts the example services, in each language they
@@ -217,7 +218,7 @@ func sourceTree(t *testing.T, root string) string {
 // service is a run of an example service, its output kept.
 type service struct {
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *syncbuf.Buffer
 	done chan struct{}
 }
 
@@ -226,7 +227,7 @@ type service struct {
 func startService(t *testing.T, svc command, dir string, env []string, flags ...string) *service {
 	cmd := exec.Command(svc.bin, append(slices.Clone(svc.args), flags...)...)
 	cmd.Dir, cmd.Env = dir, env
-	s := &service{cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
+	s := &service{cmd: cmd, out: &syncbuf.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	require.NoError(t, cmd.Start())
 	go func() { _ = cmd.Wait(); close(s.done) }()
@@ -268,23 +269,6 @@ func (s *service) stop() {
 		_ = s.cmd.Process.Kill()
 		<-s.done
 	}
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // payOrder pays order at the payment service at addr, requires the answer
