@@ -26,13 +26,14 @@ import (
 
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/consumer"
+	"github.com/courier-mq/courier/examples/internal/settings"
 )
 
 func main() {
-	dbPath := flag.String("db", env("ACCOUNTING_DB", dataFile("accounting.db")), "SQLite database file (ACCOUNTING_DB)")
-	courierURL := flag.String("courier", env("COURIER_URL", "http://127.0.0.1:8080"), "Courier gateway (COURIER_URL)")
-	kafka := flag.String("kafka", env("COURIER_KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers, comma-separated (COURIER_KAFKA_BROKERS)")
-	apiKey := flag.String("api-key", env("COURIER_API_KEY", ""), "Courier API key, consumer role (COURIER_API_KEY)")
+	dbPath := flag.String("db", settings.Env("ACCOUNTING_DB", settings.DataFile("accounting.db")), "SQLite database file (ACCOUNTING_DB)")
+	courierURL := flag.String("courier", settings.Env("COURIER_URL", "http://127.0.0.1:8080"), "Courier gateway (COURIER_URL)")
+	kafka := flag.String("kafka", settings.Env("COURIER_KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers, comma-separated (COURIER_KAFKA_BROKERS)")
+	apiKey := flag.String("api-key", settings.Env("COURIER_API_KEY", ""), "Courier API key, consumer role (COURIER_API_KEY)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -85,23 +86,4 @@ func run(ctx context.Context, dbPath, courierURL, kafka, apiKey string) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO vouchers (order_id, message_id, amount) VALUES (?, ?, ?)`, p.OrderID, msg.ID, p.Amount)
 		return err
 	})
-}
-
-// env is the environment variable name, or def when it is not set.
-func env(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok {
-		return v
-	}
-	return def
-}
-
-// dataFile is name in courier-examples/ under the user's cache directory
-// (under the temporary directory if there is none): started from a
-// checkout, the service must not write into it.
-func dataFile(name string) string {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		dir = os.TempDir()
-	}
-	return filepath.Join(dir, "courier-examples", name)
 }

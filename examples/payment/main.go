@@ -27,6 +27,7 @@ import (
 
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/producer"
+	"github.com/courier-mq/courier/examples/internal/settings"
 )
 
 // payment is the body of POST /pay and the message accounting receives.
@@ -36,10 +37,10 @@ type payment struct {
 }
 
 func main() {
-	addr := flag.String("addr", env("PAYMENT_ADDR", "127.0.0.1:8081"), "listen address (PAYMENT_ADDR)")
-	dbPath := flag.String("db", env("PAYMENT_DB", dataFile("payment.db")), "SQLite database file (PAYMENT_DB)")
-	courierURL := flag.String("courier", env("COURIER_URL", "http://127.0.0.1:8080"), "Courier gateway (COURIER_URL)")
-	apiKey := flag.String("api-key", env("COURIER_API_KEY", ""), "Courier API key, producer role (COURIER_API_KEY)")
+	addr := flag.String("addr", settings.Env("PAYMENT_ADDR", "127.0.0.1:8081"), "listen address (PAYMENT_ADDR)")
+	dbPath := flag.String("db", settings.Env("PAYMENT_DB", settings.DataFile("payment.db")), "SQLite database file (PAYMENT_DB)")
+	courierURL := flag.String("courier", settings.Env("COURIER_URL", "http://127.0.0.1:8080"), "Courier gateway (COURIER_URL)")
+	apiKey := flag.String("api-key", settings.Env("COURIER_API_KEY", ""), "Courier API key, producer role (COURIER_API_KEY)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -126,23 +127,4 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-// env is the environment variable name, or def when it is not set.
-func env(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok {
-		return v
-	}
-	return def
-}
-
-// dataFile is name in courier-examples/ under the user's cache directory
-// (under the temporary directory if there is none): started from a
-// checkout, the service must not write into it.
-func dataFile(name string) string {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		dir = os.TempDir()
-	}
-	return filepath.Join(dir, "courier-examples", name)
 }
