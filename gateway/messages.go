@@ -28,7 +28,7 @@ func (s *Server) prepare(direct bool) echo.HandlerFunc {
 		if err != nil {
 			return messageError(id, err)
 		}
-		resp := wire.PrepareResponse{ID: id, Status: wire.Status(started.Status)}
+		resp := wire.PrepareResponse{ID: id, Status: started.Status}
 		if !started.Created {
 			return c.JSON(http.StatusOK, resp)
 		}

@@ -27,7 +27,7 @@ func viewRow(m *models.Message, withPayload bool) wire.Message {
 	v := wire.Message{
 		ID: m.ID, Topic: m.Topic, Key: m.Key, Headers: m.Headers, Producer: m.Producer,
 		CheckURL: m.CheckURL, Consumers: m.Consumers, DeliverAt: m.DeliverAt,
-		Status: wire.Status(m.Status), CheckCount: m.CheckCount, SendCount: m.SendCount, LastError: m.LastError,
+		Status: m.Status, CheckCount: m.CheckCount, SendCount: m.SendCount, LastError: m.LastError,
 		CreatedAt: m.CreatedAt, ConfirmedAt: m.ConfirmedAt, PublishedAt: m.PublishedAt,
 		CompletedAt: m.CompletedAt, UpdatedAt: &updated, Revision: m.Revision, Source: wire.SourceMirror,
 	}
@@ -46,11 +46,11 @@ func viewRow(m *models.Message, withPayload bool) wire.Message {
 // have yet; without live, only what its description holds is set.
 func viewState(st contract.State, live bool) wire.Message {
 	if !live {
-		return wire.Message{ID: st.MessageID, Topic: st.Topic, Status: wire.Status(st.Status), CreatedAt: st.CreatedAt, Source: wire.SourceWorkflow}
+		return wire.Message{ID: st.MessageID, Topic: st.Topic, Status: st.Status, CreatedAt: st.CreatedAt, Source: wire.SourceWorkflow}
 	}
 	return wire.Message{
 		ID: st.MessageID, Topic: st.Topic, Consumers: st.Consumers, DeliverAt: st.DeliverAt,
-		Status: wire.Status(st.Status), CheckCount: st.CheckCount, SendCount: st.SendCount, LastError: st.LastError,
+		Status: st.Status, CheckCount: st.CheckCount, SendCount: st.SendCount, LastError: st.LastError,
 		CreatedAt: st.CreatedAt, ConfirmedAt: st.ConfirmedAt, PublishedAt: st.PublishedAt,
 		CompletedAt: st.CompletedAt, Revision: st.Revision, Source: wire.SourceWorkflow,
 	}
@@ -251,7 +251,7 @@ func (s *Server) stats(c echo.Context) error {
 	}
 	resp := wire.Stats{ByStatus: make(map[wire.Status]int64, len(counts))}
 	for status, n := range counts {
-		resp.ByStatus[wire.Status(status)] = n
+		resp.ByStatus[status] = n
 		resp.Total += n
 	}
 	return c.JSON(http.StatusOK, resp)
