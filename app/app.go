@@ -1,5 +1,5 @@
 // Package app assembles one Courier process from its parts: the worker with
-// its activities, the workflows client, the operations service and the
+// its activities, the contract client, the operations service and the
 // gateway with the operator console it serves, over a Temporal client, the
 // mirror store and a Kafka producer. It is the one place they are wired
 // together, used by the binary's commands (which dial the parts, see
@@ -137,7 +137,7 @@ func (p Parts) RunWorker(ctx context.Context, cfg worker.Config) error {
 	return worker.Run(ctx, cfg, worker.Deps{Client: p.Temporal, Activities: acts, Logger: p.logger()})
 }
 
-// Messages is the workflows client over p, starting workflows on taskQueue
+// Messages is the contract client over p, starting workflows on taskQueue
 // (empty: contract.TaskQueue).
 func (p Parts) Messages(taskQueue string) (*contract.Client, error) {
 	return contract.NewClient(p.Temporal, contract.ClientConfig{TaskQueue: taskQueue, Rows: p.Store, Logger: p.logger()})

@@ -94,7 +94,7 @@ var staticFiles embed.FS
 // New returns the console.
 func New(cfg Config, deps Deps) (*Console, error) {
 	if deps.Operations == nil || deps.Messages == nil || deps.Store == nil || deps.Keys == nil {
-		return nil, errors.New("console needs the operations, the workflows client, the message store and the keyring")
+		return nil, errors.New("console needs the operations, the contract client, the message store and the keyring")
 	}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {

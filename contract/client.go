@@ -53,7 +53,7 @@ type ClientConfig struct {
 // NewClient returns a Client over the Temporal client c.
 func NewClient(c client.Client, cfg ClientConfig) (*Client, error) {
 	if c == nil || cfg.Rows == nil {
-		return nil, errors.New("workflows client needs a Temporal client and the mirror's rows")
+		return nil, errors.New("contract client needs a Temporal client and the mirror's rows")
 	}
 	if cfg.TaskQueue == "" {
 		cfg.TaskQueue = TaskQueue

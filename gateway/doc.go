@@ -12,7 +12,7 @@
 // so bad input gets a 4xx and never leaves a half-created message behind. It
 // speaks HTTP only: each handler decodes, authorises, calls the operations
 // it shares with the console (package operations: asking a message to act,
-// re-driving, reading one message) or the workflows client (contract.Client,
+// re-driving, reading one message) or the contract client (contract.Client,
 // which starts workflows) and encodes the answer: applied and repeated 200,
 // accepted 202, rejected 409. Reads come from the mirror table
 // (store.Store), falling back to the workflow while the mirror catches up.

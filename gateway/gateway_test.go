@@ -109,7 +109,7 @@ func (e *env) deps(t *testing.T, kafka func(context.Context) error) gateway.Deps
 	return d
 }
 
-// over are a gateway's dependencies over the workflows client m and the
+// over are a gateway's dependencies over the contract client m and the
 // mirror, without a Kafka probe.
 func over(t *testing.T, m *contract.Client, mirror *store.Store) gateway.Deps {
 	t.Helper()
@@ -119,7 +119,7 @@ func over(t *testing.T, m *contract.Client, mirror *store.Store) gateway.Deps {
 	return gateway.Deps{Messages: m, Operations: ops, Store: mirror, Logger: logger}
 }
 
-// messages is a workflows client over c starting workflows on taskQueue
+// messages is a contract client over c starting workflows on taskQueue
 // (default contract.TaskQueue), with rows as the mirror.
 func messages(t *testing.T, c client.Client, taskQueue string, rows contract.Rows) *contract.Client {
 	t.Helper()

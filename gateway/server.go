@@ -77,7 +77,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("gateway config: %w", err)
 	}
 	if deps.Messages == nil || deps.Operations == nil || deps.Store == nil {
-		return nil, errors.New("gateway needs the workflows client, the operations and the message store")
+		return nil, errors.New("gateway needs the contract client, the operations and the message store")
 	}
 	allow, err := parseAllowList(cfg.CheckURLAllowHosts)
 	if err != nil {

@@ -90,7 +90,7 @@ func (s *Server) signalRoute(action models.Action) echo.HandlerFunc {
 	}
 }
 
-// messageError classifies an error of the workflows client about message id.
+// messageError classifies an error of the contract client about message id.
 func messageError(id string, err error) error {
 	var unav *contract.UnavailableError
 	switch {

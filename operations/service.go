@@ -34,7 +34,7 @@ type Deps struct {
 // New returns the service over deps.
 func New(deps Deps) (*Service, error) {
 	if deps.Messages == nil || deps.Store == nil {
-		return nil, errors.New("operations need the workflows client and the message store")
+		return nil, errors.New("operations need the contract client and the message store")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()

@@ -49,7 +49,7 @@ type Stack struct {
 	// Parts are the stack's Temporal client, store and producer, assembled
 	// as the binary assembles them; build a gateway with Parts.Gateway.
 	Parts app.Parts
-	// Messages is the workflows client over Client and Store.
+	// Messages is the contract client over Client and Store.
 	Messages *contract.Client
 	// Brokers are the kfake broker's addresses.
 	Brokers []string
