@@ -23,15 +23,17 @@ var courier *devcourier.Courier
 func TestMain(m *testing.M) { devcourier.RunTests(m, &courier) }
 
 // TestRunProcessesOnceAndCompletes sends messages, some twice over
-// (Courier's resends), and one whose handler always fails: every other
-// message is processed exactly once and COMPLETED; the failing one does not
-// hold its partition and ends DEAD, not completed.
+// (Courier's resends), and one whose handler always fails, and stops the
+// consumer once in between: every other message's effect is committed
+// exactly once and it ends COMPLETED; the failing one does not hold its
+// partition and ends DEAD, not completed. A handler may run again only when
+// its transaction did not commit, as when the stop came first.
 func TestRunProcessesOnceAndCompletes(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db testdb.DB) {
 		ctx := t.Context()
 		c := courier.Client(t)
-		topic := "consumer-" + db.Name
-		testdb.Exec(t, db.DB, "CREATE TABLE vouchers (message_id VARCHAR(128) PRIMARY KEY)")
+		topic := fmt.Sprintf("consumer-%s-%d", db.Name, time.Now().UnixNano()) // its own per run, -count too
+		testdb.Exec(t, db.DB, "CREATE TABLE vouchers (message_id VARCHAR(128))")
 		insert := "INSERT INTO vouchers (message_id) VALUES (?)"
 		if db.Name == "postgres" {
 			insert = "INSERT INTO vouchers (message_id) VALUES ($1)"
@@ -54,24 +56,35 @@ func TestRunProcessesOnceAndCompletes(t *testing.T) {
 			}
 		}
 		var mu sync.Mutex
-		calls := map[string]int{}
+		calls := map[string]int{}       // handler runs, both runs
+		secondCalls := map[string]int{} // handler runs, second run
 		poisonSends := map[int]bool{}
-		// slow blocks the first run until it stops; it must then be read
-		// again from its own record (send 1), not skipped until a resend.
+		// slow does its work in the first run and is stopped before its
+		// transaction commits: its voucher must be rolled back, and the
+		// record read again from its own send (1), not skipped until a
+		// resend.
 		var firstRun atomic.Bool
 		firstRun.Store(true)
+		slowStarted := make(chan struct{})
 		slowSend := 0
 		handler := func(ctx context.Context, tx *sql.Tx, msg consumer.Message) error {
-			if msg.ID == slow && firstRun.Load() {
-				<-ctx.Done()
-				return ctx.Err()
-			}
 			mu.Lock()
 			calls[msg.ID]++
+			if !firstRun.Load() {
+				secondCalls[msg.ID]++
+			}
 			if msg.ID == slow {
 				slowSend = msg.Attempt
 			}
 			mu.Unlock()
+			if msg.ID == slow && firstRun.Load() {
+				if _, err := tx.ExecContext(ctx, insert, msg.ID); err != nil {
+					return err
+				}
+				close(slowStarted)
+				<-ctx.Done()
+				return nil
+			}
 			if msg.ID == poison {
 				mu.Lock()
 				poisonSends[msg.Attempt] = true
@@ -97,9 +110,21 @@ func TestRunProcessesOnceAndCompletes(t *testing.T) {
 		first, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() { run(first); close(done) }()
-		time.Sleep(3 * time.Second)
+		select {
+		case <-slowStarted:
+		case <-time.After(60 * time.Second):
+			t.Fatal("the first run did not reach the slow message")
+		}
+		time.Sleep(time.Second)
 		stop()
 		<-done
+		committedFirst := vouchers(t, db.DB)
+		if committedFirst[slow] != 0 {
+			t.Fatal("the slow message's voucher was committed although the stop came before its commit")
+		}
+		if len(committedFirst) == 0 {
+			t.Fatal("the first run committed nothing; the second run's dedupe is not tested")
+		}
 		firstRun.Store(false)
 		second, stop2 := context.WithCancel(ctx)
 		t.Cleanup(stop2)
@@ -110,12 +135,14 @@ func TestRunProcessesOnceAndCompletes(t *testing.T) {
 			devcourier.WaitStatusUntil(t, c, id, wire.StatusCompleted, deadline)
 		}
 		devcourier.WaitStatusUntil(t, c, poison, wire.StatusDead, deadline)
-		var rows int
-		if err := db.DB.QueryRow("SELECT COUNT(*) FROM vouchers").Scan(&rows); err != nil {
-			t.Fatal(err)
+		committed := vouchers(t, db.DB)
+		if len(committed) != n-1 {
+			t.Fatalf("vouchers of %d messages, want %d", len(committed), n-1)
 		}
-		if rows != n-1 {
-			t.Fatalf("%d vouchers for %d messages", rows, n-1)
+		for _, id := range ids {
+			if committed[id] != 1 {
+				t.Fatalf("%d vouchers for %s, want its effect committed once", committed[id], id)
+			}
 		}
 		// DEAD can come before the consumer has read the resends: the
 		// second run's group may still be joining on a loaded machine.
@@ -139,10 +166,39 @@ func TestRunProcessesOnceAndCompletes(t *testing.T) {
 		if slowSend != 1 {
 			t.Fatalf("the message interrupted by the stop was handled from send %d, want its first record read again", slowSend)
 		}
+		if calls[slow] != 2 {
+			t.Fatalf("handler ran %d times for the slow message, want once stopped before its commit and once again", calls[slow])
+		}
 		for _, id := range ids {
-			if calls[id] != 1 {
-				t.Fatalf("handler ran %d times for %s", calls[id], id)
+			if committedFirst[id] > 0 && secondCalls[id] != 0 {
+				t.Fatalf("handler ran again for %s in the second run though its effect was committed in the first", id)
+			}
+			if committedFirst[id] == 0 && secondCalls[id] == 0 {
+				t.Fatalf("handler never ran in the second run for %s, whose effect the first did not commit", id)
 			}
 		}
 	})
+}
+
+// vouchers counts the committed vouchers of each message.
+func vouchers(t *testing.T, db *sql.DB) map[string]int {
+	t.Helper()
+	rows, err := db.Query("SELECT message_id, COUNT(*) FROM vouchers GROUP BY message_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	counts := map[string]int{}
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			t.Fatal(err)
+		}
+		counts[id] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return counts
 }
