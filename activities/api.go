@@ -1,6 +1,9 @@
 package activities
 
-import "github.com/courier-mq/courier/models"
+import (
+	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/tracing"
+)
 
 // ErrTypePublishRejected is the application error type of a publish that Kafka
 // refused for good (message too large, invalid topic, not authorized). Retrying
@@ -19,6 +22,9 @@ type PublishInput struct {
 	// Attempt is the message's send count including this send: 1 for the first
 	// publish, 2 for the first resend, and so on. It goes out in wire.HeaderAttempt.
 	Attempt int `json:"attempt"`
+	// Trace is the trace context the publish continues: its producer span
+	// is a child of it, and the record carries the span in traceparent.
+	Trace tracing.Carrier `json:"trace,omitempty"`
 }
 
 // PublishResult is where Kafka stored the record.
@@ -36,6 +42,9 @@ type CheckInput struct {
 	URL       string `json:"url"`
 	// Attempt counts the check-backs for this message, starting at 1.
 	Attempt int `json:"attempt"`
+	// Trace is the trace context the check-back continues: its client span
+	// is a child of it, and the request carries the span in traceparent.
+	Trace tracing.Carrier `json:"trace,omitempty"`
 }
 
 // CheckResult is what a check-back learned. Detail explains an UNKNOWN (HTTP

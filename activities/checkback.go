@@ -11,7 +11,13 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/tracing"
 )
 
 // DefaultMaxCheckBody is how many bytes of a check-back answer are read when
@@ -56,7 +62,26 @@ type CheckResponse struct {
 // The call gets most of the time left before ctx's deadline (under Temporal the
 // activity's StartToCloseTimeout, the policy's CheckTimeout), so a producer
 // that does not answer in time yields UNKNOWN rather than an activity timeout.
+//
+// The call is a client span ("check-back", a child of in.Trace) with the
+// answer and its detail as attributes, and the request carries it in
+// traceparent, so the producer's handler can continue the message's trace.
 func (a *Activities) CheckBack(ctx context.Context, in CheckInput) (CheckResult, error) {
+	ctx, span := tracing.Tracer().Start(in.Trace.Context(ctx), "check-back", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("courier.message.id", in.MessageID), attribute.Int("courier.check.attempt", in.Attempt)))
+	res, err := a.checkBack(ctx, in)
+	span.SetAttributes(attribute.String("courier.check.answer", string(res.Answer)))
+	if res.Detail != "" {
+		span.SetAttributes(attribute.String("courier.check.detail", res.Detail))
+	}
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+	return res, err
+}
+
+func (a *Activities) checkBack(ctx context.Context, in CheckInput) (CheckResult, error) {
 	ctx, cancel, budget := checkContext(ctx)
 	defer cancel()
 
@@ -77,6 +102,7 @@ func (a *Activities) CheckBack(ctx context.Context, in CheckInput) (CheckResult,
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set(CheckHeaderMessageID, in.MessageID)
+	tracing.Propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
 
 	resp, err := a.HTTP.Do(req)
 	if err != nil {

@@ -4,13 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/IBM/sarama"
-	"github.com/courier-mq/courier/client/wire"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/courier-mq/courier/client/wire"
+	"github.com/courier-mq/courier/tracing"
 )
 
 // Publish writes one send of a message to Kafka and reports where it landed.
@@ -25,7 +33,29 @@ import (
 // non-retryable application error of type ErrTypePublishRejected; every other
 // failure (broker down, leader moving, unknown topic, timeout) is returned
 // wrapped for the workflow's retry policy.
+//
+// The send is a producer span ("send <topic>", a child of in.Trace, with
+// OpenTelemetry's messaging attributes: partition, offset, message id and
+// Courier's attempt), and the record carries it in traceparent (replacing a
+// user header of that name), so the consumer continues the message's trace.
 func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishResult, error) {
+	ctx, span := tracing.Tracer().Start(in.Trace.Context(ctx), "send "+in.Topic, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(semconv.MessagingSystemKafka, semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("send"),
+			semconv.MessagingDestinationName(in.Topic), semconv.MessagingMessageID(in.MessageID), attribute.Int("courier.send.attempt", in.Attempt)))
+	if in.Key != "" {
+		span.SetAttributes(semconv.MessagingKafkaMessageKey(in.Key))
+	}
+	res, err := a.publish(ctx, in)
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	} else {
+		span.SetAttributes(semconv.MessagingDestinationPartitionID(strconv.Itoa(int(res.Partition))), semconv.MessagingKafkaOffset(int(res.Offset)))
+	}
+	span.End()
+	return res, err
+}
+
+func (a *Activities) publish(ctx context.Context, in PublishInput) (PublishResult, error) {
 	if err := ctx.Err(); err != nil {
 		return PublishResult{}, fmt.Errorf("publish %s to %s: %w", in.MessageID, in.Topic, err)
 	}
@@ -36,6 +66,7 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishResul
 	}
 	done := make(chan sent, 1)
 	msg := producerMessage(in)
+	msg.Headers = injectTrace(ctx, msg.Headers)
 	go func() {
 		partition, offset, err := a.Producer.SendMessage(msg)
 		done <- sent{partition, offset, err}
@@ -85,6 +116,24 @@ func producerMessage(in PublishInput) *sarama.ProducerMessage {
 		msg.Key = sarama.StringEncoder(in.Key)
 	}
 	return msg
+}
+
+// injectTrace puts ctx's trace context into a record's headers, replacing
+// any of the same names.
+func injectTrace(ctx context.Context, headers []sarama.RecordHeader) []sarama.RecordHeader {
+	carrier := propagation.MapCarrier{}
+	tracing.Propagator.Inject(ctx, carrier)
+	if len(carrier) == 0 {
+		return headers
+	}
+	headers = slices.DeleteFunc(headers, func(h sarama.RecordHeader) bool {
+		_, ok := carrier[strings.ToLower(string(h.Key))]
+		return ok
+	})
+	for _, name := range slices.Sorted(maps.Keys(carrier)) {
+		headers = append(headers, sarama.RecordHeader{Key: []byte(name), Value: []byte(carrier[name])})
+	}
+	return headers
 }
 
 // publishError decides whether a failed send is worth retrying.

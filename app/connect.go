@@ -11,10 +11,12 @@ import (
 
 	"github.com/IBM/sarama"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/store"
+	"github.com/courier-mq/courier/tracing/otlp"
 	"github.com/courier-mq/courier/worker"
 )
 
@@ -112,7 +114,11 @@ func Connect(ctx context.Context, cfg ConnectConfig, producer bool, logger *slog
 // DialTemporal connects once to the Temporal frontend at address, for the
 // commands that talk to a cluster without running Courier (bench, replay).
 func DialTemporal(ctx context.Context, address, namespace string, logger *slog.Logger) (client.Client, error) {
-	c, err := client.DialContext(ctx, temporalOptions(address, namespace, logger))
+	opts, err := temporalOptions(address, namespace, logger)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("dial Temporal at %s: %w", address, err)
 	}
@@ -120,13 +126,24 @@ func DialTemporal(ctx context.Context, address, namespace string, logger *slog.L
 }
 
 // temporalOptions are the client options of every Temporal connection
-// Courier makes: the SDK logs through Courier's logger.
-func temporalOptions(address, namespace string, logger *slog.Logger) client.Options {
-	return client.Options{
+// Courier makes: the SDK logs through Courier's logger, and when traces are
+// exported (otlp.Configured) starts, signals and updates are spans that
+// carry the trace context in Temporal's headers (temporalTracing).
+// Without an exporter nothing reads those headers, so none are written.
+func temporalOptions(address, namespace string, logger *slog.Logger) (client.Options, error) {
+	opts := client.Options{
 		HostPort:  address,
 		Namespace: namespace,
 		Logger:    sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
 	}
+	if otlp.Configured() {
+		traced, err := temporalTracing()
+		if err != nil {
+			return client.Options{}, fmt.Errorf("Temporal tracing interceptor: %w", err)
+		}
+		opts.Interceptors = []interceptor.ClientInterceptor{traced}
+	}
+	return opts, nil
 }
 
 // dialTemporal connects to the Temporal frontend and makes sure Courier's
@@ -134,8 +151,10 @@ func temporalOptions(address, namespace string, logger *slog.Logger) client.Opti
 func dialTemporal(ctx context.Context, cfg ConnectConfig, logger *slog.Logger) (client.Client, error) {
 	var c client.Client
 	err := retry(ctx, logger, "Temporal at "+cfg.TemporalAddress, func(ctx context.Context) error {
-		var err error
-		opts := temporalOptions(cfg.TemporalAddress, cfg.TemporalNamespace, logger)
+		opts, err := temporalOptions(cfg.TemporalAddress, cfg.TemporalNamespace, logger)
+		if err != nil {
+			return err
+		}
 		if cfg.TemporalUncompressed {
 			opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
 		}

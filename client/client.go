@@ -12,8 +12,14 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/courier-mq/courier/client/internal/tracecontext"
 	"github.com/courier-mq/courier/client/wire"
 )
+
+// Every call carries the caller's trace context (ctx's span) to the gateway
+// in W3C traceparent and tracestate headers.
 
 // Config shapes a Client. Zero fields take the defaults.
 type Config struct {
@@ -114,6 +120,7 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	tracecontext.Propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	if c.cfg.APIKey != "" {
 		req.Header.Set("Authorization", "Bearer "+c.cfg.APIKey)
 	}

@@ -7,17 +7,20 @@ import (
 )
 
 // TestWhatAServiceLinks holds the module to its promise: the client and the
-// producer link only the standard library, the consumer adds sarama, the
-// GORM adapter GORM, and none of them Temporal or Courier's server.
+// producer link only the standard library and the OpenTelemetry API (which
+// carries the caller's trace context; it brings go-logr and xxhash), the
+// consumer adds sarama, the GORM adapter GORM, and none of them Temporal,
+// an OpenTelemetry SDK or exporter, or Courier's server.
 func TestWhatAServiceLinks(t *testing.T) {
 	t.Parallel()
+	otelAPI := []string{"go.opentelemetry.io/otel", "go.opentelemetry.io/auto/sdk", "github.com/go-logr/", "github.com/cespare/xxhash/"}
 	for pkg, allowed := range map[string][]string{
-		".":              nil,
-		"./producer":     nil,
+		".":              otelAPI,
+		"./producer":     otelAPI,
 		"./wire":         nil,
 		"./dialect":      nil,
-		"./consumer":     {"github.com/IBM/sarama", "github.com/", "golang.org/x/"},
-		"./gormproducer": {"gorm.io/", "github.com/jinzhu/", "golang.org/x/"},
+		"./consumer":     append([]string{"github.com/IBM/sarama", "github.com/", "golang.org/x/"}, otelAPI...),
+		"./gormproducer": append([]string{"gorm.io/", "github.com/jinzhu/", "golang.org/x/"}, otelAPI...),
 	} {
 		out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg).Output()
 		if err != nil {
@@ -27,7 +30,8 @@ func TestWhatAServiceLinks(t *testing.T) {
 			if strings.HasPrefix(dep, "github.com/courier-mq/courier/client") {
 				continue
 			}
-			if strings.Contains(dep, "temporal") || strings.HasPrefix(dep, "github.com/courier-mq/courier/") {
+			if strings.Contains(dep, "temporal") || strings.HasPrefix(dep, "github.com/courier-mq/courier/") ||
+				strings.HasPrefix(dep, "go.opentelemetry.io/otel/sdk") || strings.HasPrefix(dep, "go.opentelemetry.io/otel/exporters") {
 				t.Errorf("%s links %s", pkg, dep)
 			}
 			ok := false

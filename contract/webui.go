@@ -47,5 +47,8 @@ func staticDetails(in Input) string {
 		b.WriteString(fmt.Sprintf("- deliver at %s\n", m.DeliverAt.UTC().Format(time.RFC3339)))
 	}
 	b.WriteString(fmt.Sprintf("- %d sends at most, then DEAD\n", len(in.Policy.ResendIntervals)))
+	if id := in.Trace.TraceID(); id != "" {
+		b.WriteString(fmt.Sprintf("- trace: `%s`\n", id))
+	}
 	return b.String()
 }

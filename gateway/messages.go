@@ -5,8 +5,11 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/courier-mq/courier/client/wire"
+	"github.com/courier-mq/courier/tracing"
 )
 
 // prepare handles POST /v1/messages (direct false) and POST
@@ -24,6 +27,8 @@ func (s *Server) prepare(direct bool) echo.HandlerFunc {
 			return err
 		}
 		id := pm.input.Message.ID
+		trace.SpanFromContext(c.Request().Context()).SetAttributes(attribute.String("courier.message.id", id))
+		pm.input.Trace = tracing.Inject(c.Request().Context())
 		started, err := s.messages.Start(c.Request().Context(), pm.input, pm.fingerprint)
 		if err != nil {
 			return messageError(id, err)

@@ -73,7 +73,7 @@ func viewLive(st contract.State, row *models.Message) wire.Message {
 	v.Status, v.CheckCount, v.SendCount, v.LastError = w.Status, w.CheckCount, w.SendCount, w.LastError
 	v.CreatedAt, v.ConfirmedAt, v.PublishedAt, v.CompletedAt = w.CreatedAt, w.ConfirmedAt, w.PublishedAt, w.CompletedAt
 	v.Revision, v.Source = w.Revision, w.Source
-	v.CompletedBy, v.NextAt, v.SignalsDropped = st.CompletedBy, st.NextAt, st.SignalsDropped
+	v.CompletedBy, v.NextAt, v.SignalsDropped, v.TraceID = st.CompletedBy, st.NextAt, st.SignalsDropped, st.TraceID
 	for _, e := range st.EarlyCompletions {
 		v.EarlyCompletions = append(v.EarlyCompletions, wire.EarlyCompletion{Consumer: e.Consumer, At: e.At})
 	}
@@ -146,11 +146,11 @@ func (s *Server) get(c echo.Context) error {
 }
 
 // list handles GET /v1/messages: the mirror's messages, newest first,
-// filtered and paged by cursor. Items carry no payload. A producer lists only
+// filtered (key by exact match) and paged by cursor. Items carry no payload. A producer lists only
 // its own messages; an admin every producer's.
 func (s *Server) list(c echo.Context) error {
 	q := c.QueryParams()
-	if err := onlyParams(q, "status", "topic", "producer", "created_from", "created_to", "limit", "cursor"); err != nil {
+	if err := onlyParams(q, "status", "topic", "producer", "key", "created_from", "created_to", "limit", "cursor"); err != nil {
 		return err
 	}
 	f, err := listFilter(q)
@@ -197,6 +197,12 @@ func listFilter(q url.Values) (store.Filter, error) {
 	if v := q.Get("producer"); v != "" {
 		f.Producer = v
 		if err := models.CheckProducer(v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if v := q.Get("key"); v != "" {
+		f.Key = v
+		if err := models.CheckKey(v); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -303,6 +303,7 @@ func TestOneMessageView(t *testing.T) {
 		Publishes:      []contract.PublishRecord{{Attempt: 1, At: at, Partition: 2, Offset: 3, Error: "x"}},
 		Signals:        []contract.SignalRecord{{Name: "complete", At: at, Outcome: wire.Accepted, By: "c", Consumer: "b", Reason: "r"}},
 		SignalsDropped: 4,
+		TraceID:        "4bf92f3577b34da6a3ce929d0e0e4736",
 	}
 	requireAllSet(t, reflect.ValueOf(st), "contract.State")
 	// The mirror is behind the workflow.

@@ -39,8 +39,14 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/dialect"
+	"github.com/courier-mq/courier/client/internal/tracecontext"
 	"github.com/courier-mq/courier/client/wire"
 )
 
@@ -302,6 +308,8 @@ func (c *Consumer) handle(ctx context.Context, rec *sarama.ConsumerMessage, hand
 		log.Warn("courier consumer: record without " + wire.HeaderMessageID + " passed over")
 		return true
 	}
+	ctx, span := c.span(ctx, msg)
+	defer span.End()
 	for attempt := 1; ; attempt++ {
 		if ctx.Err() != nil {
 			return false
@@ -314,7 +322,9 @@ func (c *Consumer) handle(ctx context.Context, rec *sarama.ConsumerMessage, hand
 			return false
 		}
 		log.Warn("courier consumer: handler failed", "attempt", attempt, "error", err)
+		span.AddEvent("handler failed", trace.WithAttributes(attribute.Int("attempt", attempt), attribute.String("error", err.Error())))
 		if attempt == c.cfg.Attempts {
+			span.SetStatus(codes.Error, err.Error())
 			log.Error("courier consumer: message passed over without completing; Courier sends it again on its schedule", "error", err)
 			return true
 		}
@@ -333,6 +343,23 @@ func (c *Consumer) handle(ctx context.Context, rec *sarama.ConsumerMessage, hand
 		log.Warn("courier consumer: complete failed; the next resend completes it", "error", err)
 	}
 	return true
+}
+
+// span continues the trace the record carries (traceparent, which Courier
+// sets from the message's trace) in a consumer span, "process <topic>", that
+// the handler and the complete run in.
+func (c *Consumer) span(ctx context.Context, msg Message) (context.Context, trace.Span) {
+	ctx = tracecontext.Propagator.Extract(ctx, propagation.MapCarrier(msg.Headers))
+	return tracecontext.Tracer().Start(ctx, "process "+msg.Topic, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+		attribute.String("messaging.system", "kafka"),
+		attribute.String("messaging.operation.type", "process"),
+		attribute.String("messaging.destination.name", msg.Topic),
+		attribute.String("messaging.destination.partition.id", strconv.Itoa(int(msg.Partition))),
+		attribute.Int64("messaging.kafka.offset", msg.Offset),
+		attribute.String("messaging.message.id", msg.ID),
+		attribute.String("messaging.consumer.group.name", c.cfg.Name),
+		attribute.Int("courier.send.attempt", msg.Attempt),
+	))
 }
 
 // process runs handler for msg in a transaction with its dedupe row. The

@@ -10,6 +10,13 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/courier-mq/courier/client/internal/tracecontext"
 )
 
 // checkRequest is the body of Courier's check-back call.
@@ -26,7 +33,8 @@ type checkAnswer struct {
 
 // CheckHandler answers Courier's check-back calls (POST, JSON body with
 // message_id) from the barrier table, as the package doc says. Mount it at
-// the path of Config.CheckURL.
+// the path of Config.CheckURL. Its span, "check-back answer", continues the
+// message's trace from the call's traceparent.
 func (p *Producer) CheckHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
@@ -39,12 +47,19 @@ func (p *Producer) CheckHandler() http.Handler {
 			answer(w, http.StatusBadRequest, checkAnswer{Status: "UNKNOWN", Detail: "body must be JSON with a message_id"})
 			return
 		}
-		status, err := p.Check(r.Context(), req.MessageID)
+		ctx := tracecontext.Propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, span := tracecontext.Tracer().Start(ctx, "check-back answer", trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("messaging.message.id", req.MessageID)))
+		defer span.End()
+		status, err := p.Check(ctx, req.MessageID)
 		if err != nil {
+			span.SetAttributes(attribute.String("courier.check.answer", "UNKNOWN"))
+			span.SetStatus(codes.Error, err.Error())
 			// Never an answer derived from an error: Courier asks again.
 			answer(w, http.StatusServiceUnavailable, checkAnswer{Status: "UNKNOWN", Detail: err.Error()})
 			return
 		}
+		span.SetAttributes(attribute.String("courier.check.answer", status))
 		answer(w, http.StatusOK, checkAnswer{Status: status})
 	})
 }

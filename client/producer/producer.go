@@ -8,8 +8,13 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/dialect"
+	"github.com/courier-mq/courier/client/internal/tracecontext"
 	"github.com/courier-mq/courier/client/wire"
 )
 
@@ -225,7 +230,25 @@ func (t sqlTx) Rollback() error { return t.tx.Rollback() }
 // check-back does) before the message is cancelled, so a cancel can never
 // race a commit of the same id; a message is confirmed only once the
 // committed row is known to be there.
+//
+// The whole call is one span, "transaction <topic>" (a child of ctx's), that
+// the prepare, business and confirm or cancel run in: the message keeps its
+// trace context from there for its whole life in Courier and to its
+// consumers.
 func (p *Producer) Run(ctx context.Context, msg *client.Message, begin func(context.Context) (Tx, error), business func(context.Context) error) (err error) {
+	ctx, span := tracecontext.Tracer().Start(ctx, "transaction "+msg.Topic, trace.WithAttributes(
+		attribute.String("messaging.system", "courier"), attribute.String("messaging.destination.name", msg.Topic)))
+	defer func() {
+		span.SetAttributes(attribute.String("messaging.message.id", msg.ID))
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
+	return p.run(ctx, msg, begin, business)
+}
+
+func (p *Producer) run(ctx context.Context, msg *client.Message, begin func(context.Context) (Tx, error), business func(context.Context) error) (err error) {
 	msg.CheckURL = p.cfg.CheckURL
 	if msg.Producer == "" {
 		msg.Producer = p.cfg.Producer

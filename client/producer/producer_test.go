@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/internal/devcourier"
 	"github.com/courier-mq/courier/client/internal/producertest"
@@ -206,8 +210,12 @@ func TestCleanup(t *testing.T) {
 }
 
 // TestCheckHandlerNeverGuesses: a check-back the handler cannot answer from
-// the database is UNKNOWN with a non-2xx status, never a verdict.
+// the database is UNKNOWN with a non-2xx status, never a verdict; its span
+// says the answer it gave, UNKNOWN, with an error status.
 func TestCheckHandlerNeverGuesses(t *testing.T) {
+	spans := &spanRecorder{}
+	otel.SetTracerProvider(spans)
+	t.Cleanup(func() { otel.SetTracerProvider(noop.NewTracerProvider()) })
 	db := testdb.Open(t, "sqlite")
 	p, _ := setup(t, db, nil)
 	h := p.CheckHandler()
@@ -230,5 +238,17 @@ func TestCheckHandlerNeverGuesses(t *testing.T) {
 	}
 	if code, body := call(http.MethodPost, `{"message_id":"m-3"}`); code != http.StatusServiceUnavailable || !strings.Contains(body, `"UNKNOWN"`) {
 		t.Fatalf("database gone: %d %s", code, body)
+	}
+	for id, want := range map[string]string{"m-1": "ROLLED_BACK", "m-3": "UNKNOWN"} {
+		s := spans.find("check-back answer", id)
+		if s == nil {
+			t.Fatalf("no check-back answer span of %s", id)
+		}
+		if got := s.attrs["courier.check.answer"]; got != want {
+			t.Errorf("%s: courier.check.answer %q, answered %s", id, got, want)
+		}
+	}
+	if s := spans.find("check-back answer", "m-3"); s.status != codes.Error {
+		t.Errorf("the unknown answer's span has status %v", s.status)
 	}
 }

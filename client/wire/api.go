@@ -170,6 +170,9 @@ type Message struct {
 	// SignalsDropped counts the requests not kept in Signals, past its
 	// bound (live).
 	SignalsDropped int `json:"signals_dropped,omitempty"`
+	// TraceID is the W3C trace id of the message's trace (live), when the
+	// call that started it carried or made one.
+	TraceID string `json:"trace_id,omitempty"`
 }
 
 // The values of Message.Source.

@@ -84,6 +84,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	logger := newLogger(&cfg)
 	logger.Debug("configuration", "config", cfg.logValue())
 
+	switch cmd {
+	case "gateway", "worker", "all", "dev":
+		stopTracing, err := startTracing(ctx, logger)
+		if err != nil {
+			fmt.Fprintf(stderr, "courier %s: %v\n", cmd, err)
+			return 1
+		}
+		defer stopTracing()
+	}
 	var err error
 	switch cmd {
 	case "version":

@@ -27,6 +27,7 @@ import (
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/consumer"
 	"github.com/courier-mq/courier/examples/internal/settings"
+	"github.com/courier-mq/courier/examples/internal/telemetry"
 )
 
 func main() {
@@ -44,6 +45,11 @@ func main() {
 }
 
 func run(ctx context.Context, dbPath, courierURL, kafka, apiKey string) error {
+	stopTracing, err := telemetry.Setup(ctx, "accounting")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	if err := os.MkdirAll(filepath.Dir(dbPath), 0o755); err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/courier-mq/courier/client"
 	"github.com/courier-mq/courier/client/producer"
 	"github.com/courier-mq/courier/examples/internal/settings"
+	"github.com/courier-mq/courier/examples/internal/telemetry"
 )
 
 // payment is the body of POST /pay and the message accounting receives.
@@ -51,6 +52,11 @@ func main() {
 }
 
 func run(ctx context.Context, addr, dbPath, courierURL, apiKey string) error {
+	stopTracing, err := telemetry.Setup(ctx, "payment")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	if err := os.MkdirAll(filepath.Dir(dbPath), 0o755); err != nil {
 		return err
 	}

@@ -7,6 +7,9 @@ Courier answers a repeated request with the same outcome. So the client
 retries every call whose outcome is unknown or was refused for now: a
 connection failure, a timeout, HTTP 429, 502, 503 and 504. A refusal (4xx)
 or an internal error (500) is raised at once.
+
+Every call carries the trace context in effect (:mod:`.tracecontext`) in
+W3C ``traceparent`` and ``tracestate`` headers.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import urllib.request
 from datetime import datetime
 from typing import Any
 
+from . import tracecontext
 from .errors import CourierError, Unavailable, error_for
 from .messages import Answer, Message, Page, Prepared, RedriveResult, Stats, View, new_id
 
@@ -131,15 +135,16 @@ class Client:
         status: str = "",
         topic: str = "",
         producer: str = "",
+        key: str = "",
         created_from: datetime | None = None,
         created_to: datetime | None = None,
         limit: int = 0,
         cursor: str = "",
     ) -> Page:
         """Messages from the mirror, newest first (admin); empty arguments
-        do not filter."""
+        do not filter; ``key`` matches the message's Kafka key exactly."""
         q: dict[str, str] = {}
-        for name, v in (("status", status), ("topic", topic), ("producer", producer)):
+        for name, v in (("status", status), ("topic", topic), ("producer", producer), ("key", key)):
             if v:
                 q[name] = str(v)
         if created_from is not None:
@@ -185,6 +190,7 @@ class Client:
             headers["Content-Type"] = "application/json"
         if self._api_key:
             headers["Authorization"] = "Bearer " + self._api_key
+        headers.update(tracecontext.current())
         req = urllib.request.Request(self._base + path, data=payload, method=method, headers=headers)
         try:
             with _opener.open(req, timeout=self._timeout) as resp:

@@ -35,6 +35,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from . import dialect as sql
+from . import tracecontext
 from ._pool import Pool, rollback
 from .dialect import Dialect
 from .errors import Conflict, Forbidden, Unauthorized
@@ -190,28 +191,31 @@ class Consumer:
         if not msg.id:
             self._log.warning("courier consumer: record without %s passed over (%s)", HEADER_MESSAGE_ID, where)
             return True
-        for n in range(1, self._attempts + 1):
-            if stop.is_set():
-                return False
-            try:
-                self._process(msg, handler)
-                break
-            except Exception as e:
+        # The handler and the complete continue the message's trace, which
+        # Courier put in the record's traceparent.
+        with tracecontext.use(headers):
+            for n in range(1, self._attempts + 1):
                 if stop.is_set():
                     return False
-                self._log.warning("courier consumer: handler failed, attempt %d (%s): %s", n, where, e)
-                if n == self._attempts:
-                    self._log.error("courier consumer: message passed over without completing; Courier sends it "
-                                    "again on its schedule (%s): %s", where, e)
-                    return True
-                stop.wait(n * 0.2)
-        try:
-            self._courier.complete(msg.id, self._name)
-        except (Conflict, Forbidden, Unauthorized) as e:
-            # No resend changes these: the message's state, or the key.
-            self._log.error("courier consumer: complete refused (%s): %s", where, e)
-        except Exception as e:
-            self._log.warning("courier consumer: complete failed; the next resend completes it (%s): %s", where, e)
+                try:
+                    self._process(msg, handler)
+                    break
+                except Exception as e:
+                    if stop.is_set():
+                        return False
+                    self._log.warning("courier consumer: handler failed, attempt %d (%s): %s", n, where, e)
+                    if n == self._attempts:
+                        self._log.error("courier consumer: message passed over without completing; Courier sends it "
+                                        "again on its schedule (%s): %s", where, e)
+                        return True
+                    stop.wait(n * 0.2)
+            try:
+                self._courier.complete(msg.id, self._name)
+            except (Conflict, Forbidden, Unauthorized) as e:
+                # No resend changes these: the message's state, or the key.
+                self._log.error("courier consumer: complete refused (%s): %s", where, e)
+            except Exception as e:
+                self._log.warning("courier consumer: complete failed; the next resend completes it (%s): %s", where, e)
         return True
 
     def _process(self, msg: Message, handler: Handler) -> None:

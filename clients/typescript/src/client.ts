@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { CourierError, UnavailableError, errorFor } from './errors';
 import { Policy, goDuration } from './policy';
+import { currentTraceContext } from './tracecontext';
 
 /** Where a message is in its lifecycle; see Courier's README. */
 export type Status =
@@ -114,6 +115,8 @@ export interface Filter {
   status?: Status;
   topic?: string;
   producer?: string;
+  /** The message's Kafka key, matched exactly. */
+  key?: string;
   createdFrom?: Date;
   createdTo?: Date;
   /** The page size; absent is the gateway's default. */
@@ -252,6 +255,7 @@ export class Client {
     if (f.status) q.set('status', f.status);
     if (f.topic) q.set('topic', f.topic);
     if (f.producer) q.set('producer', f.producer);
+    if (f.key) q.set('key', f.key);
     if (f.createdFrom) q.set('created_from', f.createdFrom.toISOString());
     if (f.createdTo) q.set('created_to', f.createdTo.toISOString());
     if (f.limit !== undefined && f.limit > 0) q.set('limit', String(f.limit));
@@ -312,6 +316,7 @@ export class Client {
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (payload !== undefined) headers['Content-Type'] = 'application/json';
     if (this.apiKey !== '') headers.Authorization = `Bearer ${this.apiKey}`;
+    Object.assign(headers, currentTraceContext());
     let resp: Response;
     let raw: string;
     try {

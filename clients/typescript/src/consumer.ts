@@ -13,11 +13,13 @@
 // completed ends DEAD); records without courier-message-id are not
 // Courier's and are passed over. Offsets are committed only for records
 // handled or passed over.
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { Consumer as KafkaConsumer, ConsumerConfig as KafkaConsumerConfig, EachMessagePayload, Kafka, KafkaConfig } from 'kafkajs';
 import { Answer } from './client';
 import { Database, checkTable, createIndex, exactKeys, keyType, params } from './database';
 import { ConflictError, ForbiddenError, UnauthorizedError } from './errors';
 import { Logger, consoleLogger, errorText } from './logger';
+import { inSpan, parentFrom } from './tracecontext';
 import { defaultPolicy, resendSpanMs } from './policy';
 
 /** Kafka record headers Courier sets. */
@@ -234,32 +236,49 @@ export class Consumer<Tx> {
       this.logger.warn(`courier consumer: record without ${HEADER_MESSAGE_ID} passed over`, fields);
       return true;
     }
-    for (let attempt = 1; ; attempt++) {
-      if (stopping()) return false;
-      try {
-        await this.process(msg, handler);
-        break;
-      } catch (err) {
+    // The handler and the complete run in a consumer span, "process
+    // <topic>", continuing the message's trace, which Courier put in the
+    // record's traceparent.
+    const attributes = {
+      'messaging.system': 'kafka',
+      'messaging.operation.type': 'process',
+      'messaging.destination.name': msg.topic,
+      'messaging.destination.partition.id': String(msg.partition),
+      'messaging.kafka.offset': Number(msg.offset),
+      'messaging.message.id': msg.id,
+      'messaging.consumer.group.name': this.cfg.name,
+      'courier.send.attempt': msg.attempt,
+    };
+    return inSpan(`process ${msg.topic}`, { kind: SpanKind.CONSUMER, attributes }, parentFrom(headers), async (span) => {
+      for (let attempt = 1; ; attempt++) {
         if (stopping()) return false;
-        this.logger.warn('courier consumer: handler failed', { ...fields, attempt, error: errorText(err) });
-        if (attempt >= this.attempts) {
-          this.logger.error('courier consumer: message passed over without completing; Courier sends it again on its schedule', { ...fields, error: errorText(err) });
-          return true;
+        try {
+          await this.process(msg, handler);
+          break;
+        } catch (err) {
+          if (stopping()) return false;
+          this.logger.warn('courier consumer: handler failed', { ...fields, attempt, error: errorText(err) });
+          span.addEvent('handler failed', { attempt, error: errorText(err) });
+          if (attempt >= this.attempts) {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: errorText(err) });
+            this.logger.error('courier consumer: message passed over without completing; Courier sends it again on its schedule', { ...fields, error: errorText(err) });
+            return true;
+          }
+          await new Promise((r) => setTimeout(r, attempt * 200));
         }
-        await new Promise((r) => setTimeout(r, attempt * 200));
       }
-    }
-    try {
-      await this.cfg.courier.complete(msg.id, this.cfg.name);
-    } catch (err) {
-      if (err instanceof ConflictError || err instanceof ForbiddenError || err instanceof UnauthorizedError) {
-        // No resend changes these: the message's state, or the key.
-        this.logger.error('courier consumer: complete refused', { ...fields, error: errorText(err) });
-      } else {
-        this.logger.warn('courier consumer: complete failed; the next resend completes it', { ...fields, error: errorText(err) });
+      try {
+        await this.cfg.courier.complete(msg.id, this.cfg.name);
+      } catch (err) {
+        if (err instanceof ConflictError || err instanceof ForbiddenError || err instanceof UnauthorizedError) {
+          // No resend changes these: the message's state, or the key.
+          this.logger.error('courier consumer: complete refused', { ...fields, error: errorText(err) });
+        } else {
+          this.logger.warn('courier consumer: complete failed; the next resend completes it', { ...fields, error: errorText(err) });
+        }
       }
-    }
-    return true;
+      return true;
+    });
   }
 
   /**

@@ -9,3 +9,5 @@ export { pgDatabase } from './pg';
 export { mysqlDatabase } from './mysql';
 export { sqliteDatabase } from './sqlite';
 export * from './consumer';
+export { currentTraceContext, extractTraceContext, withTraceContext } from './tracecontext';
+export type { TraceContext } from './tracecontext';

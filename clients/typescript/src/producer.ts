@@ -6,11 +6,13 @@
 // why the barrier row makes every answer true, and this file follows it
 // branch for branch.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { Answer, Message, Prepared } from './client';
 import { Database, Queryer, checkTable, createIndex, exactKeys, insertIfAbsent, keyType, params, Dialect } from './database';
 import { ConflictError } from './errors';
 import { Logger, consoleLogger, errorText } from './logger';
 import { checkSpanMs, defaultPolicy, over, FullPolicy } from './policy';
+import { activeParent, inSpan, parentFrom } from './tracecontext';
 
 /** What the producer calls of Courier's API; a Client is one. */
 export interface Courier {
@@ -225,8 +227,26 @@ export class Producer<Tx> {
    * object or id: a message is one transaction. A retry after its
    * transaction committed throws AlreadyCommittedError, after it rolled
    * back CheckedBackError, both before business runs.
+   *
+   * The whole call is one span, "transaction <topic>" (a child of the
+   * active OpenTelemetry span, else of the trace context in effect), that
+   * the prepare, business and confirm or cancel run in: the message keeps
+   * its trace context from there for its whole life in Courier and to its
+   * consumers. It is in error when the call throws.
    */
   async transaction<T>(msg: Message, business: (tx: Tx) => Promise<T> | T, opts: TransactionOptions = {}): Promise<T> {
+    const attributes = { 'messaging.system': 'courier', 'messaging.destination.name': msg.topic };
+    return inSpan(`transaction ${msg.topic}`, { attributes }, activeParent(), async (span) => {
+      try {
+        return await this.run(msg, business, opts);
+      } finally {
+        // Set at the end: prepare gives a message without an id one.
+        if (msg.id) span.setAttribute('messaging.message.id', msg.id);
+      }
+    });
+  }
+
+  private async run<T>(msg: Message, business: (tx: Tx) => Promise<T> | T, opts: TransactionOptions): Promise<T> {
     const { signal } = opts;
     msg.checkUrl = this.cfg.checkUrl;
     if (!msg.producer) msg.producer = this.cfg.producer;
@@ -445,7 +465,8 @@ export class Producer<Tx> {
    * from the barrier table. Mount it at the path of checkUrl: with
    * node:http as a request listener, or with Express/Connect as middleware
    * (app.post('/courier/check', producer.checkHandler())); a body that a
-   * JSON body parser read already is used as it is.
+   * JSON body parser read already is used as it is. Its span, "check-back
+   * answer", continues the message's trace from the call's traceparent.
    */
   checkHandler(): (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void {
     return (req, res) => {
@@ -462,23 +483,28 @@ export class Producer<Tx> {
       res.end('check-back calls are POST\n');
       return;
     }
-    let id: unknown;
-    try {
-      const body = req.body !== undefined && req.body !== null && typeof req.body === 'object' && !Buffer.isBuffer(req.body) ? req.body : JSON.parse(await readBody(req));
-      id = (body as { message_id?: unknown }).message_id;
-    } catch {
-      id = undefined;
-    }
-    if (typeof id !== 'string' || id === '' || Buffer.byteLength(id) > maxIdLen) {
+    const id = await requestedId(req);
+    if (id === undefined) {
       answer(res, 400, { status: 'UNKNOWN', detail: 'body must be JSON with a message_id' });
       return;
     }
-    try {
-      answer(res, 200, { status: await this.check(id) });
-    } catch (err) {
-      // Never an answer derived from an error: Courier asks again.
-      answer(res, 503, { status: 'UNKNOWN', detail: errorText(err) });
+    const headers: Record<string, string> = {};
+    for (const name of ['traceparent', 'tracestate']) {
+      const v = req.headers[name];
+      if (typeof v === 'string') headers[name] = v;
     }
+    await inSpan('check-back answer', { kind: SpanKind.SERVER, attributes: { 'messaging.message.id': id } }, parentFrom(headers), async (span) => {
+      try {
+        const status = await this.check(id);
+        span.setAttribute('courier.check.answer', status);
+        answer(res, 200, { status });
+      } catch (err) {
+        // Never an answer derived from an error: Courier asks again.
+        span.setAttribute('courier.check.answer', 'UNKNOWN');
+        span.setStatus({ code: SpanStatusCode.ERROR, message: errorText(err) });
+        answer(res, 503, { status: 'UNKNOWN', detail: errorText(err) });
+      }
+    });
   }
 
   /**
@@ -531,6 +557,18 @@ export class Producer<Tx> {
 function answer(res: ServerResponse, code: number, body: { status: string; detail?: string }): void {
   res.writeHead(code, { 'Content-Type': 'application/json' });
   res.end(JSON.stringify(body) + '\n');
+}
+
+/** The message_id of a check-back request; undefined when the body has none that Courier could have sent. */
+async function requestedId(req: IncomingMessage & { body?: unknown }): Promise<string | undefined> {
+  let id: unknown;
+  try {
+    const body = req.body !== undefined && req.body !== null && typeof req.body === 'object' && !Buffer.isBuffer(req.body) ? req.body : JSON.parse(await readBody(req));
+    id = (body as { message_id?: unknown }).message_id;
+  } catch {
+    return undefined;
+  }
+  return typeof id === 'string' && id !== '' && Buffer.byteLength(id) <= maxIdLen ? id : undefined;
 }
 
 /** Reads a request body of up to 64 KiB, as the Go handler does. */

@@ -6,11 +6,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { Consumer, ConsumedMessage } from '../src/consumer';
+import { TraceContext, currentTraceContext, extractTraceContext, withTraceContext } from '../src/tracecontext';
 import { keyType } from '../src/database';
 import { courierForFile, quiet, run, waitStatus } from './devcourier';
 import { TestDB, dialects, eventually, openTestDB } from './databases';
 
 const courier = courierForFile();
+const PARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
 for (const dialect of dialects) {
   describe(`consumer on ${dialect}`, () => {
@@ -32,7 +34,10 @@ for (const dialect of dialects) {
       await consumer.migrate();
       await consumer.migrate();
       let failures = 0;
+      // The trace context each handler call had in effect, and the one its record carried.
+      const traces = new Map<string, { current: TraceContext; record: TraceContext }>();
       const handler = async (tx: unknown, msg: ConsumedMessage): Promise<void> => {
+        traces.set(msg.id, { current: currentTraceContext(), record: extractTraceContext(msg.headers) });
         // The failing message fails every try of its first send: it is
         // passed over, and Courier's resend (attempt 2) is applied.
         if (msg.id === failing && msg.attempt <= 1) {
@@ -44,7 +49,10 @@ for (const dialect of dialects) {
       const ac = new AbortController();
       const running = consumer.run(handler, ac.signal);
       try {
-        for (const id of ids) await courier.client.send({ id, topic, key: id, payload: JSON.stringify({ id }) });
+        // The first is sent in a trace, which the record carries to the handler.
+        for (const id of ids) {
+          await withTraceContext(id === ids[0] ? { traceparent: PARENT } : {}, () => courier.client.send({ id, topic, key: id, payload: JSON.stringify({ id }) }));
+        }
         // A copy of a record the broker took twice (a producer retry): the
         // dedupe row skips it.
         await waitStatus(courier.client, ids[0] as string, 'COMPLETED');
@@ -77,6 +85,11 @@ for (const dialect of dialects) {
         assert.equal(rows.length, 1, `message ${id} applied exactly once`);
       }
       assert.equal(failures, 2, 'the failing handler was tried attempts times, then passed over');
+      // No OpenTelemetry SDK in this process: the handler has the record's trace context in effect, as it came.
+      const traced = traces.get(ids[0] as string);
+      assert.equal(traced?.record.traceparent?.split('-')[1], PARENT.split('-')[1], "the record continues the sender's trace");
+      assert.deepEqual(traced?.current, traced?.record);
+      for (const id of ids.slice(1)) assert.deepEqual(traces.get(id)?.current, traces.get(id)?.record, `message ${id}`);
       const applied = await t.query('SELECT attempt FROM consumed WHERE message_id = ?', [failing]);
       assert.ok(Number(applied[0]?.attempt) >= 2, 'the failing message was applied from a resend');
       const dedupe = await t.query('SELECT message_id FROM courier_dedupe WHERE consumer = ?', [name]);
