@@ -69,8 +69,9 @@ type BaselineResult struct {
 	EventsPerWorkflow float64
 	// CPU is what the watched Courier processes used during the baseline
 	// (the baseline's worker runs in the bench, so this is the Temporal
-	// server's share); 0 when none is watched.
-	CPU time.Duration
+	// server's share); 0 when none is watched. BenchCPU is the bench's own
+	// process meanwhile: the baseline's worker and starters.
+	CPU, BenchCPU time.Duration
 }
 
 // shape is one kind of workflow the baseline runs.

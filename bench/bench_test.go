@@ -57,7 +57,7 @@ func TestRunReportsTheLifecycleAgainstTheBaseline(t *testing.T) {
 	require.NoError(t, json.Unmarshal(out.Bytes(), &got))
 	for _, key := range []string{"messages_per_sec", "baseline_per_sec", "ratio", "prepare_p99_ms",
 		"publish_p50_ms", "events_per_message", "worker_rss_mb", "cpu_ms_per_message", "baseline_cpu_ms_per_workflow",
-		"floor_per_sec", "floor_ratio", "lifecycle_floor_ratio", "floor_p99_ms", "floor_cpu_ms_per_workflow"} {
+		"floor_per_sec", "floor_ratio", "lifecycle_floor_ratio", "floor_p99_ms", "floor_cpu_ms_per_workflow", "cpu_floor_ratio"} {
 		require.Contains(t, got, key)
 		require.Greater(t, got[key].(float64), 0.0, key)
 	}
@@ -91,12 +91,16 @@ func TestRunReportsTheLifecycleAgainstTheBaseline(t *testing.T) {
 	require.InDelta(t, r.Lifecycle.PerSec/r.Baseline.PerSec, r.Ratio, 1e-9)
 	require.InDelta(t, r.Floor.PerSec/r.Baseline.PerSec, r.FloorRatio, 1e-9)
 	require.InDelta(t, r.Lifecycle.PerSec/r.Floor.PerSec, r.LifecycleFloorRatio, 1e-9)
+	cpuPerMessage := r.Lifecycle.CPU.Seconds() / float64(r.Lifecycle.Messages)
+	cpuPerFloor := r.Floor.CPU.Seconds() / float64(r.Floor.Workflows)
+	require.InDelta(t, cpuPerMessage/cpuPerFloor, r.CPUFloorRatio, 1e-9)
 
 	var md bytes.Buffer
 	require.NoError(t, r.WriteMarkdown(&md))
 	require.Contains(t, md.String(), "| ratio lifecycle / baseline |")
 	require.Contains(t, md.String(), "| ratio floor / baseline |")
 	require.Contains(t, md.String(), "| ratio lifecycle / floor |")
+	require.Contains(t, md.String(), "| ratio CPU per message / per floor workflow |")
 	require.Contains(t, md.String(), "| longest gap with nothing reaching Kafka |")
 	require.Contains(t, md.String(), "| confirm → on Kafka | 15 |")
 	require.Contains(t, md.String(), "| send → on Kafka (direct) | 5 |")

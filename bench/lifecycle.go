@@ -70,7 +70,8 @@ type LifecycleResult struct {
 	EventsPerMessage float64
 	// CPU is what the watched Courier processes used from the first message
 	// to the last COMPLETED (and the history sample); 0 when none is watched.
-	CPU time.Duration
+	// BenchCPU is the bench's own process meanwhile: producers and consumer.
+	CPU, BenchCPU time.Duration
 }
 
 // lifecycle is one lifecycle run: producers over HTTP, a consumer group on

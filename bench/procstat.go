@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -199,13 +200,31 @@ func (w *procWatch) cpu() (time.Duration, error) {
 }
 
 // phaseCPU reads the CPU before and after run and returns the difference, or
-// 0 when either reading failed (a process that ended mid-run).
-func (w *procWatch) phaseCPU(run func() error) (time.Duration, error) {
+// 0 when either reading failed (a process that ended mid-run). bench is what
+// the bench's own process used meanwhile (its producers, consumer and, in a
+// baseline, the workflows' worker), or 0 when the bench is itself watched.
+func (w *procWatch) phaseCPU(run func() error) (courier, bench time.Duration, err error) {
 	before, berr := w.cpu()
-	err := run()
+	selfBefore, sberr := w.selfCPU()
+	err = run()
 	after, aerr := w.cpu()
-	if berr != nil || aerr != nil {
-		return 0, err
+	selfAfter, saerr := w.selfCPU()
+	if berr == nil && aerr == nil {
+		courier = after - before
 	}
-	return after - before, err
+	if sberr == nil && saerr == nil {
+		bench = selfAfter - selfBefore
+	}
+	return courier, bench, err
+}
+
+// selfCPU is the CPU the bench's process has used, or 0 when no process is
+// watched or the bench is one of the watched.
+func (w *procWatch) selfCPU() (time.Duration, error) {
+	self := os.Getpid()
+	if w.pid == 0 || w.pid == self || slices.Contains(w.others, self) {
+		return 0, nil
+	}
+	s, err := readProc(self)
+	return s.CPU, err
 }

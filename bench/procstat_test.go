@@ -49,14 +49,26 @@ func TestPhaseCPUSumsTheWatchedProcesses(t *testing.T) {
 			}
 		}
 	}
-	used, err := one.phaseCPU(spin)
+	used, _, err := one.phaseCPU(spin)
 	require.NoError(t, err)
 	require.Greater(t, used, 200*time.Millisecond, "a 300 ms busy loop")
 	require.Less(t, used, 2*time.Second)
 
+	// The bench watching itself has no CPU of its own beside the watched.
+	_, bench, err := one.phaseCPU(spin)
+	require.NoError(t, err)
+	require.Zero(t, bench)
+	// Watching another process, the bench's own CPU is counted apart.
+	other, err := watchProc(1, nil, time.Hour)
+	require.NoError(t, err)
+	defer other.finish() //nolint:errcheck
+	_, bench, err = other.phaseCPU(spin)
+	require.NoError(t, err)
+	require.Greater(t, bench, 200*time.Millisecond, "a 300 ms busy loop in the bench")
+
 	none, err := watchProc(0, nil, time.Hour)
 	require.NoError(t, err)
-	zero, err := none.phaseCPU(spin)
+	zero, _, err := none.phaseCPU(spin)
 	require.NoError(t, err)
 	require.Zero(t, zero)
 }
@@ -68,4 +80,21 @@ func threadCPU() (time.Duration, error) {
 		return 0, err
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
+}
+
+func TestRatiosOfCPU(t *testing.T) {
+	t.Parallel()
+	r := &Report{
+		Floor:     &BaselineResult{Workflows: 100, PerSec: 80, CPU: 2 * time.Second, BenchCPU: time.Second},
+		Lifecycle: &LifecycleResult{Messages: 100, PerSec: 60, CPU: 3 * time.Second, BenchCPU: 2 * time.Second},
+	}
+	r.ratios()
+	require.InDelta(t, 0.75, r.LifecycleFloorRatio, 1e-9)
+	require.InDelta(t, 1.5, r.CPUFloorRatio, 1e-9, "30 ms against 20 ms")
+	require.InDelta(t, 5.0/3, r.WholeCPUFloorRatio, 1e-9, "50 ms against 30 ms")
+
+	// Without the bench's CPU (it watched itself) there is no whole ratio.
+	r.Floor.BenchCPU, r.WholeCPUFloorRatio = 0, 0
+	r.ratios()
+	require.Zero(t, r.WholeCPUFloorRatio)
 }

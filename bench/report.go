@@ -32,6 +32,15 @@ type Report struct {
 	// what Courier's three calls cost Temporal alone. LifecycleFloorRatio is
 	// the lifecycle's over the floor's: what Courier's own work costs on top.
 	FloorRatio, LifecycleFloorRatio float64
+	// CPUFloorRatio is Courier's CPU per message over its CPU per floor
+	// workflow, both of the processes the bench samples (the floor's own
+	// worker runs in the bench and is not counted): what Courier's own work
+	// costs on top, in CPU.
+	CPUFloorRatio float64
+	// WholeCPUFloorRatio is the same with the bench's own process counted
+	// on both sides: the floor's worker and clients against the lifecycle's
+	// producers and consumer, so that a worker's cost is on both.
+	WholeCPUFloorRatio float64
 
 	Soak   *SoakResult
 	Worker ProcStats
@@ -74,6 +83,13 @@ func (r *Report) ratios() {
 	if floor > 0 {
 		r.LifecycleFloorRatio = lifecycle / floor
 	}
+	if l, fl := r.Lifecycle, r.Floor; l != nil && fl != nil && l.Messages > 0 && fl.Workflows > 0 && fl.CPU > 0 {
+		r.CPUFloorRatio = (l.CPU.Seconds() / float64(l.Messages)) / (fl.CPU.Seconds() / float64(fl.Workflows))
+		if l.BenchCPU > 0 && fl.BenchCPU > 0 {
+			r.WholeCPUFloorRatio = ((l.CPU + l.BenchCPU).Seconds() / float64(l.Messages)) /
+				((fl.CPU + fl.BenchCPU).Seconds() / float64(fl.Workflows))
+		}
+	}
 }
 
 // fields flattens the report into the JSON object scripts read: one key per
@@ -101,11 +117,21 @@ func (r *Report) fields() map[string]any {
 		baselineFields(f, "floor", *fl)
 		f["floor_ratio"] = round(r.FloorRatio, 3)
 		f["lifecycle_floor_ratio"] = round(r.LifecycleFloorRatio, 3)
+		if r.CPUFloorRatio > 0 {
+			f["cpu_floor_ratio"] = round(r.CPUFloorRatio, 3)
+		}
+		if r.WholeCPUFloorRatio > 0 {
+			f["whole_cpu_floor_ratio"] = round(r.WholeCPUFloorRatio, 3)
+			f["floor_whole_cpu_ms_per_workflow"] = perItem(fl.CPU+fl.BenchCPU, fl.Workflows)
+		}
 	}
 	if l := r.Lifecycle; l != nil {
 		lifecycleFields(f, "", *l)
 		if l.CPU > 0 {
 			f["cpu_ms_per_message"] = perItem(l.CPU, l.Messages)
+		}
+		if l.BenchCPU > 0 {
+			f["whole_cpu_ms_per_message"] = perItem(l.CPU+l.BenchCPU, l.Messages)
 		}
 	}
 	if s := r.Soak; s != nil {
@@ -205,6 +231,12 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	if l := r.Lifecycle; l != nil && l.CPU > 0 {
 		row("Courier CPU per message", fmt.Sprintf("%.1f ms (%.1f s for %d)", perItem(l.CPU, l.Messages), l.CPU.Seconds(), l.Messages))
+	}
+	if r.CPUFloorRatio > 0 {
+		row("ratio CPU per message / per floor workflow", fmt.Sprintf("%.2f", r.CPUFloorRatio))
+	}
+	if r.WholeCPUFloorRatio > 0 {
+		row("the same with the bench's CPU on both sides", fmt.Sprintf("%.2f", r.WholeCPUFloorRatio))
 	}
 	if s := r.Soak; s != nil {
 		row("soak held in DELIVERED", fmt.Sprintf("%d (%d failed), filled in %.1fs", s.Held, s.Failed, s.Fill.Seconds()))

@@ -72,11 +72,11 @@ func (r *Report) run(ctx context.Context, cfg Config, deps Deps, p *progress, wa
 		return nil
 	}
 	var l LifecycleResult
-	cpu, err := watch.phaseCPU(func() (err error) {
+	cpu, benchCPU, err := watch.phaseCPU(func() (err error) {
 		l, err = runLifecycle(ctx, cfg, deps, r.RunID, cfg.Messages, p, "lifecycle")
 		return err
 	})
-	l.CPU = cpu
+	l.CPU, l.BenchCPU = cpu, benchCPU
 	r.Lifecycle = &l
 	return err
 }
@@ -91,11 +91,11 @@ func (r *Report) runBaselines(ctx context.Context, cfg Config, deps Deps, p *pro
 	defer stop()
 	measure := func(s shape) (*BaselineResult, error) {
 		var b BaselineResult
-		cpu, err := watch.phaseCPU(func() (err error) {
+		cpu, benchCPU, err := watch.phaseCPU(func() (err error) {
 			b, err = runBaseline(ctx, cfg, deps, r.RunID, s, p)
 			return err
 		})
-		b.CPU = cpu
+		b.CPU, b.BenchCPU = cpu, benchCPU
 		return &b, err
 	}
 	if r.Baseline, err = measure(bare); err != nil {

@@ -34,6 +34,16 @@ type dialect interface {
 	// database whose lock is a transaction.
 	lockSchema(ctx context.Context, conn *sql.Conn) error
 	unlockSchema(ctx context.Context, conn *sql.Conn, commit bool) error
+
+	// minutesSince is an SQL expression of the whole minutes from the time
+	// bound to its one placeholder to the time in column col, for a col at
+	// or after it: the per-minute trends group by it.
+	minutesSince(col string) string
+
+	// groupsWrites reports whether mirror writes are worth gathering into
+	// shared transactions (see Grouper): whether each commit waits for the
+	// disk, and concurrent writers can share it.
+	groupsWrites() bool
 }
 
 // dialects are the databases the store runs on, by Config.Driver.

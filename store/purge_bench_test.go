@@ -24,13 +24,7 @@ import (
 //
 //	go test ./store -run '^$' -bench PurgeMillionRows -benchtime 1x
 func BenchmarkPurgeMillionRows(b *testing.B) {
-	rows := 1_000_000
-	if v := os.Getenv("COURIER_PURGE_BENCH_ROWS"); v != "" {
-		var err error
-		if rows, err = strconv.Atoi(v); err != nil {
-			b.Fatal(err)
-		}
-	}
+	rows := benchRows(b, "COURIER_PURGE_BENCH_ROWS")
 	s := storetest.NewMySQL(b)
 	ctx := b.Context()
 	now := time.Now().UTC()
@@ -119,4 +113,18 @@ func BenchmarkPurgeMillionRows(b *testing.B) {
 	b.Logf("deleted %d of %d rows in %s (%.0f rows/s), slowest batch %s; list newest 50: %s before, %s after; list DEAD: %s before, %s after",
 		deleted, rows, took.Round(time.Millisecond), float64(deleted)/took.Seconds(), slowest.Round(time.Millisecond),
 		allBefore.Round(time.Microsecond), allAfter.Round(time.Microsecond), deadBefore.Round(time.Microsecond), deadAfter.Round(time.Microsecond))
+}
+
+// benchRows is how many messages a million-row benchmark writes: a million,
+// or what the environment variable env says (a quick try of the benchmark).
+func benchRows(b *testing.B, env string) int {
+	v := os.Getenv(env)
+	if v == "" {
+		return 1_000_000
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("%s=%q: want a positive number of rows", env, v)
+	}
+	return n
 }

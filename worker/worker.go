@@ -47,6 +47,10 @@ type Config struct {
 	// (EnsureRetention). Default DefaultMirrorRetention; negative keeps
 	// every row (and deletes the schedule).
 	MirrorRetention time.Duration
+	// MirrorWritesAlone runs each mirror write in a transaction of its own.
+	// By default they share transactions (store.Grouper) on a database where
+	// that pays, MySQL; set it to compare, or to rule grouping out.
+	MirrorWritesAlone bool
 }
 
 // DefaultConfig is Config with every default set.

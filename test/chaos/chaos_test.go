@@ -4,7 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -171,6 +173,30 @@ func TestMySQLOutage(t *testing.T) {
 	during := deliveriesBetween(s.Downstream, cutFrom.Add(time.Second), cutTo)
 	require.Positive(t, during, "no message reached Kafka while the mirror database was cut off (%s)", cutTo.Sub(cutFrom))
 	t.Logf("4-mysql: %d deliveries while the mirror was cut off for %s", during, cutTo.Sub(cutFrom).Round(time.Second))
+	// The writes of that run shared transactions (store.Grouper), the
+	// default on MySQL: the outage above was survived with them.
+	shared := workerMetric(t, s, "courier_mirror_shared_transactions_total")
+	require.Positive(t, shared, "no mirror writes shared a transaction")
+	t.Logf("4-mysql: %.0f shared mirror transactions", shared)
+}
+
+// workerMetric is the value of the worker process's metric name.
+func workerMetric(t *testing.T, s *Stack, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(s.WorkerMetrics)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			require.NoError(t, err, line)
+			return f
+		}
+	}
+	t.Fatalf("no %s in the worker's metrics:\n%s", name, body)
+	return 0
 }
 
 // deliveriesBetween counts the records the downstream received in [from, to].

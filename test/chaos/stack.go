@@ -86,6 +86,9 @@ type Stack struct {
 	// Worker is the `courier worker` process, or `courier dev` from NewDevStack,
 	// where the worker runs inside it.
 	Worker *Process
+	// WorkerMetrics is the URL of the `courier worker` process's metrics
+	// (empty for `courier dev`).
+	WorkerMetrics string
 	// Downstream is the consumer service.
 	Downstream *Downstream
 
@@ -161,7 +164,12 @@ func NewStack(t *testing.T, bin string, policy contract.Policy) *Stack {
 	s.useGateway(api.URL)
 
 	// The worker, as its own process.
+	metricsPort, err := freeport.Port("127.0.0.1")
+	require.NoError(t, err)
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", metricsPort)
+	s.WorkerMetrics = "http://" + metricsAddr + "/metrics"
 	s.Worker = NewProcess("worker", bin, []string{"worker"}, map[string]string{
+		"COURIER_METRICS_ADDR":        metricsAddr,
 		"COURIER_TEMPORAL_ADDRESS":    s.Temporal.HostPort(),
 		"COURIER_KAFKA_BROKERS":       s.Broker.Addr(),
 		"COURIER_DB_DRIVER":           s.Driver,
