@@ -182,21 +182,25 @@ func answers(ctx context.Context, client *http.Client, url string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-// printBanner tells the user where each part of the running stack is.
+// printBanner tells the user where each part of the running stack is, in
+// one write: the stack's log lines go to the same terminal and must not land
+// inside it.
 func printBanner(out io.Writer, cfg *Config, dir, uiURL string) {
-	fmt.Fprintf(out, "Courier dev stack is running (data in %s)\n", dir)
-	fmt.Fprintf(out, "  gateway       http://%s\n", dialAddr(cfg.HTTPAddr))
-	fmt.Fprintf(out, "  console       http://%s/console/\n", dialAddr(cfg.HTTPAddr))
-	fmt.Fprintf(out, "  temporal      %s (namespace %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Courier dev stack is running (data in %s)\n", dir)
+	fmt.Fprintf(&b, "  gateway       http://%s\n", dialAddr(cfg.HTTPAddr))
+	fmt.Fprintf(&b, "  console       http://%s/console/\n", dialAddr(cfg.HTTPAddr))
+	fmt.Fprintf(&b, "  temporal      %s (namespace %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace)
 	if cfg.Dev.TemporalPostgres != "" {
-		fmt.Fprintf(out, "  temporal db   %s\n", redactURL(cfg.Dev.TemporalPostgres))
+		fmt.Fprintf(&b, "  temporal db   %s\n", redactURL(cfg.Dev.TemporalPostgres))
 	}
 	if uiURL != "" {
-		fmt.Fprintf(out, "  temporal ui   %s\n", uiURL)
+		fmt.Fprintf(&b, "  temporal ui   %s\n", uiURL)
 	}
-	fmt.Fprintf(out, "  kafka         %s\n", cfg.KafkaBrokers)
-	fmt.Fprintf(out, "  mirror        %s %s\n", cfg.Store.Driver, maskDSN(cfg.Store.DSN))
-	fmt.Fprintln(out, "Press Ctrl-C to stop; start again to resume every message in flight.")
+	fmt.Fprintf(&b, "  kafka         %s\n", cfg.KafkaBrokers)
+	fmt.Fprintf(&b, "  mirror        %s %s\n", cfg.Store.Driver, maskDSN(cfg.Store.DSN))
+	b.WriteString("Press Ctrl-C to stop; start again to resume every message in flight.\n")
+	_, _ = io.WriteString(out, b.String())
 }
 
 // dialAddr turns a listen address like ":8080" into one a client can use.

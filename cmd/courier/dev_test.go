@@ -89,7 +89,7 @@ func startDev(t *testing.T, bin, dataDir string, ports devPorts) *devProcess {
 	// The banner tells the user the stack is up: it comes after the
 	// gateway, the last part to start, listens.
 	require.Eventually(t, func() bool {
-		return strings.Contains(p.output.String(), "Courier dev stack is running")
+		return strings.Contains(p.output.String(), "Press Ctrl-C to stop")
 	}, 10*time.Second, 50*time.Millisecond, "no banner:\n%s", p.output.String())
 	out := p.output.String()
 	listening := strings.Index(out, `msg="gateway listening"`)

@@ -10,7 +10,10 @@
 // the port is free by binding it. It never returns a port twice in one
 // process: parallel tests each pick ports and bind them later, some many
 // seconds later (a cluster's second node starts once the first is up), and a
-// port still free at another test's pick may already be promised.
+// port still free at another test's pick may already be promised. Nor, on
+// Linux, does it return a port another living process was given: the chaos
+// suite runs `courier dev` processes that pick their own ports while the test
+// process picks its own, and `go test` runs packages side by side.
 package freeport
 
 import (
@@ -18,6 +21,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,9 +59,13 @@ func Port(host string) (int, error) {
 var (
 	promisedMu sync.Mutex
 	promised   = map[int]bool{}
+	// claims hold this process's claims on its ports for as long as it
+	// lives; the kernel drops them when it exits, however it exits.
+	claims []net.Listener
 )
 
-// promise records port as returned and reports whether it was not before.
+// promise records port as returned and reports whether it was not before, in
+// this process or, where claim can tell, in any other living one.
 func promise(port int) bool {
 	promisedMu.Lock()
 	defer promisedMu.Unlock()
@@ -65,6 +73,22 @@ func promise(port int) bool {
 		return false
 	}
 	promised[port] = true
+	return claim(port)
+}
+
+// claim binds the abstract Unix socket named after port, which one process at
+// a time can hold, in the same network namespace as the port itself. A port
+// some other process holds is refused. Elsewhere than Linux there is no such
+// namespace, and every port is granted.
+func claim(port int) bool {
+	if runtime.GOOS != "linux" {
+		return true
+	}
+	ln, err := net.Listen("unix", "@courier-freeport-"+strconv.Itoa(port))
+	if err != nil {
+		return false
+	}
+	claims = append(claims, ln)
 	return true
 }
 
