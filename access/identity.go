@@ -3,6 +3,7 @@ package access
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -36,8 +37,9 @@ type Keyring struct {
 }
 
 type ringKey struct {
-	digest [sha256.Size]byte
-	id     Identity
+	digest      [sha256.Size]byte
+	fingerprint [sha256.Size]byte
+	id          Identity
 }
 
 // NewKeyring checks keys (see Validate) and returns their keyring. Without
@@ -50,7 +52,7 @@ func NewKeyring(keys []Key) (*Keyring, error) {
 	for _, k := range keys {
 		d, _ := k.digest()
 		t, _ := parseTopics(k.Topics)
-		kr.keys = append(kr.keys, ringKey{digest: d, id: Identity{Name: k.Name, roles: slices.Clone(k.Roles), topic: t, grants: slices.Clone(k.Topics)}})
+		kr.keys = append(kr.keys, ringKey{digest: d, fingerprint: fingerprint(d), id: Identity{Name: k.Name, roles: slices.Clone(k.Roles), topic: t, grants: slices.Clone(k.Topics)}})
 	}
 	return kr, nil
 }
@@ -100,6 +102,46 @@ func (kr *Keyring) Find(presented string) (Identity, error) {
 	}
 	if found < 0 {
 		return Identity{}, &Refusal{Reason: BadKey, Message: "the API key is not valid"}
+	}
+	return kr.keys[found].id, nil
+}
+
+// fingerprintDomain separates key fingerprints from every other hash of a
+// key's digest.
+const fingerprintDomain = "courier-key-fingerprint|"
+
+// fingerprint is the fingerprint of the key whose SHA-256 is d.
+func fingerprint(d [sha256.Size]byte) [sha256.Size]byte {
+	return sha256.Sum256([]byte(fingerprintDomain + hex.EncodeToString(d[:])))
+}
+
+// Fingerprint names the key presented without being it: the hex SHA-256 of
+// a domain-separated string over the key's SHA-256. It lets a server-side
+// record (a console session) say which key it was made with, so that it
+// ends when that key is removed, while holding nothing that opens the
+// gateway: neither the key nor the hash a configuration holds can be
+// recovered from it.
+func Fingerprint(presented string) string {
+	fp := fingerprint(sha256.Sum256([]byte(presented)))
+	return hex.EncodeToString(fp[:])
+}
+
+// FindFingerprint returns the identity of the configured key whose
+// Fingerprint is fp, or a *Refusal with BadKey when no configured key has
+// it (it was removed). Like Find, it compares against every key in
+// constant time.
+func (kr *Keyring) FindFingerprint(fp string) (Identity, error) {
+	b, err := hex.DecodeString(fp)
+	found := -1
+	if err == nil && len(b) == sha256.Size {
+		for i := range kr.keys {
+			if subtle.ConstantTimeCompare(b, kr.keys[i].fingerprint[:]) == 1 {
+				found = i
+			}
+		}
+	}
+	if found < 0 {
+		return Identity{}, &Refusal{Reason: BadKey, Message: "the API key is no longer configured"}
 	}
 	return kr.keys[found].id, nil
 }

@@ -21,15 +21,23 @@ type Mirror interface {
 	Apply(ctx context.Context, t models.Transition) (applied bool, err error)
 }
 
-// WriteMirror applies one transition to the messages table, after writing the
-// row first when in.Create is set. A transition the row already holds or has
+// WriteMirror applies one transition to the messages table. When in.Create is
+// set it first inserts the row as the transition leaves it, a single
+// statement, and applies the transition only when the row existed already (a
+// retried write). A transition the row already holds or has
 // passed is a success: the write is a retry or arrived late. A transition for
 // a row that does not exist yet is retried, because the write that creates
 // the row is still in flight; so is every other database error.
 func (a *Activities) WriteMirror(ctx context.Context, in MirrorInput) error {
 	if in.Create != nil {
-		if _, err := a.Mirror.Insert(ctx, in.Create); err != nil {
+		row := *in.Create
+		in.Transition.Onto(&row)
+		created, err := a.Mirror.Insert(ctx, &row)
+		if err != nil {
 			return fmt.Errorf("mirror %s: %w", in.Create.ID, err)
+		}
+		if created {
+			return nil
 		}
 	}
 	applied, err := a.Mirror.Apply(ctx, in.Transition)

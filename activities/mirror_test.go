@@ -132,3 +132,56 @@ func TestWriteMirrorRetriesDatabaseErrors(t *testing.T) {
 	require.False(t, appErr.NonRetryable())
 	require.ErrorContains(t, err, "mirror m-1: insert message m-1")
 }
+
+// countingMirror counts the store calls a write makes.
+type countingMirror struct {
+	activities.Mirror
+	inserts, applies int
+}
+
+func (c *countingMirror) Insert(ctx context.Context, m *models.Message) (bool, error) {
+	c.inserts++
+	return c.Mirror.Insert(ctx, m)
+}
+
+func (c *countingMirror) Apply(ctx context.Context, t models.Transition) (bool, error) {
+	c.applies++
+	return c.Mirror.Apply(ctx, t)
+}
+
+func TestFirstWriteIsOneStatement(t *testing.T) {
+	// Every message's first write creates its row; it is a third of the
+	// mirror's writes in a message's life, so it is one INSERT that already
+	// holds the transition, not an INSERT and an UPDATE.
+	t.Parallel()
+	b := setupMirror(t)
+	count := &countingMirror{Mirror: b.store}
+	b.acts.Mirror = count
+
+	in := activities.MirrorInput{Create: prepared("m-1"), Transition: transition("m-1", 3, wire.StatusDelivered)}
+	require.NoError(t, b.write(in))
+	require.Equal(t, 1, count.inserts)
+	require.Equal(t, 0, count.applies, "a created row holds the transition already")
+	row := b.get(t, "m-1")
+	require.Equal(t, wire.StatusDelivered, row.Status)
+	require.EqualValues(t, 3, row.Revision)
+	require.EqualValues(t, 3, row.CheckCount)
+	require.True(t, row.UpdatedAt.Equal(in.Transition.UpdatedAt), "updated_at %v", row.UpdatedAt)
+	require.True(t, row.StatusAt.Equal(in.Transition.UpdatedAt), "a status entered by the transition starts then: %v", row.StatusAt)
+	require.True(t, row.CreatedAt.Equal(created))
+
+	// The transition of the created row's own status leaves its status_at
+	// at the creation, as a later write of the same status does.
+	in = activities.MirrorInput{Create: prepared("m-2"), Transition: transition("m-2", 1, wire.StatusWaitingConfirm)}
+	require.NoError(t, b.write(in))
+	require.True(t, b.get(t, "m-2").StatusAt.Equal(created), "status_at %v", b.get(t, "m-2").StatusAt)
+
+	// A retried first write finds the row and applies the transition as any
+	// later write does.
+	count.inserts, count.applies = 0, 0
+	in = activities.MirrorInput{Create: prepared("m-1"), Transition: transition("m-1", 4, wire.StatusCompleted)}
+	require.NoError(t, b.write(in))
+	require.Equal(t, 1, count.inserts)
+	require.Equal(t, 1, count.applies)
+	require.Equal(t, wire.StatusCompleted, b.get(t, "m-1").Status)
+}

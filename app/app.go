@@ -103,6 +103,9 @@ func (p Parts) Run(ctx context.Context, roles Roles) error {
 	}
 	if gw != nil {
 		g.Go(func() error { return gw.Run(ctx, roles.Gateway.Addr) })
+		// Every gateway samples the console's trends; the store writes
+		// each minute once.
+		g.Go(func() error { return sampleTrends(ctx, p.Store, p.logger()) })
 	}
 	if roles.MetricsAddr != "" {
 		g.Go(func() error { return serveMetrics(ctx, roles.MetricsAddr, p.Registry, p.logger()) })
@@ -127,9 +130,33 @@ func (p Parts) RunWorker(ctx context.Context, cfg worker.Config) error {
 			return fmt.Errorf("register worker metrics: %w", err)
 		}
 	}
+	var mirror activities.Mirror = p.Store
+	if !cfg.MirrorWritesAlone && p.Store.Groups() {
+		g := store.NewGrouper(p.Store)
+		// After the worker: its activities have ended by then.
+		defer g.Close()
+		mirror = g
+		if p.Registry != nil {
+			shared := []prometheus.Collector{
+				prometheus.NewCounterFunc(prometheus.CounterOpts{
+					Name: "courier_mirror_shared_transactions_total",
+					Help: "Transactions that committed the mirror writes of several messages at once.",
+				}, func() float64 { n, _ := g.Shared(); return float64(n) }),
+				prometheus.NewCounterFunc(prometheus.CounterOpts{
+					Name: "courier_mirror_shared_writes_total",
+					Help: "Mirror writes committed in shared transactions.",
+				}, func() float64 { _, n := g.Shared(); return float64(n) }),
+			}
+			for _, c := range shared {
+				if err := p.Registry.Register(c); err != nil {
+					return fmt.Errorf("register worker metrics: %w", err)
+				}
+			}
+		}
+	}
 	acts := &activities.Activities{
 		Producer: p.Producer,
-		Mirror:   p.Store,
+		Mirror:   mirror,
 		HTTP:     activities.NewCheckClient(),
 		Purger:   p.Store,
 		Purged:   func(n int64) { purged.Add(float64(n)) },
@@ -162,7 +189,13 @@ func (p Parts) Gateway(cfg gateway.Config, taskQueue string) (*gateway.Server, e
 	if err != nil {
 		return nil, fmt.Errorf("gateway: api keys: %w", err)
 	}
-	con, err := console.New(cfg.Console, console.Deps{Operations: ops, Messages: messages, Store: p.Store, Keys: keys, Logger: p.logger()})
+	// One throttle counts wrong keys on the API and at the console's
+	// sign-in alike.
+	throttle, err := cfg.NewThrottle(p.logger())
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	con, err := console.New(cfg.Console, console.Deps{Operations: ops, Messages: messages, Store: p.Store, Keys: keys, Throttle: throttle, Logger: p.logger()})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -172,6 +205,7 @@ func (p Parts) Gateway(cfg gateway.Config, taskQueue string) (*gateway.Server, e
 		Store:      p.Store,
 		Console:    con,
 		Kafka:      p.KafkaReady,
+		Throttle:   throttle,
 		Logger:     p.logger(),
 		Registry:   p.Registry,
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -106,6 +107,14 @@ func TestEveryRoute(t *testing.T) {
 	page = must(c.List(ctx, client.Filter{Topic: "client-test", Limit: 1, Cursor: page.NextCursor}))(t)
 	if len(page.Messages) != 1 {
 		t.Fatalf("list page 2: %+v", page)
+	}
+	byKey := must(c.List(ctx, client.Filter{Topic: "client-test", Key: "k"}))(t)
+	if !slices.ContainsFunc(byKey.Messages, func(m wire.Message) bool { return m.ID == msg.ID }) ||
+		slices.ContainsFunc(byKey.Messages, func(m wire.Message) bool { return m.Key != "k" }) {
+		t.Fatalf("list by key: %+v", byKey)
+	}
+	if none := must(c.List(ctx, client.Filter{Topic: "client-test", Key: "no-such-key"}))(t); len(none.Messages) != 0 {
+		t.Fatalf("list by an unknown key: %+v", none)
 	}
 	stats := must(c.Stats(ctx))(t)
 	if stats.Total < 3 || stats.ByStatus[wire.StatusCompleted] < 1 {

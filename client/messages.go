@@ -182,9 +182,11 @@ func (c *Client) State(ctx context.Context, id string) (wire.Message, error) {
 
 // Filter selects messages for List; zero fields do not filter.
 type Filter struct {
-	Status      wire.Status
-	Topic       string
-	Producer    string
+	Status   wire.Status
+	Topic    string
+	Producer string
+	// Key is the message's Kafka key, matched exactly.
+	Key         string
 	CreatedFrom time.Time
 	CreatedTo   time.Time
 	// Limit is the page size; 0 is the gateway's default.
@@ -204,6 +206,7 @@ func (c *Client) List(ctx context.Context, f Filter) (wire.MessageList, error) {
 	set("status", string(f.Status))
 	set("topic", f.Topic)
 	set("producer", f.Producer)
+	set("key", f.Key)
 	if !f.CreatedFrom.IsZero() {
 		q.Set("created_from", f.CreatedFrom.Format(time.RFC3339Nano))
 	}

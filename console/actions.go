@@ -120,3 +120,41 @@ func (c *Console) formReason(w http.ResponseWriter, r *http.Request) (string, bo
 	}
 	return reason, true
 }
+
+// bulkData asks the operator for one reason and to confirm an action on the
+// messages selected in the list.
+type bulkData struct {
+	Action models.Action
+	IDs    []string
+}
+
+// bulk handles an action on the messages selected in the list: the first
+// post shows how many and which, and asks for one reason; the second
+// (confirmed=yes) takes the action on each and shows every workflow's
+// answer, recorded as one audit entry.
+func (c *Console) bulk(w http.ResponseWriter, r *http.Request, who access.Identity) {
+	action, ok := actions[r.PostFormValue("action")]
+	if !ok {
+		c.fail(w, r, http.StatusBadRequest, "There is no such action.")
+		return
+	}
+	ids, err := operations.CheckSelection(r.PostForm["id"])
+	if err != nil {
+		c.fail(w, r, http.StatusBadRequest, "This selection cannot be acted on: "+err.Error()+".")
+		return
+	}
+	if r.PostFormValue("confirmed") != "yes" {
+		c.render(w, r, http.StatusOK, "bulk.html", fmt.Sprintf("Confirm %s of %d messages", action, len(ids)), bulkData{Action: action, IDs: ids})
+		return
+	}
+	reason, ok := c.formReason(w, r)
+	if !ok {
+		return
+	}
+	report, err := c.ops.ActMany(r.Context(), ids, contract.Request{Action: action, By: who.Name, Reason: reason})
+	if err != nil { // CheckSelection passed, so this is not expected
+		c.fail(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	c.finish(w, r, resultData{Action: action, Reason: reason, Report: report})
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,6 +33,27 @@ type Config struct {
 	// a WAITING_CONFIRM message older than it is called out. Default
 	// contract.DefaultPolicy's.
 	FirstCheck time.Duration
+	// SessionMaxAge is how long a sign-in lasts at most; SessionIdle ends
+	// one unused for that long. Defaults DefaultSessionMaxAge and
+	// DefaultSessionIdle; SessionIdle may not exceed SessionMaxAge.
+	SessionMaxAge time.Duration
+	SessionIdle   time.Duration
+	// TraceURL is the link from a message to its trace in the user's
+	// tracing UI, with {trace_id} where the trace id goes (e.g.
+	// http://jaeger:16686/trace/{trace_id}); empty shows the trace id
+	// without a link.
+	TraceURL string
+}
+
+// TraceIDPlaceholder is what TraceURL holds where the trace id goes.
+const TraceIDPlaceholder = "{trace_id}"
+
+// traceURL is the link to the trace with id, or "" without a TraceURL.
+func (c Config) traceURL(id string) string {
+	if c.TraceURL == "" || id == "" {
+		return ""
+	}
+	return strings.ReplaceAll(c.TraceURL, TraceIDPlaceholder, url.PathEscape(id))
 }
 
 // SetDefaults fills the zero fields of c.
@@ -42,18 +64,35 @@ func (c *Config) SetDefaults() {
 	if c.FirstCheck == 0 {
 		c.FirstCheck = wire.DefaultTiming().CheckDelay
 	}
+	if c.SessionMaxAge == 0 {
+		c.SessionMaxAge = DefaultSessionMaxAge
+	}
+	if c.SessionIdle == 0 {
+		c.SessionIdle = DefaultSessionIdle
+	}
 }
 
-// Validate reports a problem with c.
+// Validate reports every problem with a defaulted c.
 func (c Config) Validate() error {
-	if c.TemporalUI == "" {
-		return nil
+	var errs []error
+	if c.TemporalUI != "" {
+		u, err := url.Parse(c.TemporalUI)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("console: Temporal UI URL %q is not an http(s) URL", c.TemporalUI))
+		}
 	}
-	u, err := url.Parse(c.TemporalUI)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("console: Temporal UI URL %q is not an http(s) URL", c.TemporalUI)
+	if c.TraceURL != "" {
+		u, err := url.Parse(strings.ReplaceAll(c.TraceURL, TraceIDPlaceholder, "0"))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !strings.Contains(c.TraceURL, TraceIDPlaceholder) {
+			errs = append(errs, fmt.Errorf("console: trace URL %q is not an http(s) URL with %s in it", c.TraceURL, TraceIDPlaceholder))
+		}
 	}
-	return nil
+	if c.SessionMaxAge < time.Second || c.SessionIdle < time.Second {
+		errs = append(errs, fmt.Errorf("console: session max age (%s) and idle limit (%s) must be at least 1s", c.SessionMaxAge, c.SessionIdle))
+	} else if c.SessionIdle > c.SessionMaxAge {
+		errs = append(errs, fmt.Errorf("console: session idle limit %s is longer than the session max age %s", c.SessionIdle, c.SessionMaxAge))
+	}
+	return errors.Join(errs...)
 }
 
 // Deps are what the console reads and acts through.
@@ -65,8 +104,11 @@ type Deps struct {
 	Messages *contract.Client
 	Store    *store.Store
 	// Keys are the gateway's identities; an open keyring opens the console.
-	Keys   *access.Keyring
-	Logger *slog.Logger
+	Keys *access.Keyring
+	// Throttle counts wrong keys at sign-in; the gateway shares it, so
+	// that the API and the console count together. Nil: one of its own.
+	Throttle *access.Throttle
+	Logger   *slog.Logger
 }
 
 // Console serves the console's pages. It is an http.Handler for the paths
@@ -77,6 +119,7 @@ type Console struct {
 	messages *contract.Client
 	store    *store.Store
 	keys     *access.Keyring
+	throttle *access.Throttle
 	logger   *slog.Logger
 	pages    *template.Template
 	mux      *http.ServeMux
@@ -105,9 +148,12 @@ func New(cfg Config, deps Deps) (*Console, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console templates: %w", err)
 	}
-	c := &Console{cfg: cfg, ops: deps.Operations, messages: deps.Messages, store: deps.Store, keys: deps.Keys, logger: deps.Logger, pages: pages}
+	c := &Console{cfg: cfg, ops: deps.Operations, messages: deps.Messages, store: deps.Store, keys: deps.Keys, throttle: deps.Throttle, logger: deps.Logger, pages: pages}
 	if c.logger == nil {
 		c.logger = slog.Default()
+	}
+	if c.throttle == nil {
+		c.throttle = access.NewThrottle(c.logger, access.Proxies{})
 	}
 	static, _ := fs.Sub(staticFiles, "static")
 	mux := http.NewServeMux()
@@ -120,6 +166,7 @@ func New(cfg Config, deps Deps) (*Console, error) {
 	mux.Handle("GET /console/messages/{id}", c.admin(c.detail))
 	mux.Handle("POST /console/messages/{id}/{action}", c.admin(c.act))
 	mux.Handle("POST /console/redrive", c.admin(c.redriveTopic))
+	mux.Handle("POST /console/bulk", c.admin(c.bulk))
 	mux.Handle("GET /console/audit", c.admin(c.audit))
 	mux.Handle("GET /console/access", c.admin(c.access))
 	c.mux = mux
@@ -146,8 +193,13 @@ type handler func(w http.ResponseWriter, r *http.Request, who access.Identity)
 // CSRF token.
 func (c *Console) admin(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		who, ok := c.who(r)
-		if !ok {
+		who, err := c.who(r)
+		if err != nil && !errors.Is(err, errNoSession) {
+			c.logger.Warn("console: read session", "error", err)
+			c.fail(w, r, http.StatusServiceUnavailable, "The mirror database, which keeps the console's sessions, is unavailable; try again shortly.")
+			return
+		}
+		if err != nil {
 			if r.Method == http.MethodGet {
 				http.Redirect(w, r, "/console/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
@@ -159,7 +211,7 @@ func (c *Console) admin(h handler) http.Handler {
 			c.badToken(w, r)
 			return
 		}
-		h(w, r, who)
+		h(w, signedIn(r, who), who)
 	})
 }
 
@@ -171,12 +223,17 @@ type view struct {
 	Open bool
 	CSRF string
 	Data any
+	// AsOf is when the page was made; Refresh is its auto-refresh period
+	// in seconds (0: none) and RefreshLinks choose it (see refresh.go).
+	AsOf         time.Time
+	Refresh      int
+	RefreshLinks []refreshLink
 }
 
 // render writes page with data, as who.
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, page, title string, data any) {
-	who, _ := c.who(r)
-	v := view{Title: title, Who: who.Name, Open: c.keys.Open(), CSRF: csrfToken(r), Data: data}
+	v := view{Title: title, Who: caller(r).Name, Open: c.keys.Open(), CSRF: csrfToken(r), Data: data, AsOf: time.Now().UTC()}
+	v.Refresh, v.RefreshLinks = refresh(w, r, page)
 	var b strings.Builder
 	if err := c.pages.ExecuteTemplate(&b, page, v); err != nil {
 		c.logger.Error("console: render", "page", page, "error", err)
@@ -203,12 +260,18 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix, http.StatusSeeOther)
 		return
 	}
-	c.render(w, r, http.StatusOK, "login.html", "Sign in", loginData{Next: safeNext(r.URL.Query().Get("next"))})
+	c.render(w, r, http.StatusOK, "login.html", "Sign in", c.loginData(safeNext(r.URL.Query().Get("next")), ""))
 }
 
 type loginData struct {
 	Next  string
 	Error string
+	// MaxAge and Idle are the session limits, for the page to state.
+	MaxAge, Idle string
+}
+
+func (c *Console) loginData(next, msg string) loginData {
+	return loginData{Next: next, Error: msg, MaxAge: ago(c.cfg.SessionMaxAge), Idle: ago(c.cfg.SessionIdle)}
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
@@ -221,25 +284,60 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
-	id, err := c.signIn(w, r, strings.TrimSpace(r.PostFormValue("key")))
+	// Wrong keys are counted by address and refused past the limit
+	// before the key is compared: guessing cannot go on from there, while
+	// the same key from elsewhere still works.
+	addr := c.throttle.ClientAddress(r)
+	if wait, ok := c.throttle.Allow(access.ByAddress, addr); !ok {
+		c.tooMany(w, r, wait)
+		return
+	}
+	key := strings.TrimSpace(r.PostFormValue("key"))
+	id, err := c.keys.Find(key)
 	if err != nil {
-		msg := "This API key is not valid."
-		if errors.Is(err, errNotAdmin) {
-			msg = "This API key is not an admin's: the console is for operators."
+		if ref := (*access.Refusal)(nil); errors.As(err, &ref) && ref.Reason == access.BadKey {
+			c.throttle.Fail(access.ByAddress, addr)
 		}
-		c.render(w, r, http.StatusUnauthorized, "login.html", "Sign in", loginData{Next: next, Error: msg})
+		c.render(w, r, http.StatusUnauthorized, "login.html", "Sign in", c.loginData(next, "This API key is not valid."))
+		return
+	}
+	if wait, ok := c.throttle.Allow(access.ByIdentity, id.Name); !ok {
+		c.tooMany(w, r, wait)
+		return
+	}
+	if !id.Is(access.Admin) {
+		c.throttle.Fail(access.ByIdentity, id.Name)
+		c.render(w, r, http.StatusUnauthorized, "login.html", "Sign in", c.loginData(next, "This API key is not an admin's: the console is for operators."))
+		return
+	}
+	if err := c.signIn(w, r, id, key); err != nil {
+		c.logger.Warn("console: sign-in", "by", id.Name, "error", err)
+		c.fail(w, r, http.StatusServiceUnavailable, "The mirror database, which keeps the console's sessions, is unavailable; try again shortly.")
 		return
 	}
 	c.logger.Info("console sign-in", "by", id.Name)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// tooMany refuses a sign-in from an address or identity over the throttle's
+// limit, saying when to try again.
+func (c *Console) tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
+	c.fail(w, r, http.StatusTooManyRequests, fmt.Sprintf("Too many wrong keys: try again in %d seconds.", int(wait/time.Second)))
+}
+
+// logout ends the session on the server, then in the browser.
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	if !checkCSRF(r) {
 		c.badToken(w, r)
 		return
 	}
-	signOut(w, r)
+	if err := c.endSession(r); err != nil {
+		c.logger.Warn("console: sign-out", "error", err)
+		c.fail(w, r, http.StatusServiceUnavailable, "The mirror database, which keeps the console's sessions, is unavailable: you are still signed in. Try again shortly.")
+		return
+	}
+	forgetSession(w, r)
 	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sync/errgroup"
 
@@ -86,6 +88,7 @@ type overviewData struct {
 	Dead         int64
 	Topics       []topicCounts
 	LastHour     store.Activity
+	Trends       trends
 }
 
 type statusCount struct {
@@ -121,6 +124,9 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, _ access.Iden
 	if err == nil {
 		d.LastHour, err = c.store.ActivitySince(ctx, now.Add(-time.Hour))
 	}
+	if err == nil {
+		d.Trends, err = c.readTrends(ctx, now)
+	}
 	if err != nil {
 		c.unavailable(w, r, err)
 		return
@@ -154,10 +160,13 @@ type listData struct {
 	Rows     []listRow
 	Next     string
 	Problems []string
+	// Bulk are the actions on selected rows, offered when the list is
+	// filtered to a status they apply to.
+	Bulk []models.Action
 }
 
 type listFilter struct {
-	Status, Topic, Producer, IDPrefix, From, To string
+	Status, Topic, Producer, IDPrefix, Key, From, To string
 }
 
 type listRow struct {
@@ -169,8 +178,8 @@ type listRow struct {
 
 func (c *Console) list(w http.ResponseWriter, r *http.Request, _ access.Identity) {
 	q := r.URL.Query()
-	lf := listFilter{Status: q.Get("status"), Topic: q.Get("topic"), Producer: q.Get("producer"), IDPrefix: q.Get("id"), From: q.Get("created_from"), To: q.Get("created_to")}
-	f := store.Filter{Status: wire.Status(lf.Status), Topic: lf.Topic, Producer: lf.Producer, IDPrefix: lf.IDPrefix, Limit: listPageSize, Cursor: q.Get("cursor")}
+	lf := listFilter{Status: q.Get("status"), Topic: q.Get("topic"), Producer: q.Get("producer"), IDPrefix: q.Get("id"), Key: q.Get("key"), From: q.Get("created_from"), To: q.Get("created_to")}
+	f := store.Filter{Status: wire.Status(lf.Status), Topic: lf.Topic, Producer: lf.Producer, IDPrefix: lf.IDPrefix, Key: lf.Key, Limit: listPageSize, Cursor: q.Get("cursor")}
 	var problems []string
 	if lf.Status != "" && !f.Status.Valid() {
 		problems = append(problems, fmt.Sprintf("%q is not a status", lf.Status))
@@ -178,26 +187,15 @@ func (c *Console) list(w http.ResponseWriter, r *http.Request, _ access.Identity
 	for _, check := range []struct {
 		value string
 		check func(string) error
-	}{{lf.Topic, models.CheckTopic}, {lf.Producer, models.CheckProducer}, {lf.IDPrefix, models.CheckID}} {
+	}{{lf.Topic, models.CheckTopic}, {lf.Producer, models.CheckProducer}, {lf.IDPrefix, models.CheckID}, {lf.Key, models.CheckKey}} {
 		if check.value != "" {
 			if err := check.check(check.value); err != nil {
 				problems = append(problems, err.Error())
 			}
 		}
 	}
-	for _, tf := range []struct {
-		value string
-		dst   *time.Time
-	}{{lf.From, &f.CreatedFrom}, {lf.To, &f.CreatedTo}} {
-		if tf.value != "" {
-			t, err := time.Parse(formTime, tf.value)
-			if err != nil {
-				problems = append(problems, fmt.Sprintf("%q is not a time like 2026-01-02T15:04", tf.value))
-			}
-			*tf.dst = t
-		}
-	}
-	d := listData{Filter: lf, Problems: problems}
+	problems = append(problems, formTimes(timeField{lf.From, &f.CreatedFrom}, timeField{lf.To, &f.CreatedTo})...)
+	d := listData{Filter: lf, Problems: problems, Bulk: actionsFor(f.Status)}
 	if len(problems) > 0 {
 		c.render(w, r, http.StatusBadRequest, "list.html", "Messages", d)
 		return
@@ -253,12 +251,20 @@ func (c *Console) withNextAt(ctx context.Context, msgs []models.Message) []listR
 type detailData struct {
 	Message *models.Message
 	// Live is the workflow's state; LiveErr says why there is none.
-	Live     *contract.State
-	LiveErr  string
+	Live    *contract.Story
+	LiveErr string
+	// Next says what the workflow does next and when, or that it waits
+	// for an operator, or that the message is settled.
+	Next string
+	// Policy is the message's timing, one line per concern; empty
+	// without Live.
+	Policy   []string
 	Payload  payloadView
 	Timeline []event
 	// WorkflowURL links to the workflow in the Temporal Web UI.
 	WorkflowURL string
+	// TraceURL links to the message's trace (Config.TraceURL).
+	TraceURL string
 	// Actions are those the message's status allows.
 	Actions []models.Action
 }
@@ -295,12 +301,11 @@ type event struct {
 	Bad     bool
 }
 
-// timeline merges the check-backs, publishes and signals of st by time.
-func timeline(st *contract.State) []event {
-	ev := []event{{At: st.CreatedAt, What: "prepared"}}
-	if st.ConfirmedAt != nil {
-		ev = append(ev, event{At: *st.ConfirmedAt, What: "confirmed"})
-	}
+// timeline merges the check-backs, publishes, signals and status changes
+// of st by time. A status change comes after the record of the same time
+// that caused it.
+func timeline(st *contract.Story) []event {
+	var ev []event
 	for _, ch := range st.Checks {
 		ev = append(ev, event{At: ch.At, What: fmt.Sprintf("check-back %d", ch.Attempt), Outcome: string(ch.Answer), Detail: ch.Detail, Bad: ch.Answer != "COMMITTED" && ch.Answer != "ROLLED_BACK"})
 	}
@@ -328,8 +333,81 @@ func timeline(st *contract.State) []event {
 		e.Detail = strings.Join(parts, "; ")
 		ev = append(ev, e)
 	}
+	for _, tr := range st.Transitions {
+		e := event{At: tr.At, What: "status " + string(tr.To), Detail: tr.Why, Bad: tr.To == wire.StatusCheckExhausted || tr.To == wire.StatusDead}
+		if tr.From != "" {
+			e.Outcome = "from " + string(tr.From)
+		}
+		ev = append(ev, e)
+	}
 	sort.SliceStable(ev, func(i, j int) bool { return ev[i].At.Before(ev[j].At) })
 	return ev
+}
+
+// nextLine says what the workflow of st does next and when.
+func nextLine(st *contract.Story) string {
+	if st.NextAt != nil {
+		at := st.NextAt.UTC().Format(nextTime)
+		next := st.Next
+		if next == "" { // a worker of a release before Story.Next answered
+			next = "acts"
+		}
+		if st.Status == wire.StatusDelivered {
+			return fmt.Sprintf("waiting for completion until %s, then %s", at, next)
+		}
+		return fmt.Sprintf("%s at %s", next, at)
+	}
+	switch st.Status {
+	case wire.StatusWaitingConfirm:
+		return fmt.Sprintf("check-back %d of %d under way", st.CheckCount, st.Policy.CheckMaxAttempts)
+	case wire.StatusSending:
+		return fmt.Sprintf("publishing send %d", st.SendCount)
+	}
+	return settledLine(st.Status)
+}
+
+// settledLine says what a message in status does when it waits for nothing
+// on its own: an operator's action, or nothing at all.
+func settledLine(status wire.Status) string {
+	switch status {
+	case wire.StatusCheckExhausted:
+		return "nothing on its own: waits for an operator to confirm or cancel"
+	case wire.StatusDead:
+		return "nothing on its own: waits for an operator to re-drive"
+	case wire.StatusCompleted, wire.StatusCancelled:
+		return "nothing: settled"
+	}
+	return ""
+}
+
+// nextTime is how the detail page shows when the workflow acts next.
+const nextTime = "2006-01-02 15:04:05Z"
+
+// policyLines describe a message's timing for its page.
+func policyLines(p contract.Policy) []string {
+	resends := make([]string, len(p.ResendIntervals))
+	for i, d := range p.ResendIntervals {
+		resends[i] = span(d)
+	}
+	return []string{
+		fmt.Sprintf("check-back: first after %s, then ×%g up to %s apart, %d at most (each call %s at most), then CHECK_EXHAUSTED",
+			span(p.CheckDelay), p.CheckBackoff, span(p.CheckMaxDelay), p.CheckMaxAttempts, span(p.CheckTimeout)),
+		fmt.Sprintf("completion awaited %s after each send: %d sends at most, then DEAD",
+			strings.Join(resends, ", "), len(p.ResendIntervals)),
+		fmt.Sprintf("a failing publish is retried at most %s apart, until the broker takes it or rejects it", span(p.PublishMaxInterval)),
+	}
+}
+
+// span is a duration without its zero tail: "5m", "1h", "1m30s".
+func span(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // actionsFor are the console's actions on a message in status: settle a
@@ -357,11 +435,14 @@ func (c *Console) detail(w http.ResponseWriter, r *http.Request, _ access.Identi
 		return
 	}
 	d := detailData{Message: row}
-	st, err := c.messages.State(ctx, id)
+	st, err := c.messages.Story(ctx, id)
 	switch {
 	case err == nil:
 		d.Live = &st
 		d.Timeline = timeline(&st)
+		d.Next = nextLine(&st)
+		d.Policy = policyLines(st.Policy)
+		d.TraceURL = c.cfg.traceURL(st.TraceID)
 	case errors.Is(err, models.ErrNotFound) && row == nil:
 		c.fail(w, r, http.StatusNotFound, "No message has this id.")
 		return
@@ -379,6 +460,7 @@ func (c *Console) detail(w http.ResponseWriter, r *http.Request, _ access.Identi
 		status = d.Live.Status
 	case row != nil:
 		status = row.Status
+		d.Next = settledLine(status)
 	}
 	d.Actions = actionsFor(status)
 	if c.cfg.TemporalUI != "" {
@@ -390,21 +472,61 @@ func (c *Console) detail(w http.ResponseWriter, r *http.Request, _ access.Identi
 // auditPageSize is the audit page's size.
 const auditPageSize = 50
 
+// auditActions are the actions the audit log records, those the console
+// takes, for its filter.
+var auditActions = slices.Sorted(maps.Values(actions))
+
 type auditData struct {
-	Entries []models.AuditEntry
-	Next    string
+	Filter   auditFilter
+	Actions  []models.Action
+	Entries  []models.AuditEntry
+	Next     string
+	Problems []string
+}
+
+// auditFilter is the audit page's form, as given.
+type auditFilter struct {
+	By, Action, Message, From, To string
 }
 
 func (c *Console) audit(w http.ResponseWriter, r *http.Request, _ access.Identity) {
-	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
-	entries, err := c.store.AuditLog(r.Context(), auditPageSize, before)
+	q := r.URL.Query()
+	af := auditFilter{By: q.Get("by"), Action: q.Get("action"), Message: q.Get("message"), From: q.Get("from"), To: q.Get("to")}
+	f := store.AuditFilter{By: af.By, Action: models.Action(af.Action), MessageID: af.Message, Limit: auditPageSize}
+	d := auditData{Filter: af, Actions: auditActions}
+	if af.By != "" && utf8.RuneCountInString(af.By) > wire.MaxConsumerLen {
+		d.Problems = append(d.Problems, fmt.Sprintf("an operator's name is at most %d characters", wire.MaxConsumerLen))
+	}
+	if af.Action != "" && !slices.Contains(auditActions, f.Action) {
+		d.Problems = append(d.Problems, fmt.Sprintf("%q is not an operator's action", af.Action))
+	}
+	if af.Message != "" {
+		if err := models.CheckID(af.Message); err != nil {
+			d.Problems = append(d.Problems, err.Error())
+		}
+	}
+	d.Problems = append(d.Problems, formTimes(timeField{af.From, &f.From}, timeField{af.To, &f.To})...)
+	if v := q.Get("before"); v != "" {
+		before, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || before < 1 {
+			d.Problems = append(d.Problems, "the page link is not one this console made: start from the first page")
+		}
+		f.Before = before
+	}
+	if len(d.Problems) > 0 {
+		c.render(w, r, http.StatusBadRequest, "audit.html", "Audit log", d)
+		return
+	}
+	entries, err := c.store.AuditSearch(r.Context(), f)
 	if err != nil {
 		c.unavailable(w, r, err)
 		return
 	}
-	d := auditData{Entries: entries}
+	d.Entries = entries
 	if len(entries) == auditPageSize {
-		d.Next = "/console/audit?before=" + strconv.FormatInt(entries[len(entries)-1].ID, 10)
+		next := r.URL.Query()
+		next.Set("before", strconv.FormatInt(entries[len(entries)-1].ID, 10))
+		d.Next = "/console/audit?" + next.Encode()
 	}
 	c.render(w, r, http.StatusOK, "audit.html", "Audit log", d)
 }
@@ -423,4 +545,26 @@ func (c *Console) access(w http.ResponseWriter, r *http.Request, _ access.Identi
 func (c *Console) unavailable(w http.ResponseWriter, r *http.Request, err error) {
 	c.logger.Warn("console: read failed", "path", r.URL.Path, "error", err)
 	c.fail(w, r, http.StatusServiceUnavailable, "The message mirror is unavailable; try again shortly.")
+}
+
+// timeField is a form's time input and where its parsed value goes.
+type timeField struct {
+	value string
+	dst   *time.Time
+}
+
+// formTimes parses each non-empty field's value (formTime, UTC) into its
+// dst, and returns a problem for each value that is not such a time.
+func formTimes(fields ...timeField) (problems []string) {
+	for _, tf := range fields {
+		if tf.value == "" {
+			continue
+		}
+		t, err := time.Parse(formTime, tf.value)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%q is not a time like 2026-01-02T15:04", tf.value))
+		}
+		*tf.dst = t
+	}
+	return problems
 }

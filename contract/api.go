@@ -7,6 +7,7 @@ import (
 
 	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/models"
+	"github.com/courier-mq/courier/tracing"
 )
 
 // TaskQueue is the task queue every message workflow and its activities run on.
@@ -73,7 +74,7 @@ type UpdateResult struct {
 	Reason  string       `json:"reason,omitempty"`
 }
 
-// QueryState returns the message's State.
+// QueryState returns the message's Story, its State and more.
 const QueryState = "state"
 
 // Memo fields set at start. With them the workflow's description alone, which
@@ -150,6 +151,13 @@ type Input struct {
 	// registration shows without it: the same history would then upsert on
 	// one run and not on its replay.
 	StartStatus wire.Status `json:"start_status,omitempty"`
+	// Trace is the W3C trace context (traceparent, tracestate) of the
+	// gateway call that started the message, continuing its caller's trace.
+	// The workflow parents its phase spans, the check-back request and the
+	// Kafka record to it, for the message's whole life. Empty when the
+	// caller sent none and Courier exports no traces. Workflows ignore it
+	// apart from tracing, so it needs no workflow version.
+	Trace tracing.Carrier `json:"trace,omitempty"`
 }
 
 // FirstStatus is the status the message enters when its workflow starts at
@@ -172,12 +180,17 @@ func ConfirmedStatus(deliverAt *time.Time, now time.Time) wire.Status {
 	return wire.StatusSending
 }
 
-// Result is how a MessageWorkflow ended.
+// Result is how a MessageWorkflow ended. The Temporal Web UI shows it as the
+// workflow's result, where Status tells a CANCELLED message from a
+// COMPLETED one: Temporal calls both workflows completed.
 type Result struct {
 	Status      wire.Status `json:"status"`
 	CheckCount  int         `json:"check_count"`
 	SendCount   int         `json:"send_count"`
 	CompletedBy []string    `json:"completed_by,omitempty"`
+	// LastError is State.LastError when the workflow ended: for a message an
+	// operator settled, who did what and why.
+	LastError string `json:"last_error,omitempty"`
 }
 
 // Decision is the payload of SignalConfirm, SignalCancel and SignalRedrive.
@@ -185,6 +198,10 @@ type Decision struct {
 	// By says who decided: "producer", "operator", ...; shown in the state.
 	By     string `json:"by,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Operator marks an operator's action (Request.Operator), which the
+	// workflow states in LastError, with By and Reason, in place of the
+	// error it settles.
+	Operator bool `json:"operator,omitempty"`
 }
 
 // Completion is the payload of SignalComplete.
@@ -196,8 +213,11 @@ type Completion struct {
 
 // State is the answer to QueryState: everything the workflow knows.
 type State struct {
-	MessageID   string      `json:"message_id"`
-	Topic       string      `json:"topic"`
+	MessageID string `json:"message_id"`
+	Topic     string `json:"topic"`
+	// TraceID is the W3C trace id the message's spans belong to (from
+	// Input.Trace); empty when it has none.
+	TraceID     string      `json:"trace_id,omitempty"`
 	Status      wire.Status `json:"status"`
 	Revision    int64       `json:"revision"`
 	CheckCount  int         `json:"check_count"`
@@ -209,7 +229,11 @@ type State struct {
 	// when they are applied, or it is cancelled, when they are dropped;
 	// both are recorded in Signals.
 	EarlyCompletions []EarlyCompletion `json:"early_completions,omitempty"`
-	LastError        string            `json:"last_error,omitempty"`
+	// LastError is the newest error, or what an operator did since: an
+	// operator's action (Decision.Operator) replaces it with e.g.
+	// `cancelled by operator alice: "duplicate order"`, which stays until a
+	// later error replaces it.
+	LastError string `json:"last_error,omitempty"`
 	// NextAt is when the workflow acts next on its own (check-back, send, resend,
 	// DEAD); nil while it waits only for a signal.
 	NextAt      *time.Time `json:"next_at,omitempty"`
@@ -225,6 +249,44 @@ type State struct {
 	// SignalsDropped counts signal records beyond MaxSignalRecords.
 	SignalsDropped int `json:"signals_dropped,omitempty"`
 }
+
+// Story is QueryState's whole answer: the State, which the API's live view
+// shows member for member (gateway's TestOneMessageView), and what the
+// console's message page shows beyond it. Its JSON is the State's with more
+// members, so Client.State reads the same answer, and a worker of a release
+// before Story answers a Story without them.
+type Story struct {
+	State
+	// Next says what the workflow does at NextAt: "check-back 4 of 15",
+	// "send 1", "resend 2 of 6", "DEAD (no sends left)", "publish again
+	// (send 2)". Empty when NextAt is nil.
+	Next string `json:"next,omitempty"`
+	// Policy is the message's effective timing: the server's defaults with
+	// the message's own overrides, as the workflow runs it.
+	Policy Policy `json:"policy"`
+	// Transitions are the message's status changes, oldest first; the
+	// first is the entry into its first status. Beyond
+	// MaxTransitionRecords the oldest are dropped and counted in
+	// TransitionsDropped.
+	Transitions        []TransitionRecord `json:"transitions,omitempty"`
+	TransitionsDropped int                `json:"transitions_dropped,omitempty"`
+}
+
+// TransitionRecord is one status change and why it happened.
+type TransitionRecord struct {
+	At time.Time `json:"at"`
+	// From is empty for the entry into the message's first status.
+	From wire.Status `json:"from,omitempty"`
+	To   wire.Status `json:"to"`
+	// Why names the cause: a check-back's answer, the limit reached, a
+	// signal or an operator's action with who and why, a publish's
+	// outcome, the sends used up.
+	Why string `json:"why"`
+}
+
+// MaxTransitionRecords bounds State.Transitions: re-drives repeated without
+// end would otherwise grow the query answer without limit.
+const MaxTransitionRecords = 100
 
 // CheckRecord is one check-back and the producer's answer.
 type CheckRecord struct {

@@ -149,6 +149,9 @@ type Request struct {
 	By string
 	// Reason is the asker's reason, kept with the decision.
 	Reason string
+	// Operator marks an operator's action (operations.Service.Act sets
+	// it): the workflow's LastError then says what the operator did.
+	Operator bool
 	// Consumer names the completing consumer (Complete only).
 	Consumer string
 }
@@ -262,7 +265,7 @@ func (req Request) arg() any {
 	if req.Action == models.Complete {
 		return Completion{Consumer: req.Consumer}
 	}
-	return Decision{By: req.By, Reason: req.Reason}
+	return Decision{By: req.By, Reason: req.Reason, Operator: req.Operator}
 }
 
 // update sends req as an update and returns the workflow's own answer:
@@ -324,20 +327,34 @@ func (c *Client) signal(ctx context.Context, id string, req Request) error {
 // checks, publishes and signals included. It needs a worker to run the
 // workflow and waits for one for a few seconds.
 func (c *Client) State(ctx context.Context, id string) (State, error) {
+	var st State
+	err := c.query(ctx, id, &st)
+	return st, err
+}
+
+// Story returns the workflow's whole answer to its query: its State, its
+// status changes, its policy and what it does next. Errors are State's.
+func (c *Client) Story(ctx context.Context, id string) (Story, error) {
+	var s Story
+	err := c.query(ctx, id, &s)
+	return s, err
+}
+
+// query asks message id's workflow for QueryState into out.
+func (c *Client) query(ctx context.Context, id string, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, answerTimeout)
 	defer cancel()
-	var st State
 	v, err := c.temporal.QueryWorkflow(ctx, WorkflowID(id), "", QueryState)
 	if isNotFound(err) {
-		return st, fmt.Errorf("message %q: %w", id, models.ErrNotFound)
+		return fmt.Errorf("message %q: %w", id, models.ErrNotFound)
 	}
 	if err != nil {
-		return st, temporalFailure("query message "+id, err)
+		return temporalFailure("query message "+id, err)
 	}
-	if err := v.Get(&st); err != nil {
-		return st, fmt.Errorf("decode the state of message %s: %w", id, err)
+	if err := v.Get(out); err != nil {
+		return fmt.Errorf("decode the state of message %s: %w", id, err)
 	}
-	return st, nil
+	return nil
 }
 
 // Current is the workflow's view of a message, for callers that found no

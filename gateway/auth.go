@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -30,16 +31,32 @@ func presentedKey(r *http.Request) string {
 // authorize lets a request through when its key's identity has one of roles
 // (an admin has all), and keeps the identity for the handler's own rules.
 // With no keys configured every request is access.Anonymous.
+//
+// Wrong keys are counted by the client's address, and refusals of a valid
+// key for lack of role by its identity; past access.ThrottleLimit in a
+// window the address's (or identity's) requests are answered 429 before
+// the key is compared. A missing key is not counted: it guesses nothing.
 func (s *Server) authorize(roles ...access.Role) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			id := access.Anonymous
 			if !s.keys.Open() {
+				addr := s.throttle.ClientAddress(c.Request())
+				if wait, ok := s.throttle.Allow(access.ByAddress, addr); !ok {
+					return tooManyRequests(wait)
+				}
 				var err error
 				if id, err = s.keys.Find(presentedKey(c.Request())); err != nil {
+					if r, ok := refusal(err); ok && r.Reason == access.BadKey {
+						s.throttle.Fail(access.ByAddress, addr)
+					}
 					return err
 				}
+				if wait, ok := s.throttle.Allow(access.ByIdentity, id.Name); !ok {
+					return tooManyRequests(wait)
+				}
 				if err := id.Require(roles...); err != nil {
+					s.throttle.Fail(access.ByIdentity, id.Name)
 					return err
 				}
 			}
@@ -47,6 +64,14 @@ func (s *Server) authorize(roles ...access.Role) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// tooManyRequests is the 429 of a throttled key check, with the wait until
+// it may be tried again.
+func tooManyRequests(wait time.Duration) *apiError {
+	e := newError(http.StatusTooManyRequests, codeTooManyRequests, "too many refused API keys from this address or identity: retry after %d seconds", int(wait/time.Second))
+	e.retryAfter = wait
+	return e
 }
 
 // caller is the identity of c's request.

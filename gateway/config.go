@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/courier-mq/courier/access"
@@ -46,6 +47,12 @@ type Config struct {
 	// environment variable). A refused check_url host names it, so that a
 	// producer's team knows what to ask for. Empty names nothing.
 	CheckURLAllowSetting string
+	// TrustedProxies are the reverse proxies in front of the gateway, as IP
+	// addresses or CIDR ranges (see access.ParseProxies): behind one of
+	// them wrong keys are counted by the client address it appends to
+	// X-Forwarded-For, not by the proxy's. Empty trusts no header, so
+	// behind a proxy all its clients share one count.
+	TrustedProxies []string
 	// MaxPayloadBytes bounds a message's payload (after base64 decoding); a
 	// larger one is refused with 413. Default DefaultMaxPayloadBytes, at most
 	// MaxPayloadLimit.
@@ -88,6 +95,9 @@ func (c Config) Validate() error {
 	if _, err := parseAllowList(c.CheckURLAllowHosts); err != nil {
 		errs = append(errs, err)
 	}
+	if _, err := access.ParseProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, err)
+	}
 	if c.MaxPayloadBytes < 1 || c.MaxPayloadBytes > MaxPayloadLimit {
 		errs = append(errs, fmt.Errorf("max payload bytes must be between 1 and %d, got %d", MaxPayloadLimit, c.MaxPayloadBytes))
 	}
@@ -101,4 +111,15 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("default policy: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// NewThrottle is the throttle of wrong keys for c's gateway, counting
+// requests through c's trusted proxies by the client they forward; app
+// shares one between the API and the console.
+func (c Config) NewThrottle(logger *slog.Logger) (*access.Throttle, error) {
+	proxies, err := access.ParseProxies(c.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	return access.NewThrottle(logger, proxies), nil
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -20,6 +22,7 @@ const (
 	codePayloadTooLarge      = "payload_too_large"
 	codeUnauthorized         = "unauthorized"
 	codeForbidden            = "forbidden"
+	codeTooManyRequests      = "too_many_requests"
 	codeNotFound             = "not_found"
 	codeMethodNotAllowed     = "method_not_allowed"
 	codeConflict             = "conflict"
@@ -38,6 +41,8 @@ type apiError struct {
 	code   string
 	msg    string
 	cause  error
+	// retryAfter, when set, is sent as Retry-After in whole seconds.
+	retryAfter time.Duration
 }
 
 func (e *apiError) Error() string {
@@ -113,6 +118,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if ae.status == http.StatusUnauthorized {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="courier"`)
+	}
+	if ae.retryAfter > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(ae.retryAfter/time.Second)))
 	}
 	if c.Request().Method == http.MethodHead {
 		err = c.NoContent(ae.status)

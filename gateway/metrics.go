@@ -33,7 +33,11 @@ const unmatchedRoute = "unmatched"
 // consoleRoute labels every request of the operator console.
 const consoleRoute = "/console"
 
-func newMetrics(reg *prometheus.Registry) (*metrics, error) {
+// throttledRequests is the name of the counter of key checks the throttle
+// refused, labelled by what was over its limit: address or identity.
+const throttledRequests = "courier_gateway_throttled_requests_total"
+
+func newMetrics(reg *prometheus.Registry, throttle *access.Throttle) (*metrics, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -61,7 +65,17 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	for _, r := range []access.Reason{access.NoKey, access.BadKey, access.NoRole, access.NoTopic, access.NotOwner, access.OtherName} {
 		m.refused.WithLabelValues(string(r)) // every reason is exported from the start, at 0
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.signals, m.refused} {
+	all := []prometheus.Collector{m.requests, m.latency, m.signals, m.refused}
+	// The throttle counts for the API and the console alike; the metric
+	// reads its counts.
+	for _, scope := range access.Scopes {
+		all = append(all, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        throttledRequests,
+			Help:        "Key checks refused with 429 because the client address or the identity had too many refused keys in the last minute, by what: address or identity. Counted by this gateway process.",
+			ConstLabels: prometheus.Labels{"what": string(scope)},
+		}, func() float64 { return float64(throttle.Refused(scope)) }))
+	}
+	for _, c := range all {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register gateway metrics: %w", err)
 		}

@@ -10,7 +10,6 @@ import (
 	"maps"
 	"slices"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -79,9 +78,7 @@ func (r rules) decodePrepare(body []byte, direct bool, now time.Time, caller acc
 	} else {
 		add(models.CheckTopic(req.Topic))
 	}
-	if utf8.RuneCountInString(req.Key) > wire.MaxKeyLen {
-		add(fmt.Errorf("key is longer than %d characters", wire.MaxKeyLen))
-	}
+	add(models.CheckKey(req.Key))
 	add(checkHeaders(req.Headers))
 	switch {
 	case req.CheckURL != "":

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,7 +118,19 @@ func testList(t *testing.T, e *env) {
 	require.Empty(t, list(url.Values{"producer": {producer}, "created_from": {future}}).Messages)
 	require.Len(t, list(url.Values{"producer": {producer}, "created_to": {future}}).Messages, 3)
 
+	// By key, exactly: e.message gives each message the key customer-<id>.
+	byKey := list(url.Values{"key": {"customer-list-3"}})
+	require.Len(t, byKey.Messages, 1)
+	require.Equal(t, "list-3", byKey.Messages[0]["id"])
+	require.Equal(t, "customer-list-3", byKey.Messages[0]["key"])
+	require.Empty(t, list(url.Values{"key": {"customer-list"}}).Messages, "no prefix match")
+	require.Empty(t, list(url.Values{"key": {"customer-list-3"}, "status": {string(wire.StatusCancelled)}}).Messages, "combined with the other filters")
+	require.Contains(t, requireError(t, e.open.get(t, "/v1/messages?key="+strings.Repeat("k", wire.MaxKeyLen+1)), http.StatusBadRequest, "invalid_request"),
+		"key is longer than 1024 characters")
+	require.Contains(t, requireError(t, e.open.get(t, "/v1/messages?key=%FF%FE"), http.StatusBadRequest, "invalid_request"), "key is not valid UTF-8")
+
 	for _, q := range []string{
+		"key=a&key=b",
 		"status=LOST", "status=waiting_confirm", "topic=a/b", "producer=a%20b", "limit=0", "limit=501", "limit=ten",
 		"created_from=yesterday", "created_to=2024-13-01T00:00:00Z", "cursor=not-a-cursor", "sort=id",
 		"status=DEAD&status=SENDING",

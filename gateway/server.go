@@ -35,6 +35,9 @@ type Deps struct {
 	// Kafka is the readiness probe for Kafka; nil means /readyz does not
 	// check Kafka.
 	Kafka func(ctx context.Context) error
+	// Throttle counts wrong keys (see access.Throttle); app shares one with
+	// the console. Nil: one of the gateway's own.
+	Throttle *access.Throttle
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Registry receives the gateway's metrics and is served on /metrics; nil
@@ -47,6 +50,7 @@ type Server struct {
 	cfg      Config
 	rules    rules
 	keys     *access.Keyring
+	throttle *access.Throttle
 	messages *contract.Client
 	ops      *operations.Service
 	store    *store.Store
@@ -97,6 +101,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			defaultPolicy: cfg.DefaultPolicy,
 		},
 		keys:     keys,
+		throttle: deps.Throttle,
 		messages: deps.Messages,
 		ops:      deps.Operations,
 		store:    deps.Store,
@@ -107,7 +112,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
-	s.metrics, err = newMetrics(deps.Registry)
+	if s.throttle == nil {
+		if s.throttle, err = cfg.NewThrottle(s.logger); err != nil {
+			return nil, fmt.Errorf("gateway config: %w", err)
+		}
+	}
+	s.metrics, err = newMetrics(deps.Registry, s.throttle)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +150,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.observe, s.recoverPanic, secureHeaders)
+	e.Use(s.observe, s.trace, s.recoverPanic, secureHeaders)
 
 	producer := s.authorize(access.Producer)
 	consumer := s.authorize(access.Consumer)

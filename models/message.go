@@ -31,6 +31,10 @@ type Message struct {
 	PublishedAt *time.Time `json:"published_at,omitempty"`
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
 	UpdatedAt   time.Time  `json:"updated_at"`
+	// StatusAt is when the message entered its current status: the store
+	// sets it when a write changes the status (Insert takes UpdatedAt when
+	// it is zero); the workflow leaves it zero.
+	StatusAt time.Time `json:"status_at,omitzero"`
 	// Revision orders the workflow's transitions (see RevisionTaskShift). A
 	// write that does not supersede the stored row is ignored, so retried
 	// and reordered writes never move a message backwards.
@@ -75,6 +79,28 @@ type Transition struct {
 	PublishedAt *time.Time  `json:"published_at,omitempty"`
 	CompletedAt *time.Time  `json:"completed_at,omitempty"`
 	UpdatedAt   time.Time   `json:"updated_at"`
+}
+
+// Onto makes m the row that t leaves behind when applied to it: what the
+// store's Apply writes, in memory, so that a message's first write can create
+// its row already at its first transition. status_at moves only with the
+// status.
+func (t Transition) Onto(m *Message) {
+	if m.StatusAt.IsZero() {
+		m.StatusAt = m.UpdatedAt
+	}
+	if t.Status != m.Status {
+		m.StatusAt = t.UpdatedAt
+	}
+	m.Status = t.Status
+	m.CheckCount = t.CheckCount
+	m.SendCount = t.SendCount
+	m.LastError = t.LastError
+	m.ConfirmedAt = t.ConfirmedAt
+	m.PublishedAt = t.PublishedAt
+	m.CompletedAt = t.CompletedAt
+	m.UpdatedAt = t.UpdatedAt
+	m.Revision = t.Revision
 }
 
 // ErrNotFound is returned, wrapped, when no message has the requested ID.

@@ -1,8 +1,10 @@
 package models
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/courier-mq/courier/client/wire"
 )
@@ -29,6 +31,18 @@ func CheckTopic(topic string) error {
 func CheckProducer(p string) error {
 	if len(p) == 0 || len(p) > wire.MaxProducerLen || !NameChars(p, "._:-") {
 		return fmt.Errorf("producer %.64q must be 1-%d characters of [A-Za-z0-9._:-]", p, wire.MaxProducerLen)
+	}
+	return nil
+}
+
+// CheckKey: at most wire.MaxKeyLen characters of valid UTF-8 (a key that
+// came through JSON always is; one in a query string may not be).
+func CheckKey(key string) error {
+	if !utf8.ValidString(key) {
+		return errors.New("key is not valid UTF-8")
+	}
+	if utf8.RuneCountInString(key) > wire.MaxKeyLen {
+		return fmt.Errorf("key is longer than %d characters", wire.MaxKeyLen)
 	}
 	return nil
 }

@@ -46,6 +46,7 @@ func (s *Service) Act(ctx context.Context, id string, req contract.Request) Repo
 // ask asks message id's workflow for an operator and turns its answer, or
 // why there is none, into an outcome.
 func (s *Service) ask(ctx context.Context, id string, req contract.Request) Outcome {
+	req.Operator = true // the workflow's last_error then says what req.By did
 	a, err := s.messages.Ask(ctx, id, req)
 	switch {
 	case errors.Is(err, models.ErrNotFound):

@@ -9,7 +9,10 @@
 // retried and may run out of order, both writes are idempotent and Apply never
 // lets an older revision overwrite a newer one. The HTTP API and the metrics
 // read the mirror (Store.Get, Store.List, Store.CountByStatus) instead of
-// querying every workflow.
+// querying every workflow. The console's trends read per-minute flows from
+// the rows' times (Store.FlowsPerMinute) and the backlog's history from
+// trend_samples, which every gateway writes a minute at a time
+// (Store.SampleMinute).
 //
 // The schema is created by Store.Migrate from explicit, versioned DDL per
 // database, never by GORM's AutoMigrate.

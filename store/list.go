@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"gorm.io/gorm/clause"
+
 	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/models"
 )
@@ -22,6 +24,8 @@ type Filter struct {
 	Producer string
 	// IDPrefix keeps the messages whose id starts with it.
 	IDPrefix string
+	// Key keeps the messages whose Kafka key is exactly it.
+	Key string
 	// CreatedFrom and CreatedTo bound created_at to [CreatedFrom, CreatedTo).
 	CreatedFrom time.Time
 	CreatedTo   time.Time
@@ -60,6 +64,10 @@ func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
 	}
 	if f.Producer != "" {
 		q = q.Where("producer = ?", f.Producer)
+	}
+	if f.Key != "" {
+		// The column is "key", a reserved word: the dialect quotes it.
+		q = q.Where(clause.Eq{Column: clause.Column{Name: "key"}, Value: f.Key})
 	}
 	if f.IDPrefix != "" {
 		// A range on the primary key rather than LIKE: SQLite's LIKE ignores

@@ -204,3 +204,28 @@ func TestListBadCursor(t *testing.T) {
 		}
 	})
 }
+
+// TestListKey finds messages by their exact key, byte for byte, alone and
+// with the other filters, on every backend.
+func TestListKey(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		t0 := epoch()
+		long := strings.Repeat("k", 300) // past MySQL's 255-character index prefix
+		for i, r := range []struct{ id, key, status string }{
+			{"a", "order-17", "DEAD"}, {"b", "order-17", "DELIVERED"}, {"c", "ORDER-17", "DEAD"},
+			{"d", "order-170", "DEAD"}, {"e", long + "x", "DEAD"}, {"f", long + "y", "DEAD"}, {"g", "", "DEAD"},
+		} {
+			m := newMessage(r.id, t0.Add(time.Duration(i)*time.Second))
+			m.Key, m.Status = r.key, wire.Status(r.status)
+			_, err := s.Insert(t.Context(), m)
+			require.NoError(t, err)
+		}
+		require.Equal(t, []string{"b", "a"}, listIDs(t, s, store.Filter{Key: "order-17"}))
+		require.Equal(t, []string{"a"}, listIDs(t, s, store.Filter{Key: "order-17", Status: wire.StatusDead}))
+		require.Equal(t, []string{"c"}, listIDs(t, s, store.Filter{Key: "ORDER-17"}))
+		require.Equal(t, []string{"f"}, listIDs(t, s, store.Filter{Key: long + "y"}))
+		require.Equal(t, []string{}, listIDs(t, s, store.Filter{Key: "order-1"}))
+		require.Equal(t, []string{}, listIDs(t, s, store.Filter{Key: "order-17", IDPrefix: "c"}))
+	})
+}

@@ -10,9 +10,12 @@ import (
 // The tables the migrations create. The row types name theirs (see row.go),
 // so that no naming strategy can move them.
 const (
-	messagesTable   = "messages"
-	auditTable      = "audit_log"
-	migrationsTable = "courier_schema_migrations"
+	messagesTable      = "messages"
+	auditTable         = "audit_log"
+	auditMessagesTable = "audit_messages"
+	sessionsTable      = "console_sessions"
+	trendsTable        = "trend_samples"
+	migrationsTable    = "courier_schema_migrations"
 )
 
 // migration is one versioned step of the schema; each dialect holds its
@@ -32,6 +35,18 @@ var migrations = []migration{
 	// Retention deletes settled messages by the time they settled, a batch at
 	// a time: an index on both finds each batch without scanning the table.
 	{3, "index status and update time, for retention"},
+	// Console sessions live where every gateway of a deployment reads them,
+	// so that they survive a restart and sign-out ends them everywhere.
+	{4, "create console_sessions"},
+	// Operators search by the message's key (an order number), look for how
+	// long a message has been in its status, and filter the audit log by
+	// operator, action and message: a message's entries are found through
+	// audit_messages, since audit_log keeps them in a JSON column.
+	{5, "index key, add status_at, index the audit log for its filters"},
+	// The overview's trends over a day: the backlog by status has no
+	// history in the messages table, so a sampler keeps it a minute at a
+	// time (see trends.go).
+	{6, "create trend_samples"},
 }
 
 // Migrate brings the schema up to date by running, in order, the migrations not

@@ -139,12 +139,57 @@ var mysqlMigrations = map[int][]string{
 		`ALTER TABLE messages ADD INDEX idx_messages_completed (completed_at)`,
 	},
 	3: {`ALTER TABLE messages ADD INDEX idx_messages_status_updated (status, updated_at)`},
+	4: {`CREATE TABLE IF NOT EXISTS console_sessions (
+	id              CHAR(64)    NOT NULL,
+	identity        VARCHAR(64) NOT NULL,
+	key_fingerprint CHAR(64)    NOT NULL,
+	created_at      DATETIME(3) NOT NULL,
+	last_seen_at    DATETIME(3) NOT NULL,
+	expires_at      DATETIME(3) NOT NULL,
+	PRIMARY KEY (id),
+	KEY idx_console_sessions_expires (expires_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`},
+	// A key is up to 1024 characters, 4096 bytes, over InnoDB's 3072-byte
+	// limit: the index holds its first 255 characters, which tell keys
+	// apart in practice; the row itself decides equality.
+	5: {"ALTER TABLE messages ADD INDEX idx_messages_key (`key`(255), created_at, id)",
+		// A re-run gets "duplicate column name", which indexExists accepts.
+		`ALTER TABLE messages ADD COLUMN status_at DATETIME(3) NULL`,
+		`UPDATE messages SET status_at = updated_at WHERE status_at IS NULL`,
+		`CREATE TABLE IF NOT EXISTS audit_messages (
+	message_id VARCHAR(128) NOT NULL,
+	audit_id   BIGINT       NOT NULL,
+	PRIMARY KEY (message_id, audit_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+		`INSERT INTO audit_messages (message_id, audit_id)
+	SELECT j.id, a.id FROM audit_log a,
+		JSON_TABLE(a.outcomes, '$[*]' COLUMNS (id VARCHAR(128) PATH '$.id')) AS j
+	WHERE j.id IS NOT NULL
+	ON DUPLICATE KEY UPDATE audit_id = audit_messages.audit_id`,
+		"ALTER TABLE audit_log ADD INDEX idx_audit_by (`by`, id)",
+		`ALTER TABLE audit_log ADD INDEX idx_audit_action (action, id)`,
+	},
+	6: {`CREATE TABLE IF NOT EXISTS trend_samples (
+	minute DATETIME(3) NOT NULL,
+	series VARCHAR(32) NOT NULL,
+	n      BIGINT      NOT NULL,
+	PRIMARY KEY (minute, series)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`},
 }
 
-// indexExists reports MySQL's "duplicate key name" (1061).
+// minutesSince uses TIMESTAMPDIFF, which reads both DATETIMEs as they are:
+// unlike UNIX_TIMESTAMP it does not depend on the session's time zone.
+func (mysqlDialect) minutesSince(col string) string { return "TIMESTAMPDIFF(MINUTE, ?, " + col + ")" }
+
+// groupsWrites: InnoDB flushes its log at every commit by default, and a
+// shared transaction flushes once for all its writes.
+func (mysqlDialect) groupsWrites() bool { return true }
+
+// indexExists reports MySQL's "duplicate key name" (1061) and "duplicate
+// column name" (1060).
 func (mysqlDialect) indexExists(err error) bool {
 	var me *mysql.MySQLError
-	return errors.As(err, &me) && me.Number == 1061
+	return errors.As(err, &me) && (me.Number == 1061 || me.Number == 1060)
 }
 
 // mysqlSchemaLock names the advisory lock that serializes migrators of one

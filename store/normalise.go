@@ -32,10 +32,15 @@ func ceilMillis(t time.Time) time.Time {
 	return f
 }
 
-// normaliseMessage applies dbTime to every time in m.
+// normaliseMessage applies dbTime to every time in m; a zero StatusAt (a row
+// written without one) becomes UpdatedAt.
 func normaliseMessage(m *models.Message) {
 	m.CreatedAt = dbTime(m.CreatedAt)
 	m.UpdatedAt = dbTime(m.UpdatedAt)
+	if m.StatusAt.IsZero() {
+		m.StatusAt = m.UpdatedAt
+	}
+	m.StatusAt = dbTime(m.StatusAt)
 	m.DeliverAt = dbTimePtr(m.DeliverAt)
 	m.ConfirmedAt = dbTimePtr(m.ConfirmedAt)
 	m.PublishedAt = dbTimePtr(m.PublishedAt)

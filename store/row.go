@@ -34,7 +34,10 @@ type messageRow struct {
 	PublishedAt *time.Time
 	CompletedAt *time.Time
 	UpdatedAt   time.Time `gorm:"autoUpdateTime:false"`
-	Revision    int64
+	// StatusAt is NULL only on a row an older version wrote after
+	// migration 5; normaliseMessage reads it as UpdatedAt.
+	StatusAt time.Time
+	Revision int64
 }
 
 // TableName implements GORM's schema.Tabler.
@@ -53,3 +56,13 @@ type auditRow struct {
 
 // TableName implements GORM's schema.Tabler.
 func (auditRow) TableName() string { return auditTable }
+
+// auditMessageRow links an audit entry to one message it acted on, so that a
+// message's entries are found by index (audit_log keeps the outcomes as JSON).
+type auditMessageRow struct {
+	MessageID string
+	AuditID   int64
+}
+
+// TableName implements GORM's schema.Tabler.
+func (auditMessageRow) TableName() string { return auditMessagesTable }

@@ -126,11 +126,53 @@ var sqliteMigrations = map[int][]string{
 		`CREATE INDEX IF NOT EXISTS idx_messages_completed ON messages (completed_at)`,
 	},
 	3: {`CREATE INDEX IF NOT EXISTS idx_messages_status_updated ON messages (status, updated_at)`},
+	4: {`CREATE TABLE IF NOT EXISTS console_sessions (
+	id              TEXT     NOT NULL PRIMARY KEY CHECK (length(id) = 64),
+	identity        TEXT     NOT NULL CHECK (length(identity) <= 64),
+	key_fingerprint TEXT     NOT NULL CHECK (length(key_fingerprint) = 64),
+	created_at      DATETIME NOT NULL,
+	last_seen_at    DATETIME NOT NULL,
+	expires_at      DATETIME NOT NULL
+)`,
+		`CREATE INDEX IF NOT EXISTS idx_console_sessions_expires ON console_sessions (expires_at)`,
+	},
+	5: {"CREATE INDEX IF NOT EXISTS idx_messages_key ON messages (`key`, created_at, id)",
+		// SQLite has no ADD COLUMN IF NOT EXISTS: see indexExists.
+		`ALTER TABLE messages ADD COLUMN status_at DATETIME`,
+		`UPDATE messages SET status_at = updated_at WHERE status_at IS NULL`,
+		`CREATE TABLE IF NOT EXISTS audit_messages (
+	message_id TEXT    NOT NULL CHECK (length(message_id) <= 128),
+	audit_id   INTEGER NOT NULL,
+	PRIMARY KEY (message_id, audit_id)
+) WITHOUT ROWID`,
+		`INSERT OR IGNORE INTO audit_messages (message_id, audit_id)
+	SELECT json_extract(j.value, '$.id'), a.id FROM audit_log a, json_each(a.outcomes) AS j
+	WHERE json_valid(a.outcomes) AND json_extract(j.value, '$.id') IS NOT NULL`,
+		"CREATE INDEX IF NOT EXISTS idx_audit_by ON audit_log (`by`, id)",
+		`CREATE INDEX IF NOT EXISTS idx_audit_action ON audit_log (action, id)`,
+	},
+	6: {`CREATE TABLE IF NOT EXISTS trend_samples (
+	minute DATETIME NOT NULL,
+	series TEXT     NOT NULL CHECK (length(series) <= 32),
+	n      INTEGER  NOT NULL,
+	PRIMARY KEY (minute, series)
+) WITHOUT ROWID`},
 }
 
-// indexExists is false: every statement above takes what is already there,
-// and the whole run is one transaction anyway.
-func (sqliteDialect) indexExists(error) bool { return false }
+// minutesSince divides integer microseconds (see sqlitePragmas); the bound
+// time is written as microseconds too.
+func (sqliteDialect) minutesSince(col string) string { return "(" + col + " - ?) / 60000000" }
+
+// groupsWrites: SQLite has one writer, and measured, shared transactions
+// gained nothing there (docs/performance.md).
+func (sqliteDialect) groupsWrites() bool { return false }
+
+// indexExists accepts only "duplicate column name": every other statement
+// above takes what is already there, and the whole run is one transaction,
+// but a schema migrated before its run was recorded has the column.
+func (sqliteDialect) indexExists(err error) bool {
+	return strings.Contains(err.Error(), "duplicate column name")
+}
 
 // lockSchema takes the write lock up front, so the whole run is one
 // transaction; a concurrent migrator waits on busy_timeout.

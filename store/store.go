@@ -16,9 +16,13 @@ import (
 
 // Store reads and writes the messages table. It is safe for concurrent use.
 type Store struct {
-	db      *gorm.DB
-	driver  string
-	dialect dialect
+	db *gorm.DB
+	// prepared runs the mirror writes (Insert, Apply), a few statements
+	// made for every message, as statements prepared once per connection:
+	// a database parses each once rather than at every write.
+	prepared *gorm.DB
+	driver   string
+	dialect  dialect
 }
 
 // ErrPermanent is wrapped by an Open error that retrying cannot fix, such as
@@ -50,12 +54,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		// The store returns its errors; callers decide what to log.
 		Logger:  logger.Discard,
 		NowFunc: func() time.Time { return dbTime(time.Now()) },
+		// Bounds the prepared statements of Store.prepared, which has a
+		// handful of shapes; the bound only guards against a new one per call.
+		PrepareStmtMaxSize: 32,
 	})
 	if err != nil {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("open %s store: %w", cfg.Driver, err)
 	}
-	return &Store{db: db, driver: cfg.Driver, dialect: d}, nil
+	return &Store{db: db, prepared: db.Session(&gorm.Session{PrepareStmt: true}), driver: cfg.Driver, dialect: d}, nil
 }
 
 // Ping checks that the database answers.
@@ -87,6 +94,11 @@ func (s *Store) messages(ctx context.Context) *gorm.DB {
 	return s.db.WithContext(ctx).Model(&messageRow{})
 }
 
+// writes is messages for the mirror writes, with prepared statements.
+func (s *Store) writes(ctx context.Context) *gorm.DB {
+	return s.prepared.WithContext(ctx).Model(&messageRow{})
+}
+
 // DB is the underlying GORM handle, for tests and operational tooling.
 func (s *Store) DB() *gorm.DB { return s.db }
 
@@ -96,6 +108,12 @@ func (s *Store) DB() *gorm.DB { return s.db }
 // UpdatedAt are required. Any other failure, such as a value too long for its
 // column, is returned as an error.
 func (s *Store) Insert(ctx context.Context, m *models.Message) (created bool, err error) {
+	return insert(s.writes(ctx), m)
+}
+
+// insert is Insert on db, a query on the messages table alone or in a
+// transaction.
+func insert(db *gorm.DB, m *models.Message) (created bool, err error) {
 	if m.ID == "" || m.CreatedAt.IsZero() || m.UpdatedAt.IsZero() {
 		return false, fmt.Errorf("insert message %q: id, created_at and updated_at are required", m.ID)
 	}
@@ -104,7 +122,7 @@ func (s *Store) Insert(ctx context.Context, m *models.Message) (created bool, er
 	row.LastError = errorText(row.LastError)
 	// On MySQL GORM renders this as ON DUPLICATE KEY UPDATE id=id, which ignores
 	// only the duplicate key; unlike INSERT IGNORE it keeps every other error.
-	res := s.messages(ctx).
+	res := db.
 		Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, DoNothing: true}).
 		Create(&row)
 	if res.Error != nil {
@@ -115,32 +133,43 @@ func (s *Store) Insert(ctx context.Context, m *models.Message) (created bool, er
 
 // Apply writes the mutable fields of t to its row if t supersedes what the
 // row holds (models.RevisionTaskShift says when). t is a full snapshot of
-// those fields: a nil time clears the stored one. applied is false when the
+// those fields: a nil time clears the stored one. status_at becomes
+// t.UpdatedAt when t changes the status, and stays otherwise. applied is false when the
 // row is already at t or past it, so retried and reordered writes never move
 // a message backwards. models.ErrNotFound means the row does not exist (yet).
 func (s *Store) Apply(ctx context.Context, t models.Transition) (applied bool, err error) {
+	return apply(s.writes(ctx), t)
+}
+
+// apply is Apply on db, a query on the messages table alone or in a
+// transaction.
+func apply(db *gorm.DB, t models.Transition) (applied bool, err error) {
 	if t.ID == "" || t.UpdatedAt.IsZero() {
 		return false, fmt.Errorf("apply revision %d to message %q: id and updated_at are required", t.Revision, t.ID)
 	}
 	at := dbTime(t.UpdatedAt)
-	q := s.messages(ctx).Where("id = ?", t.ID)
+	q := db.Session(&gorm.Session{}).Where("id = ?", t.ID)
 	if lo, hi := models.RevisionTaskRange(t.Revision); lo == 0 {
 		q = q.Where("revision < ?", t.Revision)
 	} else {
 		q = q.Where("(revision < ? OR (revision < ? AND (updated_at < ? OR (updated_at = ? AND revision < ?))))",
 			lo, hi, at, at, t.Revision)
 	}
-	res := q.UpdateColumns(map[string]any{
-		"status":       t.Status,
-		"check_count":  t.CheckCount,
-		"send_count":   t.SendCount,
-		"last_error":   errorText(t.LastError),
-		"confirmed_at": dbTimePtr(t.ConfirmedAt),
-		"published_at": dbTimePtr(t.PublishedAt),
-		"completed_at": dbTimePtr(t.CompletedAt),
-		"updated_at":   at,
-		"revision":     t.Revision,
-	})
+	// status_at moves only when the status changes. It comes first: MySQL
+	// assigns left to right, so a later status_at would see the new status.
+	set := clause.Set{
+		{Column: clause.Column{Name: "status_at"}, Value: gorm.Expr("CASE WHEN status = ? AND status_at IS NOT NULL THEN status_at ELSE ? END", t.Status, at)},
+		{Column: clause.Column{Name: "status"}, Value: t.Status},
+		{Column: clause.Column{Name: "check_count"}, Value: t.CheckCount},
+		{Column: clause.Column{Name: "send_count"}, Value: t.SendCount},
+		{Column: clause.Column{Name: "last_error"}, Value: errorText(t.LastError)},
+		{Column: clause.Column{Name: "confirmed_at"}, Value: dbTimePtr(t.ConfirmedAt)},
+		{Column: clause.Column{Name: "published_at"}, Value: dbTimePtr(t.PublishedAt)},
+		{Column: clause.Column{Name: "completed_at"}, Value: dbTimePtr(t.CompletedAt)},
+		{Column: clause.Column{Name: "updated_at"}, Value: at},
+		{Column: clause.Column{Name: "revision"}, Value: t.Revision},
+	}
+	res := q.Clauses(set).UpdateColumns(map[string]any{})
 	if res.Error != nil {
 		return false, fmt.Errorf("apply revision %d to message %s: %w", t.Revision, t.ID, res.Error)
 	}
@@ -152,7 +181,7 @@ func (s *Store) Apply(ctx context.Context, t models.Transition) (applied bool, e
 	// and calling "stale" a write that was never applied would leave the row
 	// behind for good.
 	var stored messageRow
-	err = s.messages(ctx).Select("revision", "updated_at").Where("id = ?", t.ID).Take(&stored).Error
+	err = db.Session(&gorm.Session{}).Select("revision", "updated_at").Where("id = ?", t.ID).Take(&stored).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return false, fmt.Errorf("apply revision %d to message %s: %w", t.Revision, t.ID, models.ErrNotFound)
 	}

@@ -37,6 +37,7 @@ func newMessage(id string, createdAt time.Time) *models.Message {
 		Status:    wire.StatusWaitingConfirm,
 		CreatedAt: createdAt,
 		UpdatedAt: createdAt,
+		StatusAt:  createdAt,
 		Revision:  1,
 	}
 }

@@ -28,6 +28,7 @@ func (r *messageRun) waitForDecision(ctx workflow.Context) {
 		Producer:  r.msg.Producer,
 		URL:       r.msg.CheckURL,
 		Attempt:   r.st.CheckCount,
+		Trace:     r.phase.Child(),
 	}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: r.policy.CheckTimeout,
@@ -49,19 +50,20 @@ func (r *messageRun) waitForDecision(ctx workflow.Context) {
 	r.st.Checks = append(r.st.Checks, contract.CheckRecord{
 		Attempt: in.Attempt, At: workflow.Now(ctx), Answer: res.Answer, Detail: res.Detail,
 	})
+	answered := fmt.Sprintf("check-back %d of %d answered %s", in.Attempt, r.policy.CheckMaxAttempts, res.Answer)
 	switch res.Answer {
 	case models.CheckCommitted:
 		r.record(ctx, contract.SignalRecord{Name: contract.SignalConfirm, By: "check-back", Outcome: wire.Applied})
-		r.transition(ctx, r.confirmed(ctx))
+		r.transition(ctx, r.confirmed(ctx), answered)
 	case models.CheckRolledBack:
 		r.record(ctx, contract.SignalRecord{Name: contract.SignalCancel, By: "check-back", Outcome: wire.Applied})
-		r.cancel(ctx)
+		r.cancel(ctx, answered)
 	default:
-		r.st.LastError = fmt.Sprintf("check-back %d: %s %s", in.Attempt, res.Answer, res.Detail)
+		r.fail(fmt.Sprintf("check-back %d: %s %s", in.Attempt, res.Answer, res.Detail))
 		if r.st.CheckCount >= r.policy.CheckMaxAttempts {
-			r.transition(ctx, wire.StatusCheckExhausted)
+			r.transition(ctx, wire.StatusCheckExhausted, answered+": no check-backs left")
 		} else {
-			r.transition(ctx, wire.StatusWaitingConfirm)
+			r.transition(ctx, wire.StatusWaitingConfirm, "")
 		}
 	}
 }
@@ -71,7 +73,7 @@ func (r *messageRun) waitForDecision(ctx workflow.Context) {
 func (r *messageRun) confirmed(ctx workflow.Context) wire.Status {
 	now := workflow.Now(ctx)
 	r.st.ConfirmedAt = &now
-	r.st.LastError = ""
+	r.clearError()
 	status := contract.ConfirmedStatus(r.msg.DeliverAt, now)
 	if status == wire.StatusSending {
 		r.st.SendCount++
@@ -79,12 +81,14 @@ func (r *messageRun) confirmed(ctx workflow.Context) wire.Status {
 	return status
 }
 
-// cancel ends the message unsent, dropping the completions held for it.
-func (r *messageRun) cancel(ctx workflow.Context) {
+// cancel ends the message unsent, for why, dropping the completions held
+// for it. The decision settles what the last error was about.
+func (r *messageRun) cancel(ctx workflow.Context, why string) {
+	r.clearError()
 	for _, e := range r.st.EarlyCompletions {
 		r.record(ctx, contract.SignalRecord{Name: contract.SignalComplete, Consumer: e.Consumer, Outcome: wire.Rejected,
 			Reason: "held since " + e.At.UTC().Format(time.RFC3339) + ", dropped: message was cancelled"})
 	}
 	r.st.EarlyCompletions = nil
-	r.transition(ctx, wire.StatusCancelled)
+	r.transition(ctx, wire.StatusCancelled, why)
 }

@@ -21,14 +21,15 @@ func (r *messageRun) awaitCompletion(ctx workflow.Context) {
 		return
 	}
 	if r.st.SendCount < len(intervals) {
-		r.startSend(ctx)
+		r.startSend(ctx, fmt.Sprintf("send %d not completed within %s", r.st.SendCount, intervals[i]))
 		return
 	}
-	r.st.LastError = fmt.Sprintf("not completed after %d sends", r.st.SendCount)
+	msg := fmt.Sprintf("not completed after %d sends", r.st.SendCount)
 	if missing := r.missingConsumers(); len(missing) > 0 {
-		r.st.LastError += fmt.Sprintf("; waiting for %v", missing)
+		msg += fmt.Sprintf("; waiting for %v", missing)
 	}
-	r.transition(ctx, wire.StatusDead)
+	r.fail(msg)
+	r.transition(ctx, wire.StatusDead, msg+": no sends left")
 }
 
 // missingConsumers are the named consumers that have not completed yet.
@@ -42,9 +43,10 @@ func (r *messageRun) missingConsumers() []string {
 	return missing
 }
 
-// complete records a consumer's completion; the message is COMPLETED when
-// every named consumer (or, with none named, anyone) has completed.
-func (r *messageRun) complete(ctx workflow.Context, consumer string) {
+// complete records a consumer's completion, described by why; the message
+// is COMPLETED when every named consumer (or, with none named, anyone) has
+// completed.
+func (r *messageRun) complete(ctx workflow.Context, consumer, why string) {
 	if len(r.msg.Consumers) > 0 {
 		r.st.CompletedBy = append(r.st.CompletedBy, consumer)
 		if len(r.missingConsumers()) > 0 {
@@ -63,8 +65,8 @@ func (r *messageRun) complete(ctx workflow.Context, consumer string) {
 		// consumer had the message, so it was published by now at the latest.
 		r.st.PublishedAt = &now
 	}
-	r.st.LastError = ""
-	r.transition(ctx, wire.StatusCompleted)
+	r.clearError()
+	r.transition(ctx, wire.StatusCompleted, why)
 }
 
 // completeEarly applies the completions held while the message was not

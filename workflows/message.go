@@ -10,6 +10,7 @@ import (
 	"github.com/courier-mq/courier/activities"
 	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
+	"github.com/courier-mq/courier/tracing"
 )
 
 // acts is how the workflow names its activities: methods of a nil *Activities,
@@ -34,7 +35,7 @@ func MessageWorkflow(ctx workflow.Context, in contract.Input) (contract.Result, 
 type messageRun struct {
 	msg    contract.Message
 	policy contract.Policy
-	st     contract.State
+	st     contract.Story
 
 	// direct is the direct-send path: the message starts confirmed.
 	direct bool
@@ -56,6 +57,13 @@ type messageRun struct {
 	// writes.
 	lastMirror workflow.Future
 	mirrored   wire.Status
+	// note is what the last operator action did (actionText), which
+	// LastError shows until a new error replaces it (see fail).
+	note string
+	// trace is the message's stored trace context (Input.Trace), and phase
+	// the span of the status it is in (see tracePhase).
+	trace tracing.Carrier
+	phase tracing.Phase
 }
 
 func newMessageRun(ctx workflow.Context, in contract.Input) (*messageRun, error) {
@@ -72,12 +80,17 @@ func newMessageRun(ctx workflow.Context, in contract.Input) (*messageRun, error)
 		direct:   in.Confirmed,
 		does:     does,
 		saStatus: in.StartStatus,
-		st: contract.State{
-			MessageID: in.Message.ID,
-			Topic:     in.Message.Topic,
-			Consumers: in.Message.Consumers,
-			CreatedAt: in.Message.CreatedAt,
-			DeliverAt: in.Message.DeliverAt,
+		trace:    in.Trace,
+		st: contract.Story{
+			State: contract.State{
+				MessageID: in.Message.ID,
+				Topic:     in.Message.Topic,
+				TraceID:   in.Trace.TraceID(),
+				Consumers: in.Message.Consumers,
+				CreatedAt: in.Message.CreatedAt,
+				DeliverAt: in.Message.DeliverAt,
+			},
+			Policy: in.Policy,
 		},
 	}
 	for _, name := range []string{contract.SignalConfirm, contract.SignalCancel, contract.SignalComplete, contract.SignalRedrive} {
@@ -101,11 +114,11 @@ func (r *messageRun) run(ctx workflow.Context) (contract.Result, error) {
 	if r.st.CreatedAt.IsZero() {
 		r.st.CreatedAt = workflow.Now(ctx)
 	}
-	status := wire.StatusWaitingConfirm
+	status, why := wire.StatusWaitingConfirm, "prepared"
 	if r.direct {
-		status = r.confirmed(ctx)
+		status, why = r.confirmed(ctx), "sent directly"
 	}
-	r.transition(ctx, status)
+	r.transition(ctx, status, why)
 	if err := r.setUpdateHandlers(ctx); err != nil {
 		return contract.Result{}, err
 	}
@@ -138,9 +151,9 @@ func (r *messageRun) run(ctx workflow.Context) (contract.Result, error) {
 // signal): the message is no longer managed, and its mirror row says so.
 func (r *messageRun) abandon(ctx workflow.Context) (contract.Result, error) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	r.st.NextAt = nil
-	r.st.LastError = "workflow cancelled through Temporal; Courier no longer manages this message"
-	r.transition(dctx, r.st.Status)
+	r.st.NextAt, r.st.Next = nil, ""
+	r.fail("workflow cancelled through Temporal; Courier no longer manages this message")
+	r.transition(dctx, r.st.Status, "")
 	if err := r.flushMirror(dctx); err != nil {
 		return contract.Result{}, err
 	}
@@ -153,16 +166,18 @@ func (r *messageRun) result() contract.Result {
 		CheckCount:  r.st.CheckCount,
 		SendCount:   r.st.SendCount,
 		CompletedBy: r.st.CompletedBy,
+		LastError:   r.st.LastError,
 	}
 }
 
 // state answers QueryState with a copy that later changes cannot touch.
-func (r *messageRun) state() (contract.State, error) {
+func (r *messageRun) state() (contract.Story, error) {
 	s := r.st
 	s.EarlyCompletions = slices.Clone(s.EarlyCompletions)
 	s.Checks = slices.Clone(s.Checks)
 	s.Publishes = slices.Clone(s.Publishes)
 	s.Signals = slices.Clone(s.Signals)
 	s.CompletedBy = slices.Clone(s.CompletedBy)
+	s.Transitions = slices.Clone(s.Transitions)
 	return s, nil
 }

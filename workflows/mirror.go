@@ -19,8 +19,9 @@ import (
 	"github.com/courier-mq/courier/models"
 )
 
-// transition enters status: a new revision, the search attribute, the Web
-// UI's details and a mirror write, which is not waited for.
+// transition enters status, for why: a new revision, a transition record
+// (state.go), the search attribute, the Web UI's details and a mirror
+// write, which is not waited for.
 //
 // SENDING normally lasts only as long as the local publish, inside this
 // workflow task, and DELIVERED follows: upserting it would cost a history
@@ -28,9 +29,12 @@ import (
 // the mirror a database write and a history event. Both catch up when a local
 // try fails (see catchUp). The first write is made all the same: it creates
 // the row, as SENDING for a direct send.
-func (r *messageRun) transition(ctx workflow.Context, status wire.Status) {
+func (r *messageRun) transition(ctx workflow.Context, status wire.Status, why string) {
+	from := r.st.Status
+	r.recordTransition(ctx, status, why)
 	r.st.Status = status
 	r.st.Revision++
+	r.tracePhase(ctx, from, status)
 	passing := status == wire.StatusSending
 	if !passing {
 		r.upsertStatus(ctx)
@@ -203,12 +207,16 @@ func (r *messageRun) showDetails(ctx workflow.Context) {
 		b.WriteString(": an operator re-drives it")
 	case wire.StatusSending:
 		b.WriteString(fmt.Sprintf(": publishing, send %d", r.st.SendCount))
+	case wire.StatusCompleted:
+		b.WriteString(": settled, its consumers completed it")
+	case wire.StatusCancelled:
+		b.WriteString(": settled, cancelled and never sent")
 	}
 	if n := len(r.st.EarlyCompletions); n > 0 {
 		b.WriteString(fmt.Sprintf("\n\n%d completion(s) came before the publish, held until it succeeds", n))
 	}
 	if r.st.NextAt != nil {
-		b.WriteString(fmt.Sprintf("\n\nacts next at %s", r.st.NextAt.UTC().Format(time.RFC3339)))
+		b.WriteString(fmt.Sprintf("\n\nacts next at %s: %s", r.st.NextAt.UTC().Format(time.RFC3339), r.st.Next))
 	}
 	if r.st.LastError != "" {
 		b.WriteString(fmt.Sprintf("\n\nlast error: %s", r.st.LastError))

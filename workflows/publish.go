@@ -16,14 +16,15 @@ import (
 // waitForDeliverAt holds a confirmed message until its deliver_at time.
 func (r *messageRun) waitForDeliverAt(ctx workflow.Context) {
 	if r.sleep(ctx, r.msg.DeliverAt.Sub(workflow.Now(ctx))) {
-		r.startSend(ctx)
+		r.startSend(ctx, "deliver_at reached")
 	}
 }
 
-// startSend counts a new send and enters SENDING; publish does the send.
-func (r *messageRun) startSend(ctx workflow.Context) {
+// startSend counts a new send and enters SENDING, for why; publish does the
+// send.
+func (r *messageRun) startSend(ctx workflow.Context, why string) {
 	r.st.SendCount++
-	r.transition(ctx, wire.StatusSending)
+	r.transition(ctx, wire.StatusSending, why)
 }
 
 // publish sends the message to Kafka. Transient broker errors are retried by
@@ -38,6 +39,7 @@ func (r *messageRun) publish(ctx workflow.Context) {
 		Headers:   r.msg.Headers,
 		Producer:  r.msg.Producer,
 		Attempt:   r.st.SendCount,
+		Trace:     r.phase.Child(),
 	}
 	opts := workflow.ActivityOptions{
 		StartToCloseTimeout: publishTimeout,
@@ -64,18 +66,18 @@ func (r *messageRun) publish(ctx workflow.Context) {
 		if !rejected(err) {
 			// The retry policy itself ended (a timeout or a cancelled
 			// activity): not Kafka's verdict on the message, so try again.
-			r.st.LastError = fmt.Sprintf("publish %d: %s", in.Attempt, rec.Error)
+			r.fail(fmt.Sprintf("publish %d: %s", in.Attempt, rec.Error))
 			r.sleep(ctx, r.policy.PublishMaxInterval)
 			return
 		}
-		r.st.LastError = fmt.Sprintf("publish %d rejected: %s", in.Attempt, rec.Error)
-		r.transition(ctx, wire.StatusDead)
+		r.fail(fmt.Sprintf("publish %d rejected: %s", in.Attempt, rec.Error))
+		r.transition(ctx, wire.StatusDead, r.st.LastError)
 		return
 	}
 	r.st.Publishes = append(r.st.Publishes, rec)
 	r.st.PublishedAt = &rec.At
-	r.st.LastError = ""
-	r.transition(ctx, wire.StatusDelivered)
+	r.clearError()
+	r.transition(ctx, wire.StatusDelivered, fmt.Sprintf("publish %d accepted: partition %d, offset %d", in.Attempt, res.Partition, res.Offset))
 	r.completeEarly(ctx)
 }
 

@@ -74,17 +74,24 @@ func (r *messageRun) apply(ctx workflow.Context, name string, d contract.Decisio
 		return outcome, reason
 	}
 	r.record(ctx, rec)
+	why := actionText(name, d, comp)
+	if d.Operator {
+		// The operator's action settles the error it answers: say what was
+		// done instead, in this transition's mirror write and after.
+		r.note = why
+		r.st.LastError = why
+	}
 	switch name {
 	case contract.SignalConfirm:
-		r.transition(ctx, r.confirmed(ctx))
+		r.transition(ctx, r.confirmed(ctx), why)
 	case contract.SignalCancel:
-		r.cancel(ctx)
+		r.cancel(ctx, why)
 	case contract.SignalComplete:
-		r.complete(ctx, comp.Consumer)
+		r.complete(ctx, comp.Consumer, why)
 	case contract.SignalRedrive:
 		r.st.SendCount = 0
-		r.st.LastError = ""
-		r.startSend(ctx)
+		r.clearError()
+		r.startSend(ctx, why)
 	}
 	return outcome, ""
 }
@@ -179,7 +186,7 @@ func (r *messageRun) update(ctx workflow.Context, name string, d contract.Decisi
 // waitForOperator parks the message (CHECK_EXHAUSTED or DEAD) until a signal
 // moves it on. Nothing happens on its own.
 func (r *messageRun) waitForOperator(ctx workflow.Context) {
-	r.st.NextAt = nil
+	r.st.NextAt, r.st.Next = nil, ""
 	status := r.st.Status
 	sel := r.signalSelector(ctx)
 	for r.st.Status == status && ctx.Err() == nil {
@@ -195,9 +202,9 @@ func (r *messageRun) sleep(ctx workflow.Context, d time.Duration) bool {
 		return true
 	}
 	next := workflow.Now(ctx).Add(d)
-	r.st.NextAt = &next
+	r.st.NextAt, r.st.Next = &next, r.nextAction()
 	r.showDetails(ctx)
-	defer func() { r.st.NextAt = nil }()
+	defer func() { r.st.NextAt, r.st.Next = nil, "" }()
 	summary := r.waitSummary(next)
 	done, err := r.awaitFuture(ctx, ctx, func(c workflow.Context) workflow.Future {
 		return workflow.NewTimerWithOptions(c, d, workflow.TimerOptions{Summary: summary})

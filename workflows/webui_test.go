@@ -10,10 +10,14 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	sdkpb "go.temporal.io/api/sdk/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/contract"
 	"github.com/courier-mq/courier/internal/teststack"
+	"github.com/courier-mq/courier/models"
 )
 
 // TestWebUITellsTheMessagesStory checks what the Temporal Web UI shows of a
@@ -75,4 +79,55 @@ func TestWebUITellsTheMessagesStory(t *testing.T) {
 		require.True(t, strings.HasPrefix(timers[i], want), "timer %d: %q", i, timers[i])
 	}
 	require.Equal(t, []string{"check-back 1 of 3", "check-back 2 of 3"}, checks[:2])
+}
+
+// TestWebUIShowsTheCourierStatus settles a CHECK_EXHAUSTED message as an
+// operator does and reads what the Temporal Web UI has of it: Temporal calls
+// its workflow completed, but the CourierStatus search attribute finds it as
+// CANCELLED, its result says CANCELLED and who cancelled it and why, and its
+// current details lead with the status.
+func TestWebUIShowsTheCourierStatus(t *testing.T) {
+	st := teststack.New(t, teststack.Config{})
+	in := st.Input("webui-cancel")
+	in.Policy.CheckDelay, in.Policy.CheckMaxDelay, in.Policy.CheckMaxAttempts, in.Policy.CheckTimeout = time.Second, time.Second, 1, time.Second
+	st.Start(t, in)
+	wid := contract.WorkflowID(in.Message.ID)
+	require.Eventually(t, func() bool {
+		s, err := st.Messages.State(context.Background(), in.Message.ID)
+		return err == nil && s.Status == wire.StatusCheckExhausted
+	}, 30*time.Second, 50*time.Millisecond)
+
+	a, err := st.Messages.Ask(t.Context(), in.Message.ID, contract.Request{Action: models.Cancel, By: "alice", Reason: "duplicate order", Operator: true})
+	require.NoError(t, err)
+	require.Equal(t, wire.Applied, a.Disposition)
+	var res contract.Result
+	require.NoError(t, st.Client.GetWorkflow(t.Context(), wid, "").Get(t.Context(), &res))
+	const note = `cancelled by operator alice: "duplicate order"`
+	require.Equal(t, contract.Result{Status: wire.StatusCancelled, CheckCount: 1, LastError: note}, res)
+
+	// The list query an operator types, and the column it fills.
+	var found []*workflowpb.WorkflowExecutionInfo
+	require.Eventually(t, func() bool {
+		resp, err := st.Client.ListWorkflow(t.Context(), &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: st.Namespace,
+			Query:     `CourierStatus = 'CANCELLED' AND WorkflowId = '` + wid + `'`,
+		})
+		if err != nil {
+			return false
+		}
+		found = resp.GetExecutions()
+		return len(found) == 1
+	}, 30*time.Second, 100*time.Millisecond, "CourierStatus = 'CANCELLED' never listed %s", wid)
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, found[0].GetStatus(), "Temporal's own status of a cancelled message")
+	var column string
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(found[0].GetSearchAttributes().GetIndexedFields()["CourierStatus"], &column))
+	require.Equal(t, "CANCELLED", column)
+
+	v, err := st.Client.QueryWorkflow(t.Context(), wid, "", "__temporal_workflow_metadata")
+	require.NoError(t, err)
+	var wm sdkpb.WorkflowMetadata
+	require.NoError(t, v.Get(&wm))
+	current := wm.GetCurrentDetails()
+	require.True(t, strings.HasPrefix(current, "**CANCELLED**: settled, cancelled and never sent"), current)
+	require.Contains(t, current, "last error: "+note)
 }

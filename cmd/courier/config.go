@@ -37,13 +37,18 @@ type Config struct {
 	Store         store.Config
 	DBAutoMigrate bool
 
-	HTTPAddr           string
-	MetricsAddr        string
-	ProfilesAddr       string
-	APIKeys            string
-	TemporalUIURL      string
-	CheckURLAllowHosts string
-	MaxPayloadBytes    int
+	HTTPAddr      string
+	MetricsAddr   string
+	ProfilesAddr  string
+	APIKeys       string
+	TemporalUIURL string
+	TraceURL      string
+	// ConsoleSessionMaxAge and ConsoleSessionIdle limit a console sign-in.
+	ConsoleSessionMaxAge time.Duration
+	ConsoleSessionIdle   time.Duration
+	CheckURLAllowHosts   string
+	TrustedProxies       string
+	MaxPayloadBytes      int
 
 	CheckDelay         time.Duration
 	CheckBackoff       float64
@@ -158,7 +163,11 @@ func (c *Config) register(fs *flag.FlagSet, cmd string) {
 		if cmd != "dev" {
 			str(&c.TemporalUIURL, "temporal-ui-url", "", "the Temporal Web UI's URL, for the console's links to a message's workflow (dev links its own)")
 		}
+		dur(&c.ConsoleSessionMaxAge, "console-session-max-age", console.DefaultSessionMaxAge, "longest a console sign-in lasts, however it is used")
+		dur(&c.ConsoleSessionIdle, "console-session-idle", console.DefaultSessionIdle, "a console sign-in unused this long ends (at most console-session-max-age)")
+		str(&c.TraceURL, "trace-url", "", "link from a message's console page to its trace, with {trace_id} where the id goes (e.g. http://jaeger:16686/trace/{trace_id})")
 		str(&c.CheckURLAllowHosts, flagCheckURLAllowHosts, allow, "hosts a check_url may name: host, *.suffix or loopback, comma-separated")
+		str(&c.TrustedProxies, "trusted-proxies", "", "reverse proxies in front of the gateway (IPs or CIDR ranges, comma-separated) whose X-Forwarded-For names the client that wrong keys are counted by; empty trusts no header")
 		integer(&c.MaxPayloadBytes, "max-payload-bytes", gateway.DefaultMaxPayloadBytes, "largest message payload accepted")
 		dur(&c.CheckDelay, "check-delay", defaults.CheckDelay, "default wait before the first check-back")
 		fs.Float64Var(&c.CheckBackoff, "check-backoff", c.envFloat("check-backoff", defaults.CheckBackoff), "default growth of the wait between check-backs ("+envName("check-backoff")+")")
@@ -173,6 +182,7 @@ func (c *Config) register(fs *flag.FlagSet, cmd string) {
 		integer(&c.Worker.MaxConcurrentActivities, "worker-max-activities", c.Worker.MaxConcurrentActivities, "activities (publishes, check-backs, mirror writes) in flight")
 		dur(&c.Worker.StopTimeout, "worker-stop-timeout", c.Worker.StopTimeout, "how long shutdown waits for in-flight activities")
 		integer(&c.Worker.StickyCacheSize, "worker-sticky-cache", c.Worker.StickyCacheSize, "workflows kept in memory between their tasks; evicted ones are rebuilt from history")
+		boolean(&c.Worker.MirrorWritesAlone, "mirror-writes-alone", false, "give each mirror write a transaction of its own; by default the writes of many messages share one on MySQL, one commit for all")
 		dur(&c.Worker.MirrorRetention, "mirror-retention", c.Worker.MirrorRetention, "how long the mirror keeps a COMPLETED or CANCELLED message after it settled; 0 keeps every row")
 	}
 	if cmd == "worker" || cmd == "gateway" || cmd == "all" || cmd == "dev" {
@@ -293,9 +303,14 @@ func (c *Config) gatewayConfig() (gateway.Config, error) {
 		CheckURLAllowHosts: splitList(c.CheckURLAllowHosts),
 		// A refusal names where the list is set: this flag, or its variable.
 		CheckURLAllowSetting: "--" + flagCheckURLAllowHosts + " / " + envName(flagCheckURLAllowHosts),
+		TrustedProxies:       splitList(c.TrustedProxies),
 		MaxPayloadBytes:      c.MaxPayloadBytes,
 		DefaultPolicy:        policy,
-		Console:              console.Config{TemporalUI: c.TemporalUIURL, Namespace: c.TemporalNamespace},
+		Console: console.Config{
+			TemporalUI: c.TemporalUIURL, Namespace: c.TemporalNamespace,
+			SessionMaxAge: c.ConsoleSessionMaxAge, SessionIdle: c.ConsoleSessionIdle,
+			TraceURL: c.TraceURL,
+		},
 	}
 	gc.SetDefaults()
 	if len(errs) == 0 {
@@ -331,6 +346,9 @@ func (c *Config) logValue() slog.Value {
 		slog.String("http_addr", c.HTTPAddr),
 		slog.Int("api_keys", len(splitList(c.APIKeys))),
 		slog.String("check_url_allow_hosts", c.CheckURLAllowHosts),
+		slog.String("trusted_proxies", c.TrustedProxies),
+		slog.Duration("console_session_max_age", c.ConsoleSessionMaxAge),
+		slog.Duration("console_session_idle", c.ConsoleSessionIdle),
 		slog.Int("max_payload_bytes", c.MaxPayloadBytes),
 		slog.Duration("check_delay", c.CheckDelay),
 		slog.Int("check_max_attempts", c.CheckMaxAttempts),

@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -93,6 +94,21 @@ func TestCheckURLAllowSettingNamesTheFlag(t *testing.T) {
 	require.NotNil(t, fs.Lookup("check-url-allow-hosts"))
 }
 
+// The gateway's trusted proxies come from --trusted-proxies or its
+// variable, a list like the other lists.
+func TestTrustedProxiesReachTheGateway(t *testing.T) {
+	t.Setenv("COURIER_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1")
+	var cfg Config
+	fs := newFlagSet(&cfg, "gateway")
+	require.NoError(t, fs.Parse(nil))
+	gc, err := cfg.gatewayConfig()
+	require.NoError(t, err)
+	require.Equal(t, []string{"10.0.0.0/8", "192.0.2.1"}, gc.TrustedProxies)
+
+	_, out := runRefused(t, "gateway", "--trusted-proxies", "10.0.0.0/8,lb.internal")
+	require.Contains(t, out, `trusted proxies: "lb.internal" is neither an IP address nor a CIDR range`)
+}
+
 // Requests to Temporal are gzip-compressed, the SDK's default, unless
 // --temporal-gzip=false says the bandwidth is free.
 func TestTemporalGzip(t *testing.T) {
@@ -114,4 +130,22 @@ func TestPprofAddrOnEveryProcess(t *testing.T) {
 		require.NoError(t, err, cmd)
 		require.Equal(t, "127.0.0.1:6060", ar.ProfilesAddr, cmd)
 	}
+}
+
+// The console's session limits come from flags or COURIER_* variables, and
+// an idle limit longer than the max age stops the start.
+func TestConsoleSessionLimits(t *testing.T) {
+	t.Setenv("COURIER_CONSOLE_SESSION_IDLE", "10m")
+	var cfg Config
+	fs := newFlagSet(&cfg, "gateway")
+	require.NoError(t, fs.Parse([]string{"--console-session-max-age", "2h"}))
+	gc, err := cfg.gatewayConfig()
+	require.NoError(t, err)
+	require.Equal(t, 2*time.Hour, gc.Console.SessionMaxAge)
+	require.Equal(t, 10*time.Minute, gc.Console.SessionIdle)
+
+	_, out := runRefused(t, "gateway", "--db-dsn", "x", "--console-session-max-age", "5m", "--console-session-idle", "1h")
+	require.Contains(t, out, "session idle limit 1h0m0s is longer than the session max age 5m0s")
+	_, out = runRefused(t, "gateway", "--db-dsn", "x", "--console-session-idle", "-1m")
+	require.Contains(t, out, "must be at least 1s")
 }

@@ -22,7 +22,7 @@ def topic() -> str:
 
 
 def test_prepare_confirm_deliver(client: Client) -> None:
-    msg = Message(topic=topic(), payload=b'{"order":1}', check_url="http://127.0.0.1:1/check")
+    msg = Message(topic=topic(), key="order-1", payload=b'{"order":1}', check_url="http://127.0.0.1:1/check")
     p = client.prepare(msg)
     # The id is made before the first attempt and kept in the message, so a
     # retry is the same request.
@@ -39,6 +39,8 @@ def test_prepare_confirm_deliver(client: Client) -> None:
     assert client.complete(msg.id).outcome in (Outcome.APPLIED, Outcome.ACCEPTED)
     wait_status(client, msg.id, Status.COMPLETED)
     assert msg.id in {m.id for m in client.list(topic=msg.topic).messages}
+    assert [m.id for m in client.list(topic=msg.topic, key="order-1").messages] == [msg.id]
+    assert client.list(topic=msg.topic, key="order-2").messages == []
     assert client.stats().total >= 1
     st = client.state(msg.id)
     assert st.id == msg.id and st.status == Status.COMPLETED and st.source == "workflow"

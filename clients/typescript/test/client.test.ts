@@ -53,6 +53,9 @@ test('every route against a real courier dev', async () => {
 
   const page = await c.list({ topic: 'ts-client-test', limit: 10 });
   assert.ok(page.messages.some((m) => m.id === msg.id));
+  const byKey = await c.list({ topic: 'ts-client-test', key: 'k' });
+  assert.ok(byKey.messages.some((m) => m.id === msg.id) && byKey.messages.every((m) => m.key === 'k'), 'key matches exactly');
+  assert.equal((await c.list({ topic: 'ts-client-test', key: 'no-such-key' })).messages.length, 0);
   const stats = await c.stats();
   assert.ok(stats.total >= 1 && (stats.byStatus.COMPLETED ?? 0) >= 1);
 
