@@ -113,6 +113,11 @@ func TestEveryRoute(t *testing.T) {
 		slices.ContainsFunc(byKey.Messages, func(m wire.Message) bool { return m.Key != "k" }) {
 		t.Fatalf("list by key: %+v", byKey)
 	}
+	for _, m := range byKey.Messages {
+		if m.StatusAt == nil || m.StatusAt.Before(m.CreatedAt) {
+			t.Fatalf("list item %s: status_at %v, created_at %s; the mirror says since when it is %s", m.ID, m.StatusAt, m.CreatedAt, m.Status)
+		}
+	}
 	if none := must(c.List(ctx, client.Filter{Topic: "client-test", Key: "no-such-key"}))(t); len(none.Messages) != 0 {
 		t.Fatalf("list by an unknown key: %+v", none)
 	}

@@ -297,6 +297,7 @@ type view struct {
 	LastError     string            `json:"last_error"`
 	CreatedAt     time.Time         `json:"created_at"`
 	CompletedAt   *time.Time        `json:"completed_at"`
+	StatusAt      *time.Time        `json:"status_at"`
 	Source        string            `json:"source"`
 }
 

@@ -31,6 +31,10 @@ func viewRow(m *models.Message, withPayload bool) wire.Message {
 		CreatedAt: m.CreatedAt, ConfirmedAt: m.ConfirmedAt, PublishedAt: m.PublishedAt,
 		CompletedAt: m.CompletedAt, UpdatedAt: &updated, Revision: m.Revision, Source: wire.SourceMirror,
 	}
+	if !m.StatusAt.IsZero() {
+		at := m.StatusAt
+		v.StatusAt = &at
+	}
 	if withPayload {
 		if json.Valid(m.Payload) {
 			v.Payload = json.RawMessage(m.Payload)
@@ -66,7 +70,9 @@ func viewLive(st contract.State, row *models.Message) wire.Message {
 	var v wire.Message
 	if row != nil {
 		v = viewRow(row, true)
-		v.UpdatedAt = nil
+		// The mirror's times of its own writes; its status may be behind
+		// the workflow's.
+		v.UpdatedAt, v.StatusAt = nil, nil
 	}
 	w := viewState(st, true)
 	v.ID, v.Topic, v.Consumers, v.DeliverAt = w.ID, w.Topic, w.Consumers, w.DeliverAt

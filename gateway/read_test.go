@@ -30,6 +30,9 @@ func testGet(t *testing.T, e *env) {
 	require.Equal(t, "orders-svc", v.Producer)
 	require.Equal(t, []string{"accounting"}, v.Consumers)
 	require.WithinDuration(t, time.Now(), v.CreatedAt, time.Minute)
+	require.NotNil(t, v.StatusAt, "the mirror says since when the message is WAITING_CONFIRM")
+	require.False(t, v.StatusAt.Before(v.CreatedAt), "status_at %s before created_at %s", v.StatusAt, v.CreatedAt)
+	waitingSince := *v.StatusAt
 
 	require.Equal(t, http.StatusOK, e.open.post(t, "/v1/messages/"+id+"/confirm", nil).Status)
 	// The live view is the same Message, with the workflow's record added.
@@ -54,6 +57,10 @@ func testGet(t *testing.T, e *env) {
 	var raw map[string]any
 	require.True(t, e.open.tryJSON("/v1/messages/"+id+"?live=1", &raw))
 	require.NotContains(t, raw, "message_id", "one vocabulary: the id is id")
+	require.NotContains(t, raw, "status_at", "the live view's status is the workflow's; the mirror's status_at may be of an older one")
+	delivered := e.open.waitStatus(t, id, wire.StatusDelivered)
+	require.NotNil(t, delivered.StatusAt)
+	require.True(t, delivered.StatusAt.After(waitingSince), "status_at moved with the status: %s, WAITING_CONFIRM since %s", delivered.StatusAt, waitingSince)
 
 	requireError(t, e.open.get(t, "/v1/messages/"+id+"?live=maybe"), http.StatusBadRequest, "invalid_request")
 	requireError(t, e.open.get(t, "/v1/messages/"+id+"?verbose=1"), http.StatusBadRequest, "invalid_request")

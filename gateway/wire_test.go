@@ -310,7 +310,7 @@ func TestOneMessageView(t *testing.T) {
 	row := models.Message{
 		ID: "m", Topic: "t", Key: "k", Payload: []byte(`{"a":1}`), Headers: map[string]string{"h": "v"}, Producer: "p",
 		CheckURL: "http://c/", Consumers: []string{"a", "b"}, DeliverAt: &at, Status: wire.StatusSending, CheckCount: 2, SendCount: 1,
-		LastError: "old", CreatedAt: at, ConfirmedAt: &at, UpdatedAt: earlier, Revision: 5,
+		LastError: "old", CreatedAt: at, ConfirmedAt: &at, UpdatedAt: earlier, StatusAt: earlier, Revision: 5,
 	}
 	asMap := func(v any) map[string]any {
 		data, err := json.Marshal(v)
@@ -331,7 +331,7 @@ func TestOneMessageView(t *testing.T) {
 	}
 	for name, v := range plain {
 		switch {
-		case name == "updated_at":
+		case name == "updated_at", name == "status_at":
 			require.NotContains(t, live, name, "the live view was not written by the mirror")
 		case name == "source":
 			require.Equal(t, wire.SourceMirror, v)

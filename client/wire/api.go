@@ -142,6 +142,11 @@ type Message struct {
 	// UpdatedAt is when the mirror row was last written; absent from a
 	// view the mirror did not give.
 	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+	// StatusAt is when the message entered its current status, as the
+	// mirror recorded it: the time in that status is counted from it.
+	// Absent from a view the mirror did not give, and from rows an older
+	// release wrote.
+	StatusAt *time.Time `json:"status_at,omitempty"`
 	// Revision orders the message's transitions within one source: a
 	// higher one is a later state. The mirror's and the workflow's (live)
 	// are counted differently, so compare only revisions of one Source.

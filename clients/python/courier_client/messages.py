@@ -164,6 +164,7 @@ class View:
     published_at: datetime | None = None
     completed_at: datetime | None = None
     updated_at: datetime | None = None
+    status_at: datetime | None = None
     revision: int = 0
     source: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -178,7 +179,8 @@ class View:
             send_count=d.get("send_count", 0), last_error=d.get("last_error", ""),
             created_at=_time(d.get("created_at")), confirmed_at=_time(d.get("confirmed_at")),
             published_at=_time(d.get("published_at")), completed_at=_time(d.get("completed_at")),
-            updated_at=_time(d.get("updated_at")), revision=d.get("revision", 0),
+            updated_at=_time(d.get("updated_at")), status_at=_time(d.get("status_at")),
+            revision=d.get("revision", 0),
             source=d.get("source", ""), raw=d,
         )
 

@@ -39,13 +39,16 @@ def test_prepare_confirm_deliver(client: Client) -> None:
     assert client.complete(msg.id).outcome in (Outcome.APPLIED, Outcome.ACCEPTED)
     wait_status(client, msg.id, Status.COMPLETED)
     assert msg.id in {m.id for m in client.list(topic=msg.topic).messages}
-    assert [m.id for m in client.list(topic=msg.topic, key="order-1").messages] == [msg.id]
+    [listed] = client.list(topic=msg.topic, key="order-1").messages
+    assert listed.id == msg.id
+    assert listed.status_at is not None and listed.created_at is not None and listed.status_at >= listed.created_at
     assert client.list(topic=msg.topic, key="order-2").messages == []
     assert client.stats().total >= 1
     st = client.state(msg.id)
     assert st.id == msg.id and st.status == Status.COMPLETED and st.source == "workflow"
     assert st.payload() == b'{"order":1}', "the live view is the same view, payload included"
     assert "signals" in st.raw and "message_id" not in st.raw
+    assert st.status_at is None, "the live view's status is the workflow's, not the mirror's"
 
 
 def test_errors_are_classed_by_code(client: Client) -> None:

@@ -102,6 +102,8 @@ export interface View {
   publishedAt?: Date;
   completedAt?: Date;
   updatedAt?: Date;
+  /** When the message entered its current status, as the mirror recorded it; absent from state(). */
+  statusAt?: Date;
   /** Orders the message's transitions: of the mirror row, or of the workflow for state(). */
   revision?: number;
   /** "mirror"; "workflow" for state(), and while the mirror catches up. */
@@ -423,6 +425,7 @@ interface WireView {
   published_at?: string;
   completed_at?: string;
   updated_at?: string;
+  status_at?: string;
   revision?: number;
   source?: string;
 }
@@ -458,6 +461,7 @@ function toView(w: WireView): View {
   if (w.published_at !== undefined) v.publishedAt = new Date(w.published_at);
   if (w.completed_at !== undefined) v.completedAt = new Date(w.completed_at);
   if (w.updated_at !== undefined) v.updatedAt = new Date(w.updated_at);
+  if (w.status_at !== undefined) v.statusAt = new Date(w.status_at);
   if (w.revision !== undefined) v.revision = w.revision;
   return v;
 }

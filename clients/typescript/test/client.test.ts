@@ -50,11 +50,14 @@ test('every route against a real courier dev', async () => {
   assert.equal(st.id, msg.id, 'the live view names the id as get does');
   assert.equal(st.producer, 'orders');
   assert.ok(Array.isArray(st.raw.signals) && !('message_id' in st.raw));
+  assert.equal(st.statusAt, undefined, "the live view's status is the workflow's, not the mirror's");
 
   const page = await c.list({ topic: 'ts-client-test', limit: 10 });
   assert.ok(page.messages.some((m) => m.id === msg.id));
   const byKey = await c.list({ topic: 'ts-client-test', key: 'k' });
   assert.ok(byKey.messages.some((m) => m.id === msg.id) && byKey.messages.every((m) => m.key === 'k'), 'key matches exactly');
+  const listed = byKey.messages.find((m) => m.id === msg.id);
+  assert.ok(listed?.statusAt !== undefined && listed.statusAt >= listed.createdAt, 'the mirror says since when the message is in its status');
   assert.equal((await c.list({ topic: 'ts-client-test', key: 'no-such-key' })).messages.length, 0);
   const stats = await c.stats();
   assert.ok(stats.total >= 1 && (stats.byStatus.COMPLETED ?? 0) >= 1);
