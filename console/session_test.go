@@ -218,16 +218,18 @@ func TestConsoleSessions(t *testing.T) {
 		})
 
 		t.Run("idle", func(t *testing.T) {
-			s, log := gatewayOn(t, st, db, identities(), console.Config{SessionMaxAge: time.Hour, SessionIdle: time.Second})
+			s, log := gatewayOn(t, st, db, identities(), console.Config{SessionMaxAge: time.Hour, SessionIdle: 3 * time.Second})
 			ck := s.sessionCookieOf(t, s.signIn(t, adminKey))
 			require.True(t, s.signedIn(t, ck))
-			time.Sleep(1500 * time.Millisecond)
+			time.Sleep(4500 * time.Millisecond)
 			require.False(t, s.signedIn(t, ck), "a session unused for longer than its idle limit is accepted")
 			require.Contains(t, log.String(), `"why":"idle"`)
 		})
 
 		t.Run("expired", func(t *testing.T) {
-			const maxAge, idle = 4 * time.Second, 2 * time.Second
+			// An idle limit far above the 200 ms between uses: a stalled
+			// request on a loaded machine must not end it as idle first.
+			const maxAge, idle = 8 * time.Second, 4 * time.Second
 			s, log := gatewayOn(t, st, db, identities(), console.Config{SessionMaxAge: maxAge, SessionIdle: idle})
 			start := time.Now() // before the session starts
 			ck := s.sessionCookieOf(t, s.signIn(t, adminKey))

@@ -39,11 +39,7 @@ func TestWebUICourierStatusColumn(t *testing.T) {
 
 	b := newBrowser(t)
 	list := ui.URL() + "/namespaces/" + url.PathEscape(s.stack.Namespace) + "/workflows"
-	b.run(t, chromedp.Navigate(list),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="workflows-summary-table-configuration-button"]`)))
-	require.Eventually(t, func() bool {
-		return strings.Contains(b.innerText(t), "msg-ui-1")
-	}, 30*time.Second, 200*time.Millisecond, "the workflow list never showed msg-ui-1")
+	b.waitListed(t, list, func(text string) bool { return strings.Contains(text, "msg-ui-1") }, "the workflow list never showed msg-ui-1")
 	require.NotContains(t, b.innerText(t), "CANCELLED", "the list shows no Courier status before the column is added")
 
 	b.run(t, chromedp.Click(chromedp.CSS(`[data-testid="workflows-summary-table-configuration-button"]`)),
@@ -58,11 +54,28 @@ func TestWebUICourierStatusColumn(t *testing.T) {
 	}, 10*time.Second, 100*time.Millisecond, "the column is not kept in the browser's local storage: %q", stored)
 
 	// A fresh load of the list, as an operator's next visit.
-	b.run(t, chromedp.Navigate(list), chromedp.WaitVisible(chromedp.CSS(`[data-testid="workflows-summary-table-configuration-button"]`)))
-	require.Eventually(t, func() bool {
-		text := b.innerText(t)
+	b.waitListed(t, list, func(text string) bool {
 		return strings.Contains(text, "CourierStatus") && strings.Contains(text, "CANCELLED") && strings.Contains(text, "COMPLETED")
-	}, 30*time.Second, 200*time.Millisecond, "the list never showed the CourierStatus column with CANCELLED: %s", b.innerText(t))
+	}, "the list never showed the CourierStatus column with CANCELLED")
+}
+
+// waitListed loads the Web UI's workflow list until its text satisfies ok:
+// the UI reads the list once a load, and Temporal's visibility may lag the
+// workflows on a loaded machine.
+func (b *browser) waitListed(t *testing.T, list string, ok func(text string) bool, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b.run(t, chromedp.Navigate(list), chromedp.WaitVisible(chromedp.CSS(`[data-testid="workflows-summary-table-configuration-button"]`)))
+		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+			if ok(b.innerText(t)) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s", msg, b.innerText(t))
+		}
+	}
 }
 
 // innerText is the page's visible text.

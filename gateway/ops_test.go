@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/courier-mq/courier/client/wire"
 	"github.com/courier-mq/courier/gateway"
+	"github.com/courier-mq/courier/internal/freeport"
 	"github.com/courier-mq/courier/store"
 	"github.com/courier-mq/courier/store/storetest"
 )
@@ -45,10 +47,9 @@ func testReadyzUnavailable(t *testing.T, e *env) {
 
 func testDependenciesUnavailable(t *testing.T, e *env) {
 	// A Temporal frontend that is not there, and a mirror that is closed.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Port("127.0.0.1") // outside the range outgoing connections take theirs from
 	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	tc, err := client.NewLazyClient(client.Options{HostPort: addr})
 	require.NoError(t, err)
 	t.Cleanup(tc.Close)
@@ -216,10 +217,9 @@ func testRun(t *testing.T, e *env) {
 		}
 	}))
 	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Port("127.0.0.1") // outside the range outgoing connections take theirs from
 	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

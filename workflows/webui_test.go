@@ -28,7 +28,10 @@ func TestWebUITellsTheMessagesStory(t *testing.T) {
 	st := teststack.New(t, teststack.Config{})
 	in := st.Input("webui-1")
 	in.Message.Key, in.Message.Producer, in.Message.Consumers = "customer-7", "payment", []string{"accounting"}
-	in.Policy.CheckDelay, in.Policy.CheckMaxDelay, in.Policy.CheckMaxAttempts, in.Policy.CheckTimeout = time.Second, time.Second, 3, time.Second
+	// Check-backs after 1 s and 5 s, the third 25 s later: the wait for
+	// it, which the test reads, is long enough on a loaded machine.
+	in.Policy.CheckDelay, in.Policy.CheckBackoff, in.Policy.CheckMaxDelay = time.Second, 5, time.Minute
+	in.Policy.CheckMaxAttempts, in.Policy.CheckTimeout = 3, time.Second
 	st.Start(t, in)
 	wid := contract.WorkflowID(in.Message.ID)
 	text := func(p *commonpb.Payload) string {
@@ -47,15 +50,16 @@ func TestWebUITellsTheMessagesStory(t *testing.T) {
 	}
 
 	// After its second check-back it waits for the third.
+	var current string
 	require.Eventually(t, func() bool {
-		s, err := st.Messages.State(context.Background(), in.Message.ID)
-		return err == nil && s.CheckCount == 2 && s.NextAt != nil
-	}, 30*time.Second, 50*time.Millisecond)
-	v, err := st.Client.QueryWorkflow(t.Context(), wid, "", "__temporal_workflow_metadata")
-	require.NoError(t, err)
-	var wm sdkpb.WorkflowMetadata
-	require.NoError(t, v.Get(&wm))
-	current := wm.GetCurrentDetails()
+		v, err := st.Client.QueryWorkflow(context.Background(), wid, "", "__temporal_workflow_metadata")
+		var wm sdkpb.WorkflowMetadata
+		if err != nil || v.Get(&wm) != nil {
+			return false
+		}
+		current = wm.GetCurrentDetails()
+		return strings.Contains(current, "2 of 3 check-backs made")
+	}, 30*time.Second, 50*time.Millisecond, "current details never said 2 of 3 check-backs")
 	require.True(t, strings.HasPrefix(current, "**WAITING_CONFIRM**: waiting for confirm or cancel; 2 of 3 check-backs made"), current)
 	require.Contains(t, current, "acts next at ")
 	require.Contains(t, current, "last error: check-back 2: UNKNOWN")
@@ -110,7 +114,9 @@ func TestWebUIShowsTheCourierStatus(t *testing.T) {
 	require.Eventually(t, func() bool {
 		resp, err := st.Client.ListWorkflow(t.Context(), &workflowservice.ListWorkflowExecutionsRequest{
 			Namespace: st.Namespace,
-			Query:     `CourierStatus = 'CANCELLED' AND WorkflowId = '` + wid + `'`,
+			// Closed: the status upsert comes a workflow task before the
+			// close, so visibility can list it running and CANCELLED.
+			Query: `CourierStatus = 'CANCELLED' AND ExecutionStatus = 'Completed' AND WorkflowId = '` + wid + `'`,
 		})
 		if err != nil {
 			return false

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -101,7 +102,11 @@ func TestOneTracePerPayment(t *testing.T) {
 	}
 
 	// Restart Courier (its worker) while the messages wait.
-	time.Sleep(time.Second) // the spans ended so far are exported
+	// The spans ended so far must have reached Jaeger: the kill loses what
+	// the worker has not exported yet.
+	for _, id := range ids {
+		waitSpans(t, query, id, "courier/wait for confirm", "courier/publish", "courier/send payments")
+	}
 	restartAt := time.Now()
 	require.NoError(t, dev.Kill())
 	require.NoError(t, dev.Start())
@@ -398,6 +403,27 @@ func waitTrace(t *testing.T, query, id string, want []string) jaegerTrace {
 
 // findTraces asks Jaeger for the traces with a span of service (named
 // operation, unless that is empty) tagged key=value.
+// waitSpans waits until the trace of the payment of message id holds spans
+// of each name.
+func waitSpans(t *testing.T, query, id string, names ...string) {
+	t.Helper()
+	var missing []string
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		missing = names
+		for _, tr := range findTraces(t, query, "payment", "", "messaging.message.id", id) {
+			have := map[string]bool{}
+			for _, s := range tr.Spans {
+				have[tr.name(s)] = true
+			}
+			missing = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return have[n] })
+		}
+		if len(missing) == 0 {
+			return
+		}
+	}
+	t.Fatalf("the trace of %s never held %v", id, missing)
+}
+
 func findTraces(t *testing.T, query, service, operation, key, value string) []jaegerTrace {
 	tags, _ := json.Marshal(map[string]string{key: value})
 	u := fmt.Sprintf("http://%s/api/traces?service=%s&tags=%s&limit=20&lookback=1h", query, url.QueryEscape(service), url.QueryEscape(string(tags)))

