@@ -143,9 +143,9 @@ type Message struct {
 	// view the mirror did not give.
 	UpdatedAt *time.Time `json:"updated_at,omitempty"`
 	// StatusAt is when the message entered its current status, as the
-	// mirror recorded it: the time in that status is counted from it.
-	// Absent from a view the mirror did not give, and from rows an older
-	// release wrote.
+	// mirror recorded it: the time in that status is counted from it (on a
+	// row a release before it wrote, its last write). Absent from a view
+	// the mirror did not give.
 	StatusAt *time.Time `json:"status_at,omitempty"`
 	// Revision orders the message's transitions within one source: a
 	// higher one is a later state. The mirror's and the workflow's (live)
