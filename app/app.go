@@ -125,32 +125,28 @@ func (p Parts) RunWorker(ctx context.Context, cfg worker.Config) error {
 		Name: "courier_mirror_purged_rows_total",
 		Help: "Mirror rows of settled messages deleted by retention.",
 	})
-	if p.Registry != nil {
-		if err := p.Registry.Register(purged); err != nil {
-			return fmt.Errorf("register worker metrics: %w", err)
-		}
-	}
+	metrics := []prometheus.Collector{purged}
 	var mirror activities.Mirror = p.Store
 	if !cfg.MirrorWritesAlone && p.Store.Groups() {
 		g := store.NewGrouper(p.Store)
 		// After the worker: its activities have ended by then.
 		defer g.Close()
 		mirror = g
-		if p.Registry != nil {
-			shared := []prometheus.Collector{
-				prometheus.NewCounterFunc(prometheus.CounterOpts{
-					Name: "courier_mirror_shared_transactions_total",
-					Help: "Transactions that committed the mirror writes of several messages at once.",
-				}, func() float64 { n, _ := g.Shared(); return float64(n) }),
-				prometheus.NewCounterFunc(prometheus.CounterOpts{
-					Name: "courier_mirror_shared_writes_total",
-					Help: "Mirror writes committed in shared transactions.",
-				}, func() float64 { _, n := g.Shared(); return float64(n) }),
-			}
-			for _, c := range shared {
-				if err := p.Registry.Register(c); err != nil {
-					return fmt.Errorf("register worker metrics: %w", err)
-				}
+		metrics = append(metrics,
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "courier_mirror_shared_transactions_total",
+				Help: "Transactions that committed the mirror writes of several messages at once.",
+			}, func() float64 { n, _ := g.Shared(); return float64(n) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "courier_mirror_shared_writes_total",
+				Help: "Mirror writes committed in shared transactions.",
+			}, func() float64 { _, n := g.Shared(); return float64(n) }),
+		)
+	}
+	if p.Registry != nil {
+		for _, c := range metrics {
+			if err := p.Registry.Register(c); err != nil {
+				return fmt.Errorf("register worker metrics: %w", err)
 			}
 		}
 	}
