@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"maps"
 	"slices"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -44,6 +45,12 @@ type dialect interface {
 	// shared transactions (see Grouper): whether each commit waits for the
 	// disk, and concurrent writers can share it.
 	groupsWrites() bool
+	// lockWait returns the statements that bound, then restore, how long a
+	// session's statements wait for a row lock: a shared transaction cut
+	// off by its deadline must not keep the locks of its other writes on
+	// the server until the database's own lock wait ends. Empty where
+	// writes do not group.
+	lockWait(limit time.Duration) (bound, restore string)
 }
 
 // dialects are the databases the store runs on, by Config.Driver.

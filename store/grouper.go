@@ -213,8 +213,17 @@ func (g *Grouper) flush(batch []*job) {
 	}
 	ctx, cancel := batchContext(live)
 	defer cancel()
+	deadline, _ := ctx.Deadline()
+	bound, restore := g.store.dialect.lockWait(time.Until(deadline))
 	results := make([]result, len(live))
 	err := g.store.prepared.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if bound != "" {
+			if err := tx.Exec(bound).Error; err != nil {
+				return fmt.Errorf("bound the lock wait: %w", err)
+			}
+			// The connection goes back to the pool after the transaction.
+			defer tx.Exec(restore)
+		}
 		table := tx.Model(&messageRow{}).Session(&gorm.Session{})
 		for i, j := range live {
 			ok, err := j.run(table)

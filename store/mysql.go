@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -184,6 +185,14 @@ func (mysqlDialect) minutesSince(col string) string { return "TIMESTAMPDIFF(MINU
 // groupsWrites: InnoDB flushes its log at every commit by default, and a
 // shared transaction flushes once for all its writes.
 func (mysqlDialect) groupsWrites() bool { return true }
+
+// lockWait: InnoDB's lock wait (50 s by default) goes on on the server after
+// the driver drops a connection whose context ended, holding the rows the
+// transaction had already written.
+func (mysqlDialect) lockWait(limit time.Duration) (bound, restore string) {
+	secs := max(1, int64(math.Ceil(limit.Seconds())))
+	return fmt.Sprintf("SET SESSION innodb_lock_wait_timeout = %d", secs), "SET SESSION innodb_lock_wait_timeout = DEFAULT"
+}
 
 // indexExists reports MySQL's "duplicate key name" (1061) and "duplicate
 // column name" (1060).

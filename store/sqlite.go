@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -166,6 +167,8 @@ func (sqliteDialect) minutesSince(col string) string { return "(" + col + " - ?)
 // groupsWrites: SQLite has one writer, and measured, shared transactions
 // gained nothing there (docs/performance.md).
 func (sqliteDialect) groupsWrites() bool { return false }
+
+func (sqliteDialect) lockWait(time.Duration) (bound, restore string) { return "", "" }
 
 // indexExists accepts only "duplicate column name": every other statement
 // above takes what is already there, and the whole run is one transaction,
